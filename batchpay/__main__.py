@@ -1,0 +1,3 @@
+from batchpay.cli import main
+
+main()

@@ -1,0 +1,73 @@
+"""The ``batchpay`` command line: click commands only.
+
+Each area registers its commands from its own module (``sheets``: validate/template;
+``gateway``: emulator/balance/accounts; ``runs``: run/resume/status/runs/report/retry-failed).
+Commands parse options, make one library call and let :func:`main` map errors to exit codes:
+0 ok, 1 problems found / rows not paid, 2 usage or unreadable input, 3 configuration or
+authentication. No traceback reaches a user (set ``BATCHPAY_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import click
+
+from batchpay import __version__
+from batchpay.errors import BatchpayError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="batchpay")
+def cli() -> None:
+    """batchpay — turn a spreadsheet into DOKU disbursements, safely.
+
+    Validate a sheet, dry-run it, pay it through DOKU Payout Link or Sub Accounts, and hand
+    the accountant a reconciliation workbook.
+
+    Example: batchpay validate samples/bonus-payout-link.csv
+    """
+
+
+def _register() -> None:
+    from batchpay.cli import gateway, runs, sheets
+
+    for module in (sheets, gateway, runs):
+        module.register(cli)
+
+
+def _redact(text: str) -> str:
+    from batchpay.config import redact
+
+    return redact(text)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the CLI and map every error to an exit code."""
+    _register()
+    try:
+        code = cli.main(args=argv, prog_name="batchpay", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if exc.exit_code not in (0, 1) else exc.exit_code or 2)
+    except BatchpayError as exc:
+        click.echo(_redact(f"error: {exc}"), err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Exception as exc:  # the last line of defence: no traceback reaches a user
+        if os.environ.get("BATCHPAY_DEBUG"):
+            click.echo(_redact(traceback.format_exc()), err=True)
+        click.echo(
+            _redact(f"internal error: {type(exc).__name__}: {exc} "
+                    "(please report it; set BATCHPAY_DEBUG=1 for details)"),
+            err=True,
+        )
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,84 @@
+"""The exception tree. Bad *rows* are values (:class:`batchpay.problems.Problem`), not exceptions;
+these are raised only when work cannot go on. Each class says what the user does next, and
+carries the exit code the CLI maps it to.
+
+    BatchpayError                    (exit 1)
+    ├── UsageError                   (exit 2)  wrong options or arguments
+    ├── InputError                   (exit 2)  unreadable / corrupt / encrypted file, unknown kind, missing columns
+    ├── ConfigError                  (exit 3)  missing or malformed configuration or credentials
+    ├── RunError                     (exit 1)  a run cannot start or continue
+    │   ├── RunLocked                          another process holds the run
+    │   ├── InputChanged             (exit 2)  resume against a file whose SHA-256 differs
+    │   └── RunNotFound              (exit 2)
+    └── DokuError                    (exit 1)  something DOKU (or the network) said
+        ├── DokuAuthError            (exit 3)  401: fix credentials/signature scheme, stop the batch
+        ├── DokuRejected                       4xx proving DOKU did not execute: row failed, batch goes on
+        ├── DokuUnavailable                    5xx/503/429 before execution is known: retryable
+        └── OutcomeUnknown                     may or may not have executed: status check before any resend
+
+Messages must never contain the secret key (SAFETY.md invariant 6).
+"""
+
+from __future__ import annotations
+
+
+class BatchpayError(Exception):
+    """Base of every error batchpay raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message} — {self.hint}"
+
+
+class UsageError(BatchpayError):
+    exit_code = 2
+
+
+class InputError(BatchpayError):
+    exit_code = 2
+
+
+class ConfigError(BatchpayError):
+    exit_code = 3
+
+
+class RunError(BatchpayError):
+    exit_code = 1
+
+
+class RunLocked(RunError):
+    exit_code = 1
+
+
+class InputChanged(RunError):
+    exit_code = 2
+
+
+class RunNotFound(RunError):
+    exit_code = 2
+
+
+class DokuError(BatchpayError):
+    exit_code = 1
+
+
+class DokuAuthError(DokuError):
+    exit_code = 3
+
+
+class DokuRejected(DokuError):
+    pass
+
+
+class DokuUnavailable(DokuError):
+    pass
+
+
+class OutcomeUnknown(DokuError):
+    pass

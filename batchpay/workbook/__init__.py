@@ -1,0 +1,75 @@
+"""XLSX writing primitives shared by the validation report and the reconciliation workbook.
+
+No business rules here: only how a cell is written safely (SAFETY.md "Output") and how a
+workbook reaches disk (never half-written: temp file + ``os.replace``, invariant 7).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from openpyxl.styles import Font, PatternFill
+
+# A text cell starting with one of these could be read as a formula (formula injection).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
+PROBLEM_FILL = PatternFill("solid", fgColor="FFC7CE")
+WARNING_FILL = PatternFill("solid", fgColor="FFEB9C")
+BANNER_FILL = PatternFill("solid", fgColor="C00000")
+AMOUNT_FORMAT = "#,##0.##"
+WHOLE_AMOUNT_FORMAT = "#,##0"
+TEXT_FORMAT = "@"
+
+# One colour per status (reconciliation workbook), consistent across sheets.
+STATUS_FILLS: dict[str, PatternFill] = {
+    name: PatternFill("solid", fgColor=colour)
+    for name, colour in {
+        "COMPLETED": "C6EFCE", "SUCCESS": "C6EFCE", "CREATED": "C6EFCE", "ACTIVE": "C6EFCE",
+        "PENDING": "DDEBF7", "EMAIL_SENT": "DDEBF7", "EMAIL_LINK_OPENED": "DDEBF7",
+        "PENDING_PROCESS": "DDEBF7", "CONFIRMED": "BDD7EE", "ACCEPTED": "DDEBF7",
+        "PLANNED": "EDEDED", "NOT_SENT": "EDEDED", "SENDING": "FFEB9C",
+        "UNKNOWN": "F4B084", "FAILED": "FFC7CE", "EXPIRED": "FFC7CE", "REJECTED": "FFC7CE",
+        "INVALID": "FFC7CE",
+    }.items()
+}
+
+
+def set_text(cell: Any, value: str | None) -> None:
+    """Write ``value`` as a *string* cell, never a formula, even when it starts with ``=``."""
+    if value is None:
+        cell.value = None
+        return
+    text = str(value)
+    cell.value = text
+    # openpyxl infers a formula from a leading "="; force the string type back.
+    cell.data_type = "s"
+
+
+def write_only_text_cell(ws: Any, value: str | None) -> Any:
+    """A write-only-mode cell holding ``value`` as text (never a formula)."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(ws, value=None if value is None else str(value))
+    if value is not None:
+        cell.data_type = "s"
+    return cell
+
+
+def atomic_save(workbook: Any, path: str | os.PathLike[str]) -> Path:
+    """Save ``workbook`` to a temp file beside ``path`` and ``os.replace`` it into place."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        workbook.save(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
