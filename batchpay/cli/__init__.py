@@ -32,9 +32,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from batchpay.cli import gateway, runs, sheets
+    from batchpay.cli import emulator, gateway, reports, runs, sheets
 
-    for module in (sheets, gateway, runs):
+    for module in (sheets, gateway, emulator, runs, reports):
         module.register(cli)
 
 

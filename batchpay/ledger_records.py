@@ -1,0 +1,67 @@
+"""Plain records the journal hands out (read side). Shared by ledger, runner and reconcile,
+so the reconciliation code stays pure and testable without SQLite."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Row states (SAFETY.md). Accepted rows carry DOKU's business status as their state.
+PLANNED = "PLANNED"
+SENDING = "SENDING"
+UNKNOWN = "UNKNOWN"
+REJECTED = "REJECTED"
+INVALID = "INVALID"
+NOT_SENT = "NOT_SENT"
+PAYOUT_LINK_PROGRESS = ("PENDING", "EMAIL_SENT", "EMAIL_LINK_OPENED", "PENDING_PROCESS", "CONFIRMED")
+SUCCESS_TERMINAL = ("COMPLETED", "SUCCESS", "CREATED", "ACTIVE")
+FAILED_TERMINAL = ("FAILED", "EXPIRED", REJECTED)
+TERMINAL = SUCCESS_TERMINAL + FAILED_TERMINAL + (INVALID,)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: str
+    created_at: str  # ISO-8601 UTC
+    finished_at: str | None
+    kind: str
+    env: str
+    input_path: str
+    input_name: str
+    input_sha256: str
+    operator: str
+    dry_run: bool
+    parent_run_id: str | None  # set on retry-failed runs
+    settings: dict[str, Any] = field(default_factory=dict)  # concurrency, rate, sheet, mapping, amount_format, base_url
+
+
+@dataclass(frozen=True)
+class RowRecord:
+    run_id: str
+    row_number: int  # as Excel shows it
+    attempt: int  # 1 for the original; retry-failed makes 2, 3 … (linked via parent run)
+    reference: str  # reference_id / invoice_number / email
+    amount_minor: int | None  # amount × 100; None for account creation
+    currency: str
+    source_account: str | None  # account_id / origin for Sub Account money movements
+    input: dict[str, str]  # every input column as read, by header (extra columns too)
+    normalised: dict[str, str]  # by field name
+    request_id: str
+    body: bytes
+    state: str
+    doku_status: str | None
+    doku_ids: dict[str, str]
+    message: str | None  # DOKU's last message, or ours
+    sends: int  # how many times the request went on the wire
+    last_seen_at: str | None  # last time DOKU told us the status
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    seq: int
+    run_id: str
+    row_number: int | None
+    at: str
+    type: str
+    detail: str
