@@ -1,0 +1,10 @@
+"""A local DOKU: a real HTTP server that behaves like DOKU's Payout Link and Sub Account APIs
+(``../shared/reference/doku-api.md``), including the ways a real network fails.
+
+EMULATOR — no real money moves. The credentials below are public test values, not secrets.
+"""
+
+from __future__ import annotations
+
+EMULATOR_CLIENT_ID = "MCH-0001-00000000000000"
+EMULATOR_SECRET_KEY = "SK-EMULATOR-NOT-A-REAL-KEY-0000"  # noqa: S105 - public test value
