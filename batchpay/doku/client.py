@@ -1,0 +1,252 @@
+"""DokuClient: one signed request per call over an injected :class:`requests.Session`.
+
+One attempt per call, never a retry: retrying is the caller's job (``doku/retry.py``) and must
+reuse the Request-Id and the byte-identical body (doku-api.md §3). Network trouble never raises —
+it is an :class:`~batchpay.doku.codes.Outcome` (UNKNOWN or NOT_SENT); only programming errors
+raise (a malformed Request-Id, a non-bytes body).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from urllib3.exceptions import NewConnectionError
+
+from batchpay import __version__
+from batchpay.config import Secret
+from batchpay.doku import codes, signing
+from batchpay.doku.codes import Failure, Outcome, Product, SignatureCheck
+from batchpay.doku.retry import DEFAULT_RETRY_AFTER_CAP
+from batchpay.kinds import (
+    PAYOUT_LINK,
+    SUB_ACCOUNT_CREATE,
+    SUB_ACCOUNT_PAYOUT,
+    SUB_ACCOUNT_TRANSFER,
+    Kind,
+    dumps_exact,
+)
+
+PAYOUT_LINK_STATUS_PATH = "/v1/payout/status"
+BALANCE_PATH = "/sac-merchant/v1/balances/{account_id}"
+
+_NUMERIC = re.compile(r"[0-9]{1,64}")
+_SUB_ACCOUNT_ID = re.compile(r"[!-~]{1,128}")  # doku-api.md §1: any unique string, max 128
+_ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")  # goes into the URL path; §5: id ≤ 40
+
+
+def new_payout_link_request_id() -> str:
+    """A fresh numeric Request-Id (Payout Link requires digits, §1): 20 digits, no leading 0."""
+    return str(secrets.choice(range(1, 10))) + "".join(
+        str(secrets.randbelow(10)) for _ in range(19)
+    )
+
+
+class DokuClient:
+    """Signs and sends DOKU requests; see architecture.md "Gateway contracts"."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        client_id: str,
+        secret_key: Secret | str,
+        session: requests.Session,
+        payout_link_signature: signing.Scheme = "snap-hmac-sha512",
+        timeout: tuple[float, float] = (5.0, 30.0),
+        clock: Callable[[], datetime] | None = None,
+        retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP,
+        new_request_id: Callable[[], str] = new_payout_link_request_id,
+    ) -> None:
+        if payout_link_signature not in signing.SCHEMES:
+            raise ValueError(f"unknown signature scheme {payout_link_signature!r}")
+        self.base_url = base_url.rstrip("/")
+        self.client_id = client_id
+        # Kept wrapped so the client's repr, vars() or a traceback never show it.
+        self._secret = secret_key if isinstance(secret_key, Secret) else Secret(secret_key)
+        self.session = session
+        self.payout_link_signature: signing.Scheme = payout_link_signature
+        self.timeout = timeout
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._retry_after_cap = retry_after_cap
+        self._new_request_id = new_request_id
+
+    def __repr__(self) -> str:
+        return (
+            f"DokuClient(base_url={self.base_url!r}, client_id={self.client_id!r}, "
+            f"payout_link_signature={self.payout_link_signature!r})"
+        )
+
+    # --- one method per endpoint ------------------------------------------------------------
+
+    def send(self, kind: Kind, request_id: str, body: bytes) -> Outcome:
+        """The money-moving (or account-creating) POST of ``kind``."""
+        senders = {
+            PAYOUT_LINK.name: self.initiate_payout_link,
+            SUB_ACCOUNT_CREATE.name: self.create_account,
+            SUB_ACCOUNT_PAYOUT.name: self.payout,
+            SUB_ACCOUNT_TRANSFER.name: self.transfer,
+        }
+        return senders[kind.name](request_id, body)
+
+    def initiate_payout_link(self, request_id: str, body: bytes) -> Outcome:
+        return self._post("payout-link", PAYOUT_LINK.path, request_id, body)
+
+    def payout_link_status(self, reference_id: str) -> Outcome:
+        """Look a link up by ``reference_id`` with a fresh numeric Request-Id (a look-up is
+        not idempotent-keyed business, so it never reuses the initiate's id)."""
+        body = dumps_exact({"transaction_id": reference_id})
+        return self._post("payout-link", PAYOUT_LINK_STATUS_PATH, self._new_request_id(), body)
+
+    def create_account(self, request_id: str, body: bytes) -> Outcome:
+        return self._post("sub-account", SUB_ACCOUNT_CREATE.path, request_id, body)
+
+    def payout(self, request_id: str, body: bytes) -> Outcome:
+        return self._post("sub-account", SUB_ACCOUNT_PAYOUT.path, request_id, body)
+
+    def transfer(self, request_id: str, body: bytes) -> Outcome:
+        return self._post("sub-account", SUB_ACCOUNT_TRANSFER.path, request_id, body)
+
+    def balance(self, account_id: str) -> Outcome:
+        """``data["balance"]["available"/"pending"]`` as strings (doku-api.md §5)."""
+        if not _ACCOUNT_ID.fullmatch(account_id):
+            raise ValueError(f"account id {account_id!r} is not a DOKU Sub Account id")
+        target = BALANCE_PATH.format(account_id=account_id)
+        return self._request("sub-account", "GET", target, str(uuid.uuid4()), None)
+
+    # --- the wire ---------------------------------------------------------------------------
+
+    def _post(self, product: Product, target: str, request_id: str, body: bytes) -> Outcome:
+        if not isinstance(body, bytes):
+            raise TypeError("body must be the exact bytes to send (kinds.build_body)")
+        pattern = _NUMERIC if product == "payout-link" else _SUB_ACCOUNT_ID
+        if not pattern.fullmatch(request_id):
+            rule = "digits only" if product == "payout-link" else "1–128 printable characters"
+            raise ValueError(f"Request-Id {request_id!r} is invalid for {product} ({rule})")
+        return self._request(product, "POST", target, request_id, body)
+
+    def _request(
+        self, product: Product, method: str, target: str, request_id: str, body: bytes | None
+    ) -> Outcome:
+        scheme: signing.Scheme = (
+            self.payout_link_signature if product == "payout-link" else "hmac-sha256"
+        )
+        timestamp = signing.format_timestamp(self._clock())
+        headers = {
+            "Client-Id": self.client_id,
+            "Request-Id": request_id,
+            "Request-Timestamp": timestamp,
+            "Signature": signing.sign_request(
+                scheme=scheme,
+                secret_key=self._secret.reveal(),
+                client_id=self.client_id,
+                request_id=request_id,
+                timestamp=timestamp,
+                method=method,
+                target=target,
+                body=body,
+            ),
+            "Accept": "application/json",
+            "User-Agent": f"batchpay/{__version__}",
+        }
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            # data=body: the exact bytes that were hashed (doku-api.md §2.1; json= would
+            # re-serialise). allow_redirects=False: a redirected POST could be re-sent elsewhere.
+            response = self.session.request(
+                method,
+                self.base_url + target,
+                data=body,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            return codes.from_failure(_failure_of(exc), type(exc).__name__)
+        return codes.from_response(
+            product=product,
+            http_status=response.status_code,
+            body=response.content,
+            signature=self._check_response(product, response, request_id, target),
+            retry_after_header=response.headers.get("Retry-After"),
+            now=self._clock(),
+            retry_after_cap=self._retry_after_cap,
+            auth_hint=self._auth_hint(product),
+        )
+
+    def _check_response(
+        self, product: Product, response: requests.Response, request_id: str, target: str
+    ) -> SignatureCheck:
+        if product == "payout-link":
+            return "n/a"  # DOKU documents no response signature for Payout Link
+        signature = response.headers.get("Signature")
+        timestamp = response.headers.get("Response-Timestamp")
+        if not signature or not timestamp:
+            return "absent"
+        # Our own Client-Id and Request-Id, not the echoed headers: this binds the response
+        # to the request we sent, so another request's response cannot be replayed at us.
+        ok = signing.verify_response(
+            signature,
+            secret_key=self._secret.reveal(),
+            client_id=self.client_id,
+            request_id=request_id,
+            response_timestamp=timestamp,
+            target=target,
+            body=response.content,
+        )
+        return "ok" if ok else "bad"
+
+    def _auth_hint(self, product: Product) -> str:
+        if product != "payout-link":
+            return "check BATCHPAY_CLIENT_ID and BATCHPAY_SECRET_KEY"
+        other = next(s for s in signing.SCHEMES if s != self.payout_link_signature)
+        # doku-api.md §2.2: DOKU's page does not pin the string to sign, so a 401 may mean
+        # the other scheme; say which one was used and how to switch.
+        return (
+            f"Payout Link requests were signed with {self.payout_link_signature}; if your "
+            f"DOKU account expects the other scheme set BATCHPAY_PAYOUT_LINK_SIGNATURE="
+            f"{other}, otherwise check BATCHPAY_CLIENT_ID and BATCHPAY_SECRET_KEY"
+        )
+
+
+def _failure_of(exc: requests.RequestException) -> Failure:
+    """Map a requests exception to a failure, erring towards UNKNOWN: only a failure that
+    provably happened before the request left this machine is NOT_SENT."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return Failure.CONNECT_TIMEOUT
+    if isinstance(exc, requests.exceptions.Timeout):
+        return Failure.TIMEOUT
+    if isinstance(exc, requests.exceptions.ProxyError | requests.exceptions.SSLError):
+        # The proxy or TLS layer may fail after the request was handed over.
+        return Failure.NETWORK_ERROR
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return Failure.CONNECTION_RESET
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        if _caused_by_new_connection(exc):
+            return Failure.CONNECT_FAILED
+        return Failure.CONNECTION_RESET
+    return Failure.NETWORK_ERROR
+
+
+def _caused_by_new_connection(exc: BaseException) -> bool:
+    """True when urllib3 failed to *open* the connection (refused, DNS) — before sending."""
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        item = stack.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, NewConnectionError):
+            return True
+        # Only the explicit wrapping chain (requests' args[0] → MaxRetryError.reason), not
+        # __context__: an unrelated earlier error must not turn a reset into "not sent".
+        stack.append(getattr(item, "reason", None))
+        stack.extend(a for a in getattr(item, "args", ()) if isinstance(a, BaseException))
+    return False

@@ -1,0 +1,397 @@
+"""Response → :class:`Outcome`: ONE table, no if-chains deciding the class.
+
+The table (:data:`TABLE`) is keyed by HTTP status (or status family) and by the failures that
+leave no trustworthy HTTP response. It encodes SAFETY.md's rule: only a response that *proves*
+DOKU did not execute the request may become REJECTED; anything that might have executed is
+UNKNOWN. ``NOT_SENT`` is batchpay's addition for failures that provably happened before a single
+byte reached the server (connect refused / connect timeout / name resolution): nothing can have
+executed, so the same Request-Id and body may be sent again at once.
+
+=================================  ============  =============================================
+status / failure                   class         notes
+=================================  ============  =============================================
+2xx                                ACCEPTED      Sub Account: response signature must verify
+409 (replay, doku-api.md §3)       (original)    body parsed as the original outcome; replayed
+400, 404, 422                      REJECTED      DOKU's error.code / error.message; 404 not_found
+401                                REJECTED      auth_failed — fix credentials/scheme, stop batch;
+                                                 UNKNOWN (auth_failed) if its signature fails
+429                                RATE_LIMITED  retry_after from Retry-After (seconds/HTTP-date)
+5xx                                UNKNOWN       may have executed (500 *after* execution exists)
+other 3xx/4xx (403, 408, …)        UNKNOWN       not documented as proof of non-execution
+read timeout                       UNKNOWN       code "timeout"
+reset / aborted after send         UNKNOWN       code "connection-reset"
+TLS / proxy / other network error  UNKNOWN       code "network-error"
+bad or missing response signature  UNKNOWN       code "bad-signature"
+unparsable body                    UNKNOWN       code "unparsable-body"
+connect refused / DNS failure      NOT_SENT      code "connect-failed"; nothing was sent
+connect timeout                    NOT_SENT      code "connect-timeout"; TCP never established
+=================================  ============  =============================================
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from batchpay.config import redact
+from batchpay.doku.retry import DEFAULT_RETRY_AFTER_CAP, retry_after_seconds
+
+Product = Literal["payout-link", "sub-account"]
+# The result of checking a response's Signature header: "n/a" for Payout Link, which DOKU
+# does not document as signing its responses.
+SignatureCheck = Literal["ok", "bad", "absent", "n/a"]
+
+
+class OutcomeClass(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"
+    RATE_LIMITED = "rate-limited"
+    NOT_SENT = "not-sent"
+
+
+class Failure(StrEnum):
+    """Failures with no trustworthy HTTP response; the value is the Outcome ``code``."""
+
+    CONNECT_FAILED = "connect-failed"
+    CONNECT_TIMEOUT = "connect-timeout"
+    TIMEOUT = "timeout"
+    CONNECTION_RESET = "connection-reset"
+    NETWORK_ERROR = "network-error"
+    BAD_SIGNATURE = "bad-signature"
+    UNPARSABLE = "unparsable-body"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one request achieved. ``data`` is only ever a parsed, signature-verified body."""
+
+    klass: OutcomeClass
+    http_status: int | None
+    data: dict[str, Any] | None
+    status: str | None
+    ids: dict[str, str] = field(default_factory=dict)
+    code: str | None = None
+    message: str = ""
+    replayed: bool = False
+    retry_after: float | None = None
+    auth_failed: bool = False
+    not_found: bool = False
+
+    @property
+    def may_have_executed(self) -> bool:
+        """True unless DOKU provably did not execute it (SAFETY.md: UNKNOWN is never FAILED)."""
+        return self.klass in (OutcomeClass.ACCEPTED, OutcomeClass.UNKNOWN)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["klass"] = str(self.klass)
+        return out
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row of the table. ``klass=None`` means "the class of the replayed original"."""
+
+    klass: OutcomeClass | None
+    why: str
+    code: str | None = None  # batchpay code; None = DOKU's error.code (or http-<status>)
+    needs_signature: bool = False  # Sub Account: a missing signature is as bad as a wrong one
+    auth_failed: bool = False
+    not_found: bool = False
+    replayed: bool = False
+
+
+A, R, U = OutcomeClass.ACCEPTED, OutcomeClass.REJECTED, OutcomeClass.UNKNOWN
+
+TABLE: dict[int | str, Rule] = {
+    "2xx": Rule(A, "DOKU accepted the request", needs_signature=True),
+    409: Rule(
+        None,
+        "replay of the original response (doku-api.md §3)",
+        needs_signature=True,
+        replayed=True,
+    ),
+    400: Rule(R, "DOKU rejected a field"),
+    401: Rule(R, "DOKU rejected the credentials or the signature", auth_failed=True),
+    404: Rule(R, "DOKU does not know the account or reference", not_found=True),
+    422: Rule(R, "DOKU refused the request (e.g. insufficient balance)"),
+    429: Rule(OutcomeClass.RATE_LIMITED, "DOKU is rate limiting; retry later, same Request-Id"),
+    "5xx": Rule(U, "server error; DOKU may have executed the request"),
+    "other": Rule(U, "unexpected HTTP status; DOKU may have executed the request"),
+    Failure.CONNECT_FAILED: Rule(
+        OutcomeClass.NOT_SENT, "could not connect; nothing was sent", code=Failure.CONNECT_FAILED
+    ),
+    Failure.CONNECT_TIMEOUT: Rule(
+        OutcomeClass.NOT_SENT, "connect timed out; nothing was sent", code=Failure.CONNECT_TIMEOUT
+    ),
+    Failure.TIMEOUT: Rule(
+        U, "no answer in time; DOKU may have executed the request", code=Failure.TIMEOUT
+    ),
+    Failure.CONNECTION_RESET: Rule(
+        U,
+        "connection dropped after sending; DOKU may have executed the request",
+        code=Failure.CONNECTION_RESET,
+    ),
+    Failure.NETWORK_ERROR: Rule(
+        U,
+        "network error after connecting; DOKU may have executed the request",
+        code=Failure.NETWORK_ERROR,
+    ),
+    Failure.BAD_SIGNATURE: Rule(
+        U,
+        "the response signature does not verify, so it cannot be trusted",
+        code=Failure.BAD_SIGNATURE,
+    ),
+    Failure.UNPARSABLE: Rule(
+        U, "the response body is not the JSON DOKU sends", code=Failure.UNPARSABLE
+    ),
+}
+
+# A replayed error (409) proves non-execution only if the original was a rejection; an error
+# code that reads like a server failure does not (SAFETY.md: when in doubt, UNKNOWN).
+_SERVERISH = re.compile(r"INTERNAL|SERVER|UNAVAILABLE|TIMEOUT|UNKNOWN|GATEWAY", re.IGNORECASE)
+
+# Business-status locations per product (doku-api.md §4, §5), first match wins.
+_STATUS_PATHS: tuple[tuple[str, str], ...] = (
+    ("data", "payout_status"),
+    ("payout", "status"),
+    ("transfer", "status"),
+    ("account", "status"),
+)
+# (section, key) -> ids key
+_ID_PATHS: tuple[tuple[str, str, str], ...] = (
+    ("data", "reference_id", "reference_id"),
+    ("data", "payout_link_id", "payout_link_id"),
+    ("data", "payout_link_url", "payout_link_url"),
+    ("data", "expired_date", "expired_date"),
+    ("account", "id", "account_id"),
+    ("payout", "id", "payout_id"),
+    ("payout", "invoice_number", "invoice_number"),
+    ("transfer", "id", "transfer_id"),
+    ("transfer", "invoice_number", "invoice_number"),
+)
+
+
+def rule_for(key: int | Failure) -> Rule:
+    """The table row for an HTTP status or a failure."""
+    if isinstance(key, Failure):
+        return TABLE[key]
+    if key in TABLE:
+        return TABLE[key]
+    if 200 <= key < 300:
+        return TABLE["2xx"]
+    if 500 <= key < 600:
+        return TABLE["5xx"]
+    return TABLE["other"]
+
+
+def from_failure(
+    failure: Failure, detail: str = "", *, http_status: int | None = None, hint: str = ""
+) -> Outcome:
+    """Outcome for a failure that left no trustworthy response."""
+    rule = rule_for(failure)
+    assert rule.klass is not None
+    text = rule.why + (f" ({detail})" if detail else "") + (f" — {hint}" if hint else "")
+    return Outcome(
+        klass=rule.klass,
+        http_status=http_status,
+        data=None,
+        status=None,
+        code=str(failure),
+        message=redact(text),
+    )
+
+
+def from_response(
+    *,
+    product: Product,
+    http_status: int,
+    body: bytes,
+    signature: SignatureCheck,
+    retry_after_header: str | None = None,
+    now: datetime,
+    retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP,
+    auth_hint: str = "",
+) -> Outcome:
+    """Classify one HTTP response by :data:`TABLE`."""
+    rule = rule_for(http_status)
+    unverified = signature == "bad" or (signature == "absent" and rule.needs_signature)
+    if unverified and rule.auth_failed:
+        # With a wrong secret key DOKU's genuine 401 cannot verify on our side either. Still
+        # not trusted as proof of non-execution (UNKNOWN; the row is resolved by a same-id
+        # re-send later), but flagged auth_failed so the batch stops for a config fix.
+        code, message = _error_fields(_parse(body))
+        return Outcome(
+            klass=U,
+            http_status=http_status,
+            data=None,
+            status=None,
+            code=code or "http-401",
+            message=redact(
+                f"{rule.why} (HTTP {http_status}{': ' + (message or '')}); the "
+                "response signature does not verify either, so BATCHPAY_SECRET_KEY "
+                "is probably wrong — " + (auth_hint or "check the credentials")
+            ),
+            auth_failed=True,
+        )
+    if unverified:
+        return from_failure(Failure.BAD_SIGNATURE, f"HTTP {http_status}", http_status=http_status)
+
+    parsed = _parse(body)
+    if parsed is None and rule.klass in (A, None):
+        return from_failure(
+            Failure.UNPARSABLE, f"HTTP {http_status}: {_snippet(body)}", http_status=http_status
+        )
+
+    klass = rule.klass
+    if klass is None:  # 409: the class of the original response it replays
+        klass = _replayed_class(product, parsed or {})
+    elif klass is A and not _is_success_envelope(product, parsed or {}):
+        klass = U
+
+    error_code, error_message = _error_fields(parsed)
+    code = rule.code or (error_code if klass is not A else None)
+    if code is None and klass is not A:
+        code = f"http-{http_status}"
+    retry_after = None
+    if klass is OutcomeClass.RATE_LIMITED:
+        retry_after = retry_after_seconds(retry_after_header, now=now, cap=retry_after_cap)
+
+    accepted = klass is A
+    status = _business_status(parsed) if accepted else None
+    message = _message(
+        rule,
+        klass,
+        http_status,
+        status,
+        error_code,
+        error_message,
+        body,
+        parsed,
+        auth_hint if rule.auth_failed else "",
+    )
+    return Outcome(
+        klass=klass,
+        http_status=http_status,
+        data=parsed,
+        status=status,
+        ids=_ids(parsed) if accepted else {},
+        code=code,
+        message=redact(message),
+        replayed=rule.replayed,
+        retry_after=retry_after,
+        auth_failed=rule.auth_failed,
+        not_found=rule.not_found,
+    )
+
+
+def _parse(body: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _is_success_envelope(product: Product, data: dict[str, Any]) -> bool:
+    """Payout Link wraps results in ``{"status": "0", "message": "Success", "data": …}``
+    (doku-api.md §4); anything else in a 2xx is not a success we can rely on."""
+    if "error" in data:
+        return False
+    if product == "payout-link":
+        return str(data.get("status")) == "0"
+    return True
+
+
+def _replayed_class(product: Product, data: dict[str, Any]) -> OutcomeClass:
+    if not data:
+        return U
+    if _is_success_envelope(product, data):
+        return A
+    code, _ = _error_fields(data)
+    if code is None or _SERVERISH.search(code):
+        return U
+    return R
+
+
+def _error_fields(data: dict[str, Any] | None) -> tuple[str | None, str | None]:
+    if not data:
+        return None, None
+    error = data.get("error")
+    if isinstance(error, dict):
+        code, message = error.get("code"), error.get("message")
+        return (
+            str(code) if code is not None else None,
+            str(message) if message is not None else None,
+        )
+    status = data.get("status")
+    if status is not None and str(status) != "0" and isinstance(data.get("message"), str):
+        return f"STATUS_{status}", data["message"]  # Payout Link envelope failure
+    return None, None
+
+
+def _business_status(data: dict[str, Any] | None) -> str | None:
+    for section, key in _STATUS_PATHS:
+        value = _get(data, section, key)
+        if value is not None:
+            return value
+    return None
+
+
+def _ids(data: dict[str, Any] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for section, key, name in _ID_PATHS:
+        value = _get(data, section, key)
+        if value is not None:
+            out.setdefault(name, value)
+    return out
+
+
+def _get(data: dict[str, Any] | None, section: str, key: str) -> str | None:
+    inner = data.get(section) if data else None
+    if isinstance(inner, dict):
+        value = inner.get(key)
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            return str(value)
+    return None
+
+
+def _snippet(body: bytes, limit: int = 120) -> str:
+    text = body[:limit].decode("utf-8", "replace").replace("\n", " ").strip()
+    return (text + "…") if len(body) > limit else (text or "empty body")
+
+
+def _message(
+    rule: Rule,
+    klass: OutcomeClass,
+    http_status: int,
+    status: str | None,
+    error_code: str | None,
+    error_message: str | None,
+    body: bytes,
+    parsed: dict[str, Any] | None,
+    hint: str,
+) -> str:
+    replay = " (replayed original, HTTP 409)" if rule.replayed else ""
+    if klass is A:
+        return f"accepted, HTTP {http_status}" + (f", status {status}" if status else "") + replay
+    detail = " ".join(p for p in (error_code, error_message and f"— {error_message}") if p)
+    if not detail and parsed is None:
+        detail = _snippet(body)
+    if rule.klass is None:
+        why = (
+            "DOKU rejected the original request"
+            if klass is R
+            else "the replayed response is not a clear success or rejection"
+        )
+    elif rule.klass is not klass:  # a 2xx whose body is not a success envelope
+        why = "a success status with a body that is not a clear success; DOKU may have executed it"
+    else:
+        why = rule.why
+    text = f"{why} (HTTP {http_status}{replay}{': ' + detail if detail else ''})"
+    return f"{text} — {hint}" if hint else text
