@@ -1,17 +1,24 @@
 """Header matching: sheet headers → a kind's fields (aliases, ``--map``), and kind detection.
 
-(Matching functions: foundation/loader work.)
+Headers are compared after folding case and dropping everything that is not a letter or a
+digit, so "Receiver Phone Number", "receiver_phone_number" and "No. HP" meet their field.
+Within one kind a folded header belongs to exactly one field, decided deterministically:
+the field's own name wins over any alias, then the earliest field in the kind's order wins.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
-from batchpay.kinds import Kind
-from batchpay.problems import Problem
-from batchpay.sheet import RawSheet
+from batchpay.errors import InputError
+from batchpay.kinds import KINDS, Kind
+from batchpay.problems import Problem, sort_key
+from batchpay.sheet import RawSheet, load_sheet
 
 
 @dataclass
@@ -24,3 +31,314 @@ class Table:
     field_headers: dict[str, str]  # field name -> header as written in the sheet
     extra_columns: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+
+
+_NOT_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
+# "8.16291E+11", "8,16291E+11" (Indonesian decimal comma), "1E10": what Excel leaves behind
+# when a long number was displayed in scientific notation and then saved or copied as text.
+# The phone and digits normalisers (normalize.py) already report scientific-notation text;
+# flagging it here too would list the same (row, column, code) twice.
+_NORMALISER_FLAGS_SCIENTIFIC = frozenset({"phone", "digits"})
+_SCIENTIFIC = r"\s*[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+\s*"
+
+
+def fold(header: str) -> str:
+    """The comparison key of a header: case-, space-, underscore- and punctuation-free."""
+    return _NOT_ALNUM.sub("", header.casefold())
+
+
+def _lookup(kind: Kind) -> dict[str, str]:
+    table: dict[str, str] = {}
+    for f in kind.fields:
+        table.setdefault(fold(f.name), f.name)
+    for f in kind.fields:
+        for alias in f.aliases:
+            table.setdefault(fold(alias), f.name)
+    return table
+
+
+LOOKUPS: dict[str, dict[str, str]] = {name: _lookup(kind) for name, kind in KINDS.items()}
+
+
+def match_field(kind: Kind, header: str) -> str | None:
+    """The field of ``kind`` a sheet header names, or None."""
+    return LOOKUPS[kind.name].get(fold(header))
+
+
+def header_score(cells: Sequence[str]) -> int:
+    """How many distinct fields of the best-fitting kind a row of cells names.
+
+    Used by :func:`load_sheet` to find the header row below title rows.
+    """
+    folded = {fold(c) for c in cells if c}
+    return max(len({t[k] for k in folded if k in t}) for t in LOOKUPS.values())
+
+
+def load_table(
+    path: str | Path,
+    *,
+    kind: str | None = None,
+    sheet: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+) -> Table:
+    """Load a sheet and resolve its headers: :func:`load_sheet` then :func:`resolve`."""
+    mapped = {fold(h) for h in (mapping or {})}
+
+    def score(cells: Sequence[str]) -> int:
+        return header_score(cells) + sum(1 for c in cells if c and fold(c) in mapped)
+
+    raw = load_sheet(path, sheet=sheet, header_scorer=score)
+    return resolve(raw, kind=kind, mapping=mapping)
+
+
+def resolve(
+    raw: RawSheet, *, kind: str | None = None, mapping: Mapping[str, str] | None = None
+) -> Table:
+    """Match the sheet's headers to a kind's fields and build the :class:`Table`.
+
+    Raises :class:`InputError` for an unknown kind, an unknown header or field in
+    ``mapping``, an undetectable kind, missing required columns or two columns for one field.
+    """
+    name = raw.path.name
+    originals = raw.original_headers or raw.headers
+    forced = _forced_kind(name, kind)
+    mapped = _apply_mapping(raw, mapping or {}, forced)
+    chosen = forced or _detect(name, originals, mapped)
+    assign = _assign(name, chosen, raw, mapped)
+    missing = [f for f in chosen.required_names if f not in assign]
+    if missing:
+        raise InputError(
+            f"{name}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+            f"for a {chosen.name} sheet",
+            hint="add the column, rename a header (see `batchpay template "
+            f"{chosen.name}`), or use --map 'Header In Sheet=field'",
+        )
+
+    index = pd.Index(raw.row_numbers, dtype="int64", name="row")
+    columns: dict[str, object] = {}
+    field_headers: dict[str, str] = {}
+    for f in chosen.fields:
+        if f.name in assign:
+            header = raw.headers[assign[f.name]]
+            field_headers[f.name] = header
+            columns[f.name] = raw.frame[header].to_numpy(dtype=object)
+        else:
+            columns[f.name] = [""] * len(index)
+    used = set(assign.values())
+    extras: list[str] = []
+    for i, header in enumerate(raw.headers):
+        if i in used:
+            continue
+        label = header if header not in columns else f"{header} (extra)"
+        extras.append(label)
+        columns[label] = raw.frame[header].to_numpy(dtype=object)
+    frame = pd.DataFrame(columns, index=index, dtype=object)
+
+    to_field = {header: f for f, header in field_headers.items()}
+    problems = [_rekey(p, to_field) for p in raw.problems]
+    problems.extend(_identifier_problems(chosen, raw, frame, field_headers))
+    problems.sort(key=sort_key)
+    return Table(
+        source=raw,
+        kind=chosen,
+        frame=frame,
+        field_headers=field_headers,
+        extra_columns=extras,
+        problems=problems,
+    )
+
+
+def _forced_kind(file_name: str, kind: str | None) -> Kind | None:
+    if kind is None:
+        return None
+    if kind in KINDS:
+        return KINDS[kind]
+    raise InputError(
+        f"{file_name}: unknown kind {kind!r}", hint=f"use --kind with one of {', '.join(KINDS)}"
+    )
+
+
+def _apply_mapping(
+    raw: RawSheet, mapping: Mapping[str, str], forced: Kind | None
+) -> dict[int, str]:
+    """``{"Header In Sheet": "field"}`` → {column index: field name}, checked."""
+    name = raw.path.name
+    originals = raw.original_headers or raw.headers
+    kinds = [forced] if forced else list(KINDS.values())
+    valid = sorted({f.name for k in kinds for f in k.fields})
+    out: dict[int, str] = {}
+    for header, field_name in mapping.items():
+        index = _find_header(raw.headers, originals, header)
+        if index is None:
+            shown = ", ".join(repr(h) for h in raw.headers)
+            raise InputError(
+                f"{name}: --map names a column {header!r} that is not in the sheet",
+                hint=f"the sheet's columns are {shown}",
+            )
+        wanted = field_name.strip().casefold().replace("-", "_").replace(" ", "_")
+        if wanted not in valid:
+            what = f"{forced.name} fields" if forced else "fields"
+            raise InputError(
+                f"{name}: --map names an unknown field {field_name!r}",
+                hint=f"valid {what}: {', '.join(valid)}",
+            )
+        if wanted in out.values():
+            raise InputError(
+                f"{name}: --map maps two columns to {wanted}",
+                hint="map each field from exactly one column",
+            )
+        out[index] = wanted
+    return out
+
+
+def _find_header(headers: list[str], originals: list[str], wanted: str) -> int | None:
+    for candidates, key in (
+        (headers, lambda s: s),
+        (originals, lambda s: s.strip().casefold()),
+        (originals, fold),
+    ):
+        keys = [key(h) for h in candidates]
+        target = key(wanted)
+        if keys.count(target) == 1:
+            return keys.index(target)
+    return None
+
+
+def _matches(
+    kind: Kind, originals: Sequence[str], mapped: Mapping[int, str]
+) -> dict[str, list[int]]:
+    """field -> column indexes naming it (mapping first; mapped fields ignore aliases)."""
+    table = LOOKUPS[kind.name]
+    names = set(kind.field_names)
+    out: dict[str, list[int]] = {}
+    for index, field_name in mapped.items():
+        if field_name in names:
+            out[field_name] = [index]
+    for index, header in enumerate(originals):
+        if index in mapped:
+            continue
+        named = table.get(fold(header))
+        if named is not None and not (named in out and out[named][0] in mapped):
+            out.setdefault(named, []).append(index)
+    return out
+
+
+def _detect(file_name: str, originals: Sequence[str], mapped: Mapping[int, str]) -> Kind:
+    fits: list[tuple[int, int, Kind, list[str]]] = []
+    for kind in KINDS.values():
+        found = _matches(kind, originals, mapped)
+        missing = [f for f in kind.required_names if f not in found]
+        fits.append((len(missing), -len(found), kind, missing))
+    complete = [f for f in fits if f[0] == 0]
+    if complete:
+        complete.sort(key=lambda f: f[1])
+        if len(complete) == 1 or complete[0][1] < complete[1][1]:
+            return complete[0][2]
+        tied = [f[2].name for f in complete if f[1] == complete[0][1]]
+        raise InputError(
+            f"{file_name}: couldn't tell which kind of sheet this is: the columns fit "
+            f"{' and '.join(tied)}",
+            hint="use --kind to say which one",
+        )
+    fits.sort(key=lambda f: (f[0], f[1]))
+    missing_count, found_count, closest, missing = fits[0]
+    if found_count == 0:
+        shown = ", ".join(repr(h) for h in originals)
+        raise InputError(
+            f"{file_name}: couldn't tell which kind of sheet this is: none of the column "
+            f"headers ({shown}) is one batchpay knows",
+            hint="use the headers from `batchpay template KIND`, or --kind and --map",
+        )
+    raise InputError(
+        f"{file_name}: couldn't tell which kind of sheet this is: closest is {closest.name}, "
+        f"missing column{'s' if missing_count > 1 else ''} {', '.join(missing)}",
+        hint="use --kind or --map",
+    )
+
+
+def _assign(file_name: str, kind: Kind, raw: RawSheet, mapped: Mapping[int, str]) -> dict[str, int]:
+    originals = raw.original_headers or raw.headers
+    out: dict[str, int] = {}
+    for field_name, indexes in _matches(kind, originals, mapped).items():
+        if len(indexes) > 1:
+            shown = " and ".join(f"{originals[i]!r} ({_letter(raw, i)})" for i in indexes)
+            raise InputError(
+                f"{file_name}: columns {shown} both look like {field_name}",
+                hint="delete or rename one of them, or pick one with --map "
+                f"'Header In Sheet={field_name}'",
+            )
+        out[field_name] = indexes[0]
+    return out
+
+
+def _letter(raw: RawSheet, index: int) -> str:
+    letters = raw.column_letters
+    return f"column {letters[index]}" if index < len(letters) else f"column {index + 1}"
+
+
+def _rekey(p: Problem, to_field: Mapping[str, str]) -> Problem:
+    if p.column is None or p.column not in to_field:
+        return p
+    return Problem(p.row, to_field[p.column], p.value, p.code, p.message, p.hint, p.severity)
+
+
+def _identifier_problems(
+    kind: Kind, raw: RawSheet, frame: pd.DataFrame, field_headers: Mapping[str, str]
+) -> list[Problem]:
+    """Number cells and scientific-notation text in identifier columns (lost digits)."""
+    out: list[Problem] = []
+    for f in kind.fields:
+        if not f.identifier or f.name not in field_headers:
+            continue
+        header = field_headers[f.name]
+        numeric = raw.numeric_cells.get(header, set())
+        scientific = raw.scientific_cells.get(header, set())
+        values = dict(zip(frame.index, frame[f.name].to_numpy(dtype=object), strict=True))
+        for row in sorted(numeric):
+            value = str(values[row])
+            if row in scientific:
+                out.append(
+                    Problem(
+                        row,
+                        f.name,
+                        value,
+                        "scientific-notation",
+                        "Excel stores this as a number and shows it as scientific notation "
+                        "(like 8.16291E+11); leading zeros are lost and copying or saving as CSV "
+                        "cuts the digits",
+                        "format the column as Text (Format Cells → Text) and retype the full "
+                        "number",
+                    )
+                )
+            else:
+                out.append(
+                    Problem(
+                        row,
+                        f.name,
+                        value,
+                        "numeric-identifier",
+                        "this cell is stored as a number in Excel, so leading zeros (0816…, "
+                        "0123…) may already be lost",
+                        "format the column as Text (Format Cells → Text) and retype the value, "
+                        "or type an apostrophe first: '0816…",
+                    )
+                )
+        if f.type in _NORMALISER_FLAGS_SCIENTIFIC:
+            continue
+        column = frame[f.name].astype(str)
+        hits = column.str.fullmatch(_SCIENTIFIC)
+        for row in column.index[hits.to_numpy(dtype=bool)]:
+            if row in numeric:
+                continue
+            out.append(
+                Problem(
+                    int(row),
+                    f.name,
+                    str(column.at[row]),
+                    "scientific-notation",
+                    "looks like Excel turned the number into scientific notation; the real digits "
+                    "are gone",
+                    "format the column as Text (Format Cells → Text) and retype the full number",
+                )
+            )
+    return out
