@@ -1,0 +1,414 @@
+"""``batchpay validate``: terminal summary, exit codes, ``--json``, and the report workbook."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from batchpay import cli as cli_module
+from batchpay.workbook import PROBLEM_FILL, WARNING_FILL
+from batchpay.workbook.validation import default_report_path, write_validation_report
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+PL_HEADER = (
+    "receiver_name,receiver_phone_number,receiver_email,amount,reference_id,"
+    "sender_name,department\n"
+)
+
+
+class _Main:
+    """Lets CliRunner drive :func:`batchpay.cli.main`, so error → exit-code mapping is tested."""
+
+    name = "batchpay"
+
+    def main(self, args: Any = None, prog_name: str | None = None, **_: Any) -> None:
+        cli_module.main(list(args or ()))
+
+
+def run_cli(*args: str) -> Any:
+    return CliRunner().invoke(_Main(), list(args))  # type: ignore[arg-type]
+
+
+def pl_row(
+    n: int,
+    *,
+    name: str = "Siti Rahayu",
+    phone: str = "081234567890",
+    email: str | None = None,
+    amount: str = "1500000",
+    ref: str | None = None,
+    dept: str = "Finance",
+) -> str:
+    email = email if email is not None else f"user{n}@example.co.id"
+    ref = ref if ref is not None else f"BONUS-{n:04d}"
+    return f"{name},{phone},{email},{amount},{ref},PT Maju Jaya,{dept}\n"
+
+
+def write_csv(tmp_path: Path, body: str, name: str = "bonus.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(PL_HEADER + body, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run in a scratch directory so the default reports/ folder lands there."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+# --- terminal -----------------------------------------------------------------------------
+
+
+def test_validate_clean_sample_exits_0_with_one_line_verdict(in_tmp: Path) -> None:
+    result = run_cli("validate", str(SAMPLES / "bonus-payout-link.csv"))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "valid: 28 rows, IDR 59,650,000"
+    assert (in_tmp / "reports" / "bonus-payout-link-validation.xlsx").is_file()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "bonus-payout-link.xlsx",
+        "bonus-payout-link-endings.csv",
+        "vendor-payouts.csv",
+        "sub-account-transfers.csv",
+        "new-sub-accounts.csv",
+    ],
+)
+def test_validate_other_clean_samples_exit_0(name: str, in_tmp: Path) -> None:
+    result = run_cli("validate", str(SAMPLES / name), "--no-report")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("valid: ")
+
+
+def test_validate_messy_sample_exits_1_with_summary_and_table(in_tmp: Path) -> None:
+    result = run_cli("validate", str(SAMPLES / "messy-bonus.xlsx"))
+    assert result.exit_code == 1, result.output
+    out = result.output
+    assert out.startswith("NOT VALID: ")
+    for label in ("rows", "valid rows", "invalid rows", "total", "problems"):
+        assert f"\n  {label} " in out
+    assert re.search(r"^Row +Column +Value +What's wrong +How to fix$", out, re.M)
+    assert "reports/messy-bonus-validation.xlsx" in out
+    assert "Traceback" not in out
+
+
+def test_validate_more_than_20_problems_points_to_report(tmp_path: Path) -> None:
+    body = "".join(pl_row(n, amount="-5") for n in range(25))
+    path = write_csv(tmp_path, body)
+    report = tmp_path / "r.xlsx"
+    result = run_cli("validate", str(path), "--report", str(report))
+    assert result.exit_code == 1
+    assert f"… and 5 more; see the report {report}" in result.output
+    # 20 table rows, each starting with its Excel row number (rows 2..21).
+    shown = [ln.split()[0] for ln in result.output.splitlines() if ln[:1].isdigit()]
+    assert shown == [str(n) for n in range(2, 22)]
+
+
+def test_validate_warnings_only_exits_0_and_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "vendors.csv"
+    path.write_text(
+        "account_id,amount,invoice_number,bank_code,bank_account_number,"
+        "bank_account_name\nSAC-0001-1234567890123,50000,INV-1,ZZZZIDJA,0123456789,"
+        "Budi Santoso\n",
+        encoding="utf-8",
+    )
+    result = run_cli("validate", str(path), "--no-report")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("valid: 1 row, IDR 50,000 (1 warning)")
+    assert "(warning)" in result.output
+
+
+def test_validate_amount_format_id_resolves_ambiguous_amount(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, pl_row(1, amount="1.500"))
+    assert run_cli("validate", str(path), "--no-report").exit_code == 1
+    result = run_cli("validate", str(path), "--no-report", "--amount-format", "id")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("valid: 1 row, IDR 1,500")
+
+
+def test_validate_map_option_maps_unknown_header(tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text(
+        "Penerima Bonus,Kontak,email,amount,reference_id,sender_name\n"
+        "Siti Rahayu,081234567890,s@example.co.id,1500000,R-1,PT Maju\n",
+        encoding="utf-8",
+    )
+    result = run_cli(
+        "validate",
+        str(path),
+        "--no-report",
+        "--kind",
+        "payout-link",
+        "--map",
+        "Penerima Bonus=receiver_name",
+        "--map",
+        "Kontak=receiver_phone_number",
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_validate_malformed_map_exits_2(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, pl_row(1))
+    result = run_cli("validate", str(path), "--map", "no equals sign")
+    assert result.exit_code == 2
+    assert "HEADER=FIELD" in result.output
+
+
+def test_validate_report_and_no_report_together_exit_2(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, pl_row(1))
+    result = run_cli("validate", str(path), "--no-report", "--report", str(tmp_path / "r.xlsx"))
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "content,name",
+    [
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "old.xlsx"),
+        (b"PK\x03\x04 definitely not a zip", "broken.xlsx"),
+        (b"", "empty.csv"),
+        (b"foo,bar\n1,2\n", "unknown.csv"),
+        (b"%PDF-1.4", "scan.pdf"),
+    ],
+)
+def test_validate_unreadable_or_unknown_input_exits_2_in_one_line(
+    content: bytes, name: str, tmp_path: Path
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = run_cli("validate", str(path))
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    assert result.output.startswith("error: ")
+
+
+def test_validate_missing_file_exits_2(tmp_path: Path) -> None:
+    result = run_cli("validate", str(tmp_path / "nope.csv"))
+    assert result.exit_code == 2
+
+
+def test_validate_unknown_kind_option_exits_2(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, pl_row(1))
+    assert run_cli("validate", str(path), "--kind", "payroll").exit_code == 2
+
+
+def test_validate_help_ends_with_example() -> None:
+    result = run_cli("validate", "--help")
+    assert result.exit_code == 0
+    assert "Example: batchpay validate samples/bonus-payout-link.csv" in result.output
+
+
+# --- --json -------------------------------------------------------------------------------
+
+
+def test_validate_json_stdout_is_only_the_result(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, pl_row(1) + pl_row(2, email="not-an-email"))
+    report = tmp_path / "out" / "r.xlsx"
+    result = CliRunner().invoke(
+        _Main(),
+        [
+            "validate",
+            str(path),
+            "--json",
+            "--report",  # type: ignore[arg-type]
+            str(report),
+        ],
+    )
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["report"] == str(report)
+    assert data["ok"] is False
+    assert [(p["row"], p["column"]) for p in data["problems"]] == [(3, "receiver_email")]
+
+
+def test_validate_json_no_report_gives_null_report(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, pl_row(1))
+    result = run_cli("validate", str(path), "--json", "--no-report")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["report"] is None
+
+
+# --- report workbook ------------------------------------------------------------------------
+
+
+def _report(tmp_path: Path, body: str, header: str = PL_HEADER) -> openpyxl.Workbook:
+    from batchpay.validate import validate_file
+
+    path = tmp_path / "bonus.csv"
+    path.write_text(header + body, encoding="utf-8")
+    out = write_validation_report(validate_file(path), tmp_path / "report.xlsx")
+    return openpyxl.load_workbook(out)
+
+
+def _rows(ws: Any) -> list[list[Any]]:
+    return [list(r) for r in ws.iter_rows(values_only=True)]
+
+
+def test_report_default_path_is_reports_stem_validation() -> None:
+    assert default_report_path(Path("/x/Bonus Nov.xlsx")) == Path(
+        "reports/Bonus Nov-validation.xlsx"
+    )
+
+
+def test_report_sheets_summary_rows_problems_in_order(tmp_path: Path) -> None:
+    wb = _report(tmp_path, pl_row(1))
+    assert wb.sheetnames == ["Summary", "Rows", "Problems"]
+    summary = {r[0]: r[1] for r in _rows(wb["Summary"]) if r and r[0]}
+    assert (summary["Kind"], summary["Rows"], summary["Valid rows"]) == ("payout-link", 1, 1)
+    assert summary["Total IDR (valid rows)"] == 1500000
+
+
+def test_report_rows_keep_original_headers_extra_columns_and_row_numbers(tmp_path: Path) -> None:
+    ws = _report(tmp_path, pl_row(1) + "\n" + pl_row(2))["Rows"]
+    rows = _rows(ws)
+    assert rows[0][:2] == ["Row", "Status"]
+    assert "department" in rows[0]
+    assert [r[0] for r in rows[1:]] == [2, 4]  # the blank CSV line 3 keeps numbering honest
+    assert ws.freeze_panes == "C2"
+    assert ws.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(len(rows[0]))}3"
+
+
+def test_report_normalised_value_beside_original(tmp_path: Path) -> None:
+    rows = _rows(_report(tmp_path, pl_row(1, phone="0812-3456-7890"))["Rows"])
+    head = rows[0]
+    at = head.index("receiver_phone_number")
+    assert head[at + 1] == "receiver_phone_number (normalised)"
+    assert rows[1][at : at + 2] == ["0812-3456-7890", "6281234567890"]
+
+
+def test_report_unchanged_field_gets_no_normalised_column(tmp_path: Path) -> None:
+    head = _rows(_report(tmp_path, pl_row(1))["Rows"])[0]
+    assert "receiver_name (normalised)" not in head
+
+
+def test_report_problem_cell_red_with_comment_and_status(tmp_path: Path) -> None:
+    ws = _report(tmp_path, pl_row(1) + pl_row(2, email="budi@@example"))["Rows"]
+    head = [c.value for c in ws[1]]
+    cell = ws.cell(row=3, column=head.index("receiver_email") + 1)
+    assert cell.fill.fgColor.rgb.endswith(PROBLEM_FILL.fgColor.rgb[-6:])
+    assert cell.comment is not None and "Fix: " in cell.comment.text
+    assert ws.cell(row=3, column=2).value == "1 problem"
+    assert ws.cell(row=2, column=2).value == "OK"
+    assert ws.cell(row=2, column=head.index("receiver_email") + 1).comment is None
+
+
+def test_report_warning_cell_yellow(tmp_path: Path) -> None:
+    header = "account_id,amount,invoice_number,bank_code,bank_account_number,bank_account_name\n"
+    wb = _report(
+        tmp_path, "SAC-0001-1234567890123,50000,INV-1,ZZZZIDJA,0123456789,Budi Santoso\n", header
+    )
+    ws = wb["Rows"]
+    head = [c.value for c in ws[1]]
+    cell = ws.cell(row=2, column=head.index("bank_code") + 1)
+    assert cell.fill.fgColor.rgb.endswith(WARNING_FILL.fgColor.rgb[-6:])
+    assert ws.cell(row=2, column=2).value == "OK (1 warning)"
+
+
+def test_report_formula_looking_values_stay_text(tmp_path: Path) -> None:
+    wb = _report(tmp_path, pl_row(1, name='"=HYPERLINK(""http://x"",""y"")"', dept="+cmd"))
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", (ws.title, cell.coordinate, cell.value)
+    values = [v for r in _rows(wb["Rows"]) for v in r]
+    assert '=HYPERLINK("http://x","y")' in values and "+cmd" in values
+
+
+def test_report_identifiers_text_and_amount_numbers_with_thousands(tmp_path: Path) -> None:
+    ws = _report(tmp_path, pl_row(1, phone="081234567890", amount="Rp 1.500.000"))["Rows"]
+    head = [c.value for c in ws[1]]
+    phone = ws.cell(row=2, column=head.index("receiver_phone_number") + 1)
+    assert (phone.value, phone.data_type) == ("081234567890", "s")
+    amount = ws.cell(row=2, column=head.index("amount (normalised)") + 1)
+    assert amount.value == 1500000 and amount.number_format.startswith("#,##0")
+
+
+def test_report_problems_sheet_lists_every_problem(tmp_path: Path) -> None:
+    wb = _report(tmp_path, pl_row(1, ref="DUP") + pl_row(2, ref="DUP"))
+    rows = _rows(wb["Problems"])
+    assert rows[0] == [
+        "Row",
+        "Column",
+        "Header in sheet",
+        "Value",
+        "Code",
+        "Message",
+        "How to fix",
+        "Severity",
+    ]
+    assert [(r[0], r[1]) for r in rows[1:]] == [(2, "reference_id"), (3, "reference_id")]
+    assert {r[7] for r in rows[1:]} == {"error"}
+
+
+def test_report_control_characters_do_not_break_the_workbook(tmp_path: Path) -> None:
+    wb = _report(tmp_path, pl_row(1, dept="Fin\x01ance"))
+    assert "Fin\ufffdance" in [v for r in _rows(wb["Rows"]) for v in r]
+
+
+def test_report_written_atomically_over_an_old_one(tmp_path: Path) -> None:
+    from batchpay.validate import validate_file
+
+    path = shutil.copy(SAMPLES / "bonus-payout-link.csv", tmp_path / "b.csv")
+    target = tmp_path / "r.xlsx"
+    target.write_bytes(b"old")
+    write_validation_report(validate_file(path), target)
+    assert openpyxl.load_workbook(target).sheetnames[0] == "Summary"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_report_streamed_rows_keep_text_numbers_and_styles(tmp_path: Path) -> None:
+    body = pl_row(1) + pl_row(2, dept=" R&D <Jakarta> ") + pl_row(3, amount="Rp 2.750.000")
+    ws = _report(tmp_path, body)["Rows"]
+    head = [c.value for c in ws[1]]
+    dept = ws.cell(row=3, column=head.index("department") + 1)
+    assert (dept.value, dept.data_type) == (" R&D <Jakarta> ", "s")
+    amount = ws.cell(row=4, column=head.index("amount (normalised)") + 1)
+    assert (amount.value, amount.number_format) == (2750000, "#,##0.00")
+    assert [ws.cell(row=r, column=1).value for r in (2, 3, 4)] == [2, 3, 4]
+
+
+def test_report_problems_sheet_fills_every_severity_cell(tmp_path: Path) -> None:
+    header = "account_id,amount,invoice_number,bank_code,bank_account_number,bank_account_name\n"
+    body = "".join(
+        f"SAC-0001-1234567890123,{amount},INV-{n},{bank},0123456789,Budi Santoso\n"
+        for n, (amount, bank) in enumerate(
+            [("-1", "CENAIDJA"), ("5", "ZZZZIDJA"), ("-2", "CENAIDJA"), ("7", "YYYYIDJA")]
+        )
+    )
+    ws = _report(tmp_path, body, header)["Problems"]
+    fills = [
+        (ws.cell(row=r, column=8).value, ws.cell(row=r, column=8).fill.fgColor.rgb[-6:])
+        for r in range(2, 6)
+    ]
+    assert fills == [
+        ("error", "FFC7CE"),
+        ("warning", "FFEB9C"),
+        ("error", "FFC7CE"),
+        ("warning", "FFEB9C"),
+    ]
+
+
+def test_report_many_problem_cells_comment_cap_keeps_fill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batchpay.workbook import validation as report_module
+
+    monkeypatch.setattr(report_module, "_MAX_COMMENTS", 2)
+    wb = _report(tmp_path, "".join(pl_row(n, amount="-1") for n in range(4)))
+    ws = wb["Rows"]
+    col = [c.value for c in ws[1]].index("amount") + 1
+    cells = [ws.cell(row=r, column=col) for r in range(2, 6)]
+    assert [c.comment is not None for c in cells] == [True, True, False, False]
+    assert all(c.fill.fgColor.rgb.endswith("FFC7CE") for c in cells)
+    summary = [v for r in _rows(wb["Summary"]) for v in r if isinstance(v, str)]
+    assert any(v.startswith("Comments are on the first 2 of 4") for v in summary)
