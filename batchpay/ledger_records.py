@@ -13,7 +13,9 @@ UNKNOWN = "UNKNOWN"
 REJECTED = "REJECTED"
 INVALID = "INVALID"
 NOT_SENT = "NOT_SENT"
-PAYOUT_LINK_PROGRESS = ("PENDING", "EMAIL_SENT", "EMAIL_LINK_OPENED", "PENDING_PROCESS", "CONFIRMED")
+PAYOUT_LINK_PROGRESS = (
+    "PENDING", "EMAIL_SENT", "EMAIL_LINK_OPENED", "PENDING_PROCESS", "CONFIRMED"
+)
 SUCCESS_TERMINAL = ("COMPLETED", "SUCCESS", "CREATED", "ACTIVE")
 FAILED_TERMINAL = ("FAILED", "EXPIRED", REJECTED)
 TERMINAL = SUCCESS_TERMINAL + FAILED_TERMINAL + (INVALID,)
@@ -32,7 +34,8 @@ class RunRecord:
     operator: str
     dry_run: bool
     parent_run_id: str | None  # set on retry-failed runs
-    settings: dict[str, Any] = field(default_factory=dict)  # concurrency, rate, sheet, mapping, amount_format, base_url
+    # concurrency, rate, sheet, mapping, amount_format, base_url, report path — never a secret
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,3 +68,10 @@ class EventRecord:
     at: str
     type: str
     detail: str
+    # Added by the journal (additive): the transition and what DOKU answered, when the event
+    # is a row transition. Never headers, never the secret (SAFETY.md invariant 6).
+    old_state: str | None = None
+    new_state: str | None = None
+    outcome: str | None = None  # OutcomeClass value: ACCEPTED / REJECTED / UNKNOWN / RATE_LIMITED
+    http_status: int | None = None
+    request_id: str | None = None

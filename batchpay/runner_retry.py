@@ -1,0 +1,118 @@
+"""retry-failed: a new run, linked to its parent, with attempt+1 Request-Ids for the rows
+that ended FAILED, EXPIRED or REJECTED — never UNKNOWN (SAFETY.md "Resolution" 3: a new
+Request-Id only after DOKU gave a terminal failure, and only by an explicit operator action).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from batchpay import ledger_records as st
+from batchpay.errors import RunError
+from batchpay.kinds import KINDS, build_body
+from batchpay.ledger import Ledger, NewRow, RunLock
+from batchpay.ledger_records import RowRecord, RunRecord
+from batchpay.plan import Plan, retry_reference
+from batchpay.runner_engine import Options, Progress, Sleep
+
+if TYPE_CHECKING:
+    from batchpay.doku.client import DokuClient
+    from batchpay.runner import RunResult
+
+# Rows retry-failed may retry: DOKU said they failed or were never executed. Never UNKNOWN.
+RETRYABLE_STATES = ("FAILED", "EXPIRED", st.REJECTED)
+
+
+@dataclass(frozen=True)
+class RetryPlan:
+    parent: RunRecord
+    plan: Plan
+    skipped: list[tuple[RowRecord, str]]  # rows that cannot be retried automatically, why
+
+
+def plan_retry(ledger: Ledger, run_id: str) -> RetryPlan:
+    """What `retry-failed RUN_ID` would send: FAILED/EXPIRED/REJECTED rows, each as attempt
+    + 1 with a new Request-Id (and, for Payout Link, reference ``<original>-R<attempt>``)."""
+    parent = ledger.run(run_id)
+    if parent.dry_run:
+        raise RunError(f"run {run_id} is a dry run; there is nothing to retry",
+                       hint="start a real run with `batchpay run`")
+    children = ledger.children(run_id)
+    if children:
+        raise RunError(
+            f"run {run_id} was already retried by run {children[-1].run_id}",
+            hint=f"retry that run instead: `batchpay retry-failed {children[-1].run_id}`")
+    kind = KINDS[parent.kind]
+    rows: list[NewRow] = []
+    skipped: list[tuple[RowRecord, str]] = []
+    totals: dict[str, int] = {}
+    by_source: dict[str, int] = {}
+    ref_field = kind.reference_field or ""
+    limit = kind.field(ref_field).max_len if ref_field else None
+    for row in ledger.rows(run_id, states=RETRYABLE_STATES):
+        attempt = row.attempt + 1
+        reference = retry_reference(kind, row.reference, row.attempt, attempt)
+        if limit is not None and len(reference) > limit:
+            skipped.append((row, f"the retry reference {reference!r} would be longer than "
+                                 f"{limit} characters; pay this row from a new sheet with a "
+                                 "new reference"))
+            continue
+        normalised = {**row.normalised, ref_field: reference} if ref_field else row.normalised
+        rows.append(NewRow(
+            row_number=row.row_number, reference=reference, amount_minor=row.amount_minor,
+            currency=row.currency, source_account=row.source_account, input=row.input,
+            normalised=normalised, body=build_body(kind, normalised), attempt=attempt))
+        if row.amount_minor is not None:
+            totals[row.currency] = totals.get(row.currency, 0) + row.amount_minor
+            if row.source_account:
+                by_source[row.source_account] = (by_source.get(row.source_account, 0)
+                                                 + row.amount_minor)
+    the_plan = Plan(kind=kind, env=parent.env, input_path=Path(parent.input_path),
+                    input_sha256=parent.input_sha256, rows=rows, totals=totals,
+                    by_source=by_source)
+    return RetryPlan(parent=parent, plan=the_plan, skipped=skipped)
+
+
+def create_retry_run(ledger: Ledger, retry: RetryPlan) -> RunRecord:
+    """Journal the retry as a new run linked to its parent (under the parent's lock, so two
+    operators cannot both create a retry of the same rows)."""
+    parent = retry.parent
+    with RunLock(ledger.path, parent.run_id, clock=ledger.clock):
+        if ledger.children(parent.run_id):
+            raise RunError(f"run {parent.run_id} was retried meanwhile by another process")
+        if not retry.plan.rows:
+            raise RunError(f"run {parent.run_id} has no row to retry")
+        # The parent chain's own rows do not block a Sub Account retry (same invoice
+        # number); Payout Link retries carry a new reference, checked against everything.
+        chain = _chain(ledger, parent) if retry.plan.kind.product != "payout-link" else ()
+        # The retry has its own workbook: never the parent's --report file.
+        settings = {k: v for k, v in parent.settings.items() if k != "report_path"}
+        if parent.settings.get("report_path"):
+            settings["report_dir"] = str(Path(parent.settings["report_path"]).parent)
+        from batchpay.runner import create_run
+
+        return create_run(ledger, retry.plan, settings=settings, parent_run_id=parent.run_id,
+                          exclude_run_ids=chain)
+
+
+def _chain(ledger: Ledger, run: RunRecord) -> tuple[str, ...]:
+    ids: list[str] = []
+    current: RunRecord | None = run
+    while current is not None:
+        ids.append(current.run_id)
+        current = ledger.run(current.parent_run_id) if current.parent_run_id else None
+    return tuple(ids)
+
+
+def retry_failed(ledger: Ledger, client: DokuClient, retry: RetryPlan, *,
+                 options: Options | None = None, progress: Progress | None = None,
+                 stop: threading.Event | None = None, sleep: Sleep | None = None) -> RunResult:
+    """Create the linked retry run and execute it."""
+    from batchpay.runner import execute
+
+    run = create_retry_run(ledger, retry)
+    return execute(ledger, client, run.run_id, options=options, progress=progress, stop=stop,
+                   sleep=sleep)

@@ -1,0 +1,151 @@
+"""What the operator sees around a run: the plan, the progress bar, the one-screen summary,
+and the exit code. Text only; no journal writes.
+
+Exit codes (architecture.md; the CLI raises DokuAuthError → 3 itself):
+
+* **0** — every row is successfully terminal (COMPLETED/SUCCESS/CREATED), or, for Payout
+  Links, accepted and progressing (PENDING … CONFIRMED: DOKU has the link, the receiver has
+  not finished) with nothing failed or unresolved; a dry run with every row NOT_SENT.
+* **1** — anything else: a row REJECTED/FAILED/EXPIRED, UNKNOWN/SENDING (unresolved),
+  PLANNED (not sent: stopped early).
+* **130** — interrupted by Ctrl-C (the rows in flight were settled and journaled).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from batchpay import ledger_records as st
+from batchpay.ledger_records import RowRecord, RunRecord
+from batchpay.plan import Plan, format_minor
+from batchpay.reconcile import StatusClass, classify, summarise
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_INTERRUPTED = 0, 1, 130
+
+BANNERS = {
+    "emulator": "EMULATOR — local DOKU emulator, NO REAL MONEY MOVES",
+    "sandbox": "SANDBOX — DOKU test environment, NO REAL MONEY MOVES",
+    "production": "PRODUCTION — REAL MONEY WILL MOVE",
+}
+
+
+def exit_code(rows: Sequence[RowRecord], *, dry_run: bool = False,
+              interrupted: bool = False) -> int:
+    """The exit code policy above, from the journal's rows."""
+    if interrupted:
+        return EXIT_INTERRUPTED
+    for row in rows:
+        if dry_run and row.state == st.NOT_SENT:
+            continue
+        klass = classify(row.state)
+        if klass is StatusClass.PAID:
+            continue
+        if klass is StatusClass.PROGRESSING and row.state in st.PAYOUT_LINK_PROGRESS:
+            continue
+        return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+def plan_lines(the_plan: Plan, *, dry_run: bool = False) -> list[str]:
+    """The plan as printed before anything is sent."""
+    kind = the_plan.kind
+    lines = [f"*** {BANNERS.get(the_plan.env, the_plan.env.upper())} ***",
+             f"Plan{' (DRY RUN: nothing will be sent)' if dry_run else ''}: "
+             f"{kind.name} — {kind.title}",
+             f"  file:  {the_plan.input_path.name} (sha256 {the_plan.input_sha256[:16]}…)",
+             f"  rows:  {the_plan.count}"]
+    for currency, minor in sorted(the_plan.totals.items()):
+        lines.append(f"  total: {format_minor(minor, currency)}")
+    if the_plan.by_source:
+        lines.append("  per source Sub Account:")
+        for account, minor in sorted(the_plan.by_source.items()):
+            lines.append(f"    {account}: {format_minor(minor, 'IDR')}")
+    return lines
+
+
+def summary_lines(run: RunRecord, rows: Sequence[RowRecord], *, workbook: Path | None,
+                  sends: int | None = None, halt_message: str | None = None) -> list[str]:
+    """One screen: counts and amounts per status, where the workbook is, what to do next."""
+    summary = summarise(rows)
+    lines = [f"*** {BANNERS.get(run.env, run.env.upper())} ***",
+             f"Run {run.run_id} ({run.kind}{', dry run' if run.dry_run else ''}) — "
+             f"{summary.rows} rows" + (f", {sends} request(s) sent now" if sends is not None
+                                       else "")]
+    width = max((len(s) for s in summary.states()), default=8)
+    for state in summary.states():
+        bucket = summary.by_state[state]
+        amounts = ", ".join(format_minor(m, c) for c, m in sorted(bucket.amounts.items()))
+        lines.append(f"  {state:<{width}}  {bucket.count:>6}  {amounts}".rstrip())
+    if halt_message:
+        lines.append(f"Stopped early: {halt_message}")
+    if workbook is not None:
+        lines.append(f"Reconciliation workbook: {workbook}")
+    lines += next_steps(run, rows)
+    if run.env != "production":
+        lines.append(f"({BANNERS.get(run.env, run.env)})")
+    return lines
+
+
+def next_steps(run: RunRecord, rows: Sequence[RowRecord]) -> list[str]:
+    states = Counter(r.state for r in rows)
+    steps: list[str] = []
+    open_rows = states[st.PLANNED] + states[st.SENDING] + states[st.UNKNOWN]
+    if open_rows and not run.dry_run:
+        unknown = states[st.SENDING] + states[st.UNKNOWN]
+        what = f"{open_rows} row(s) not finished"
+        if unknown:
+            what += (f", {unknown} of them UNKNOWN — they may have been paid: do NOT pay them "
+                     "another way")
+        steps.append(f"Next: {what}. Continue with `batchpay resume {run.run_id}`.")
+    if any(states[s] for s in st.PAYOUT_LINK_PROGRESS):
+        steps.append(f"Next: links are with the receivers; follow them with "
+                     f"`batchpay status {run.run_id} --until-final`.")
+    retryable = states["FAILED"] + states["EXPIRED"] + states[st.REJECTED]
+    if retryable:
+        steps.append(f"Next: {retryable} row(s) failed or were rejected; fix the cause, then "
+                     f"`batchpay retry-failed {run.run_id}`.")
+    if run.dry_run:
+        steps.append("Dry run: nothing was sent. Run again without --dry-run to pay.")
+    return steps
+
+
+class BarProgress:
+    """A tqdm bar: rows done, counts by outcome, amount accepted. Silent unless the stream
+    is a terminal (and not ``--quiet``), so logs and CI output stay clean."""
+
+    def __init__(self, total: int, *, stream: IO[str] | None = None, quiet: bool = False,
+                 desc: str = "Sending") -> None:
+        from tqdm import tqdm
+
+        out = stream or sys.stderr
+        self.enabled = not quiet and hasattr(out, "isatty") and out.isatty()
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+        self._accepted_minor = 0
+        # A pseudo-terminal that reports 0 columns (CI, `script`) would get an empty bar.
+        sized = shutil.get_terminal_size((0, 0)).columns > 0
+        self._bar: Any = (tqdm(total=total, desc=desc, unit="row", file=out, leave=True,
+                               dynamic_ncols=sized, ncols=None if sized else 100)
+                          if self.enabled else None)
+
+    def row_done(self, row: RowRecord, state: str) -> None:
+        with self._lock:
+            klass = classify(state)
+            self._counts[klass.value] += 1
+            if klass in (StatusClass.PAID, StatusClass.PROGRESSING) and row.amount_minor:
+                self._accepted_minor += row.amount_minor
+            if self._bar is not None:
+                postfix = ", ".join(f"{k} {v}" for k, v in sorted(self._counts.items()))
+                self._bar.set_postfix_str(
+                    f"{postfix}, accepted {format_minor(self._accepted_minor)}", refresh=False)
+                self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
