@@ -1,9 +1,200 @@
-"""CLI commands: emulator (see batchpay/cli/__init__.py)."""
+"""CLI commands: ``batchpay emulator`` (run a local DOKU) and ``batchpay emulator fund``."""
 
 from __future__ import annotations
 
+import json
+import threading
+from pathlib import Path
+from typing import cast
+
 import click
+
+from batchpay.doku.signing import SCHEMES, Scheme
+from batchpay.errors import BatchpayError, UsageError
+
+DEFAULT_URL = "http://127.0.0.1:8765"
+
+
+@click.group("emulator", invoke_without_command=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port (0 picks a free one).",
+)
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite file that keeps accounts, links and balances across restarts "
+    "(default: in memory).",
+)
+@click.option(
+    "--latency-ms",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Delay added to every DOKU request.",
+)
+@click.option("--seed", type=int, help="Seed for --fault-rate draws (same seed, same faults).")
+@click.option(
+    "--link-step-seconds",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds per Payout Link status step (PENDING → … → COMPLETED).",
+)
+@click.option(
+    "--fault-rate",
+    "fault_rates",
+    multiple=True,
+    metavar="NAME=P[:SECONDS]",
+    help="Inject a fault with probability P per request, e.g. error-500-after=0.05 (repeatable).",
+)
+@click.option(
+    "--payout-link-signature",
+    type=click.Choice(SCHEMES),
+    default="snap-hmac-sha512",
+    show_default=True,
+    envvar="BATCHPAY_PAYOUT_LINK_SIGNATURE",
+    help="Signature scheme expected on Payout Link requests.",
+)
+@click.option(
+    "--i-know-this-is-public",
+    "allow_public",
+    is_flag=True,
+    help="Allow a non-loopback --host (the emulator accepts public test credentials).",
+)
+@click.pass_context
+def emulator(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    state_path: Path | None,
+    latency_ms: int,
+    seed: int | None,
+    link_step_seconds: float,
+    fault_rates: tuple[str, ...],
+    payout_link_signature: str,
+    allow_public: bool,
+) -> None:
+    """Run a local DOKU emulator in the foreground (Ctrl-C stops it). No real money moves.
+
+    It speaks DOKU's Payout Link and Sub Account APIs on 127.0.0.1 with public test
+    credentials, signs its responses, and can inject network failures for rehearsals.
+
+    Example: batchpay emulator --state demo.sqlite --link-step-seconds 1
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from batchpay.emulator import (
+        BANNER,
+        EMULATOR_CLIENT_ID,
+        EMULATOR_SECRET_KEY,
+        start_emulator,
+    )
+    from batchpay.emulator.faults import FaultSpecError, parse_rate
+    from batchpay.emulator.server import is_loopback
+
+    if not is_loopback(host) and not allow_public:
+        raise UsageError(
+            f"--host {host} is not a loopback address; the emulator accepts public "
+            "test credentials, so anyone who can reach it can use it",
+            hint="use 127.0.0.1, or add --i-know-this-is-public",
+        )
+    try:
+        rates: dict[str, float | tuple[float, float]] = {}
+        for text in fault_rates:
+            name, probability, seconds = parse_rate(text)
+            rates[name] = probability if seconds is None else (probability, seconds)
+        handle = start_emulator(
+            host=host,
+            port=port,
+            state_path=state_path,
+            latency_ms=latency_ms,
+            seed=seed,
+            link_step_seconds=link_step_seconds,
+            payout_link_signature=cast(Scheme, payout_link_signature),
+            fault_rates=rates,
+            allow_public=allow_public,
+        )
+    except (FaultSpecError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise BatchpayError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="pick another --port, or stop whatever is using it",
+        ) from None
+    line = "=" * (len(BANNER) + 8)
+    click.secho(f"{line}\n    {BANNER}\n{line}", fg="yellow", bold=True)
+    click.echo(f"DOKU emulator listening on {handle.url}")
+    click.echo(f"  Client-Id:  {EMULATOR_CLIENT_ID}   (public test value)")
+    click.echo(f"  Secret key: {EMULATOR_SECRET_KEY}   (public test value)")
+    click.echo(f"  Payout Link signature: {payout_link_signature}")
+    click.echo(f"  State: {state_path or 'in memory (lost on exit)'}")
+    click.echo(
+        f"  Admin: {handle.url}/_emulator/health · fund with: batchpay emulator fund "
+        f"SAC-… 1000000 --url {handle.url}"
+    )
+    click.echo("Ctrl-C to stop.")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        handle.stop()
+    click.echo("Emulator stopped.")
+
+
+@emulator.command("fund")
+@click.argument("account_id")
+@click.argument("amount")
+@click.option("--url", default=DEFAULT_URL, show_default=True, help="URL of a running emulator.")
+@click.option(
+    "--pending",
+    is_flag=True,
+    help="Land the money as pending (it settles to available a moment later).",
+)
+def fund(account_id: str, amount: str, url: str, pending: bool) -> None:
+    """Put AMOUNT whole rupiah into sub account ACCOUNT_ID of a running emulator, as an
+    accepted payment routed to it would. An unknown account is created ACTIVE.
+
+    Example: batchpay emulator fund SAC-0001-1234567890123 5000000
+    """
+    from batchpay.emulator import AdminError, EmulatorAdmin
+
+    cleaned = amount.replace("_", "")
+    if not cleaned.isdigit() or int(cleaned) <= 0:
+        raise UsageError(f"amount {amount!r} must be whole rupiah, digits only (e.g. 5000000)")
+    try:
+        result = EmulatorAdmin(url).fund(account_id, cleaned, pending=pending)
+    except AdminError as exc:
+        raise BatchpayError(str(exc), hint="is `batchpay emulator` running at --url?") from None
+    balance = result["balance"]
+    created = " (created, ACTIVE)" if result.get("created") else ""
+    click.echo(
+        f"EMULATOR — funded {result['id']}{created}: available {balance['available']}, "
+        f"pending {balance['pending']}"
+    )
+
+
+@emulator.command("executed")
+@click.option("--url", default=DEFAULT_URL, show_default=True, help="URL of a running emulator.")
+def executed(url: str) -> None:
+    """Print, as JSON, everything the running emulator executed (the gateway's truth).
+
+    Example: batchpay emulator executed --url http://127.0.0.1:8765
+    """
+    from batchpay.emulator import AdminError, EmulatorAdmin
+
+    try:
+        click.echo(json.dumps(EmulatorAdmin(url).executed(), indent=2, ensure_ascii=False))
+    except AdminError as exc:
+        raise BatchpayError(str(exc), hint="is `batchpay emulator` running at --url?") from None
 
 
 def register(group: click.Group) -> None:
     """Add this module's commands to the top-level group."""
+    group.add_command(emulator)

@@ -8,3 +8,17 @@ from __future__ import annotations
 
 EMULATOR_CLIENT_ID = "MCH-0001-00000000000000"
 EMULATOR_SECRET_KEY = "SK-EMULATOR-NOT-A-REAL-KEY-0000"  # noqa: S105 - public test value
+
+# Imported after the constants: runtime reads them.
+from batchpay.emulator.admin import BANNER, AdminError, EmulatorAdmin  # noqa: E402
+from batchpay.emulator.runtime import EmulatorHandle, start_emulator  # noqa: E402
+
+__all__ = [
+    "BANNER",
+    "EMULATOR_CLIENT_ID",
+    "EMULATOR_SECRET_KEY",
+    "AdminError",
+    "EmulatorAdmin",
+    "EmulatorHandle",
+    "start_emulator",
+]
