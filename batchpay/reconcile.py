@@ -1,0 +1,597 @@
+"""Pure reconciliation: journal records in, tables an accountant can trust out.
+
+No I/O, no clock, no openpyxl: :mod:`batchpay.workbook.reconciliation` turns these tables
+into cells. Every rule about what counts as *paid* lives here, so it is tested once.
+
+Status classes (SAFETY.md invariant 5: nothing is shown paid unless DOKU said so)::
+
+    PAID         COMPLETED, SUCCESS, CREATED, ACTIVE          successfully terminal
+    PROGRESSING  PENDING … CONFIRMED (Payout Link), ACCEPTED  DOKU accepted it, not paid yet
+    FAILED       FAILED, EXPIRED, REJECTED                    terminal failure
+    UNKNOWN      UNKNOWN, SENDING, any state we do not know   may or may not have executed
+    NOT_SENT     PLANNED, NOT_SENT                            never reached DOKU
+    INVALID      INVALID                                      failed validation, never sent
+
+Amounts are exact integers in minor units (amount × 100, as the journal stores them) and
+:class:`~decimal.Decimal` in the tables; never floats.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, overload
+
+from batchpay import ledger_records as lr
+from batchpay.kinds import KINDS
+from batchpay.ledger_records import EventRecord, RowRecord, RunRecord
+
+
+class StatusClass(StrEnum):
+    """What a row's state means for the money."""
+
+    PAID = "paid"
+    PROGRESSING = "progressing"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    NOT_SENT = "not sent"
+    INVALID = "invalid"
+
+
+# "ACCEPTED" is what the runner may journal when DOKU acknowledged a request without a
+# business status yet (STATUS_FILLS knows it); it is accepted, so progressing, never paid.
+_PROGRESSING_STATES = (*lr.PAYOUT_LINK_PROGRESS, "ACCEPTED")
+
+_CLASS_OF: dict[str, StatusClass] = {
+    **dict.fromkeys(lr.SUCCESS_TERMINAL, StatusClass.PAID),
+    **dict.fromkeys(_PROGRESSING_STATES, StatusClass.PROGRESSING),
+    **dict.fromkeys(lr.FAILED_TERMINAL, StatusClass.FAILED),
+    lr.UNKNOWN: StatusClass.UNKNOWN,
+    lr.SENDING: StatusClass.UNKNOWN,
+    lr.PLANNED: StatusClass.NOT_SENT,
+    lr.NOT_SENT: StatusClass.NOT_SENT,
+    lr.INVALID: StatusClass.INVALID,
+}
+
+# Display order of states: the life of a row, then the endings, good before bad.
+STATE_ORDER: tuple[str, ...] = (
+    *lr.SUCCESS_TERMINAL,
+    *_PROGRESSING_STATES,
+    lr.UNKNOWN,
+    lr.SENDING,
+    *lr.FAILED_TERMINAL,
+    lr.PLANNED,
+    lr.NOT_SENT,
+    lr.INVALID,
+)
+CLASS_ORDER: tuple[StatusClass, ...] = tuple(StatusClass)
+
+# DOKU acknowledged these rows (FAILED/EXPIRED links were accepted, then failed later);
+# REJECTED means DOKU proved it did not execute, so it was never "sent" in this sense.
+_ACCEPTED_STATES = frozenset((*lr.SUCCESS_TERMINAL, *_PROGRESSING_STATES, "FAILED", "EXPIRED"))
+
+ENVIRONMENT_BANNERS = {
+    "emulator": "EMULATOR — NO REAL MONEY MOVED",
+    "sandbox": "SANDBOX — NO REAL MONEY MOVED",
+}
+
+
+def classify(state: str) -> StatusClass:
+    """The class of a journal state. A state this table does not know is UNKNOWN: it is
+    never counted as paid (invariant 5)."""
+    return _CLASS_OF.get(state, StatusClass.UNKNOWN)
+
+
+def is_accepted(state: str) -> bool:
+    """Whether DOKU acknowledged the request (it counts in "total sent")."""
+    return state in _ACCEPTED_STATES
+
+
+def minor_to_decimal(minor: int) -> Decimal:
+    """Minor units (× 100) to an exact Decimal amount: 150000050 → Decimal('1500000.50')."""
+    return Decimal(minor).scaleb(-2)
+
+
+def environment_banner(env: str) -> str | None:
+    """The loud line a test environment's report must carry, or None for production."""
+    return ENVIRONMENT_BANNERS.get(env)
+
+
+# --- summary ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Bucket:
+    """A count of rows and their amounts per currency, in minor units (exact)."""
+
+    count: int = 0
+    amounts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, currency: str, amount_minor: int | None) -> None:
+        """Count one row; rows without an amount (account creation) only add to ``count``."""
+        self.count += 1
+        if amount_minor is not None:
+            self.amounts[currency] = self.amounts.get(currency, 0) + amount_minor
+
+    def merge(self, other: Bucket) -> None:
+        """Add ``other`` into this bucket."""
+        self.count += other.count
+        for currency, minor in other.amounts.items():
+            self.amounts[currency] = self.amounts.get(currency, 0) + minor
+
+    def amount(self, currency: str) -> Decimal:
+        """The exact amount in ``currency`` (0 when none)."""
+        return minor_to_decimal(self.amounts.get(currency, 0))
+
+
+@dataclass
+class Summary:
+    """Counts and amounts of a run (or of several runs) by state and by status class.
+
+    ``sent`` = accepted by DOKU; ``paid`` = successfully terminal only; ``outstanding`` =
+    progressing + unknown; ``failed`` = FAILED/EXPIRED/REJECTED.
+    """
+
+    rows: int = 0
+    by_state: dict[str, Bucket] = field(default_factory=dict)
+    by_class: dict[StatusClass, Bucket] = field(default_factory=dict)
+    sent: Bucket = field(default_factory=Bucket)
+    paid: Bucket = field(default_factory=Bucket)
+    outstanding: Bucket = field(default_factory=Bucket)
+    failed: Bucket = field(default_factory=Bucket)
+
+    @property
+    def currencies(self) -> list[str]:
+        """Every currency with an amount, IDR first (the common case), then alphabetical."""
+        found: set[str] = set()
+        for bucket in self.by_state.values():
+            found.update(bucket.amounts)
+        return sorted(found, key=lambda c: (c != "IDR", c))
+
+    def states(self) -> list[str]:
+        """States present, in display order (unknown states last, alphabetically)."""
+        rank = {s: i for i, s in enumerate(STATE_ORDER)}
+        return sorted(self.by_state, key=lambda s: (rank.get(s, len(rank)), s))
+
+    def headline(self) -> list[tuple[str, Bucket]]:
+        """The four totals an accountant reads first, labelled."""
+        return [
+            ("Total sent (accepted by DOKU)", self.sent),
+            ("Confirmed paid", self.paid),
+            ("Outstanding (progressing + unknown)", self.outstanding),
+            ("Failed", self.failed),
+        ]
+
+    def merge(self, other: Summary) -> None:
+        """Add ``other`` (another run) into this summary."""
+        self.rows += other.rows
+        for state, bucket in other.by_state.items():
+            self.by_state.setdefault(state, Bucket()).merge(bucket)
+        for klass, bucket in other.by_class.items():
+            self.by_class.setdefault(klass, Bucket()).merge(bucket)
+        self.sent.merge(other.sent)
+        self.paid.merge(other.paid)
+        self.outstanding.merge(other.outstanding)
+        self.failed.merge(other.failed)
+
+
+def summarise(rows: Iterable[RowRecord]) -> Summary:
+    """Counts and exact amounts per state, per class and the headline totals."""
+    # Tally per state first (one dict hit per row), then fold states into classes: keeps the
+    # per-row cost flat for 100k-row runs.
+    per_state: dict[str, dict[str, list[int]]] = {}
+    for row in rows:
+        by_currency = per_state.get(row.state)
+        if by_currency is None:
+            by_currency = per_state[row.state] = {}
+        tally = by_currency.get(row.currency)
+        if tally is None:
+            tally = by_currency[row.currency] = [0, 0, 0]  # rows, rows with amount, minor sum
+        tally[0] += 1
+        if row.amount_minor is not None:
+            tally[1] += 1
+            tally[2] += row.amount_minor
+
+    summary = Summary()
+    for state, by_currency in per_state.items():
+        bucket = Bucket()
+        for currency, (count, with_amount, minor) in by_currency.items():
+            bucket.count += count
+            if with_amount:
+                bucket.amounts[currency] = bucket.amounts.get(currency, 0) + minor
+        summary.rows += bucket.count
+        summary.by_state[state] = bucket
+        klass = classify(state)
+        summary.by_class.setdefault(klass, Bucket()).merge(bucket)
+        if is_accepted(state):
+            summary.sent.merge(bucket)
+        if klass is StatusClass.PAID:
+            summary.paid.merge(bucket)
+        elif klass in (StatusClass.PROGRESSING, StatusClass.UNKNOWN):
+            summary.outstanding.merge(bucket)
+        elif klass is StatusClass.FAILED:
+            summary.failed.merge(bucket)
+    return summary
+
+
+# --- tables -----------------------------------------------------------------------------------
+
+
+class Role(StrEnum):
+    """How the workbook writes a column (no business rules there, only cell types)."""
+
+    TEXT = "text"  # free text, written formula-safe
+    ID = "id"  # identifier: text, leading zeros kept, never a number
+    AMOUNT = "amount"  # Decimal amount, thousands format
+    COUNT = "count"  # int
+    STATUS = "status"  # a state name, coloured per state
+    TIME = "time"  # ISO-8601 UTC text
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    role: Role
+    decimals: int = 0  # for AMOUNT: 2 for Payout Link amounts, 0 for whole rupiah
+
+
+class LazyRows(Sequence[tuple[Any, ...]]):
+    """Table rows built from records on demand, not held: a 100,000-row run would otherwise
+    keep a second copy of every value in memory while the workbook streams to disk
+    (issue 5: peak memory ≤ 500 MB)."""
+
+    def __init__(self, source: Sequence[Any], build: Callable[[Any], tuple[Any, ...]]) -> None:
+        self._source = source
+        self._build = build
+
+    def __len__(self) -> int:
+        return len(self._source)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[Any, ...]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[Any, ...]]: ...
+    def __getitem__(self, index: int | slice) -> tuple[Any, ...] | list[tuple[Any, ...]]:
+        if isinstance(index, slice):
+            return [self._build(x) for x in self._source[index]]
+        return self._build(self._source[index])
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return map(self._build, self._source)
+
+
+@dataclass
+class Table:
+    """Columns and rows of plain values (str, int, Decimal or None), ready to write."""
+
+    columns: list[Column]
+    rows: Sequence[tuple[Any, ...]]
+
+    @property
+    def headers(self) -> list[str]:
+        return [c.header for c in self.columns]
+
+    def column(self, header: str) -> list[Any]:
+        """Every value of one column (tests and summaries)."""
+        i = self.headers.index(header)
+        return [r[i] for r in self.rows]
+
+
+def _amount_decimals(runs: Iterable[RunRecord]) -> int:
+    kinds = [KINDS.get(r.kind) for r in runs]
+    return max((k.amount_decimals for k in kinds if k is not None), default=2)
+
+
+def _ordered_union(keys_per_item: Iterable[Iterable[str]]) -> list[str]:
+    # dict keeps first-seen order, so the sheet's column order survives; most rows share the
+    # same key tuple, so only new tuples are walked.
+    seen: dict[str, None] = {}
+    last: tuple[str, ...] | None = None
+    for keys in keys_per_item:
+        keys = tuple(keys)
+        if keys == last:
+            continue
+        last = keys
+        for k in keys:
+            seen.setdefault(k, None)
+    return list(seen)
+
+
+def _unique_headers(columns: list[Column], *, sheet: range) -> None:
+    """Make headers unique in place: a sheet column named like one of batchpay's ("Amount",
+    "Status") becomes "Amount (sheet)", so a filter or a reader never picks the wrong one."""
+    own = {c.header for i, c in enumerate(columns) if i not in sheet}
+    seen: set[str] = set()
+    for i, c in enumerate(columns):
+        header = f"{c.header} (sheet)" if i in sheet and c.header in own else c.header
+        n = 2
+        base = header
+        while header in seen:
+            header = f"{base} ({n})"
+            n += 1
+        seen.add(header)
+        if header != c.header:
+            columns[i] = Column(header, c.role, c.decimals)
+
+
+def rows_table(
+    runs: Sequence[RunRecord], rows: Sequence[RowRecord], *, with_run: bool | None = None
+) -> Table:
+    """One line per journal row: Excel row number, every input column (extras too, in the
+    sheet's order), normalised values, amount, Request-Id, DOKU ids, state and class, when
+    DOKU last told us, sends/attempt and DOKU's last message.
+
+    ``with_run`` adds a leading run-id column (default: when there is more than one run).
+    """
+    if with_run is None:
+        with_run = len(runs) > 1
+    input_cols = _ordered_union(r.input.keys() for r in rows)
+    norm_cols = _ordered_union(r.normalised.keys() for r in rows)
+    id_cols = _ordered_union(r.doku_ids.keys() for r in rows)
+    decimals = _amount_decimals(runs)
+
+    columns: list[Column] = []
+    if with_run:
+        columns.append(Column("Run", Role.ID))
+    columns.append(Column("Row", Role.COUNT))
+    # Input and normalised values are identifiers-as-text: the sheet's own text, zeros kept.
+    first_input = len(columns)
+    columns += [Column(h, Role.ID) for h in input_cols]
+    columns += [Column(f"{f} (normalised)", Role.ID) for f in norm_cols]
+    columns += [
+        Column("Amount", Role.AMOUNT, decimals),
+        Column("Currency", Role.TEXT),
+        Column("Reference", Role.ID),
+        Column("Source account", Role.ID),
+        Column("Request-Id", Role.ID),
+    ]
+    columns += [Column(k, Role.ID) for k in id_cols]
+    columns += [
+        Column("Status", Role.STATUS),
+        Column("Status class", Role.TEXT),
+        Column("Last seen by DOKU (UTC)", Role.TIME),
+        Column("Sends", Role.COUNT),
+        Column("Attempt", Role.COUNT),
+        Column("DOKU's last message", Role.TEXT),
+        Column("Updated (UTC)", Role.TIME),
+    ]
+    _unique_headers(columns, sheet=range(first_input, first_input + len(input_cols)))
+
+    dec = minor_to_decimal
+
+    def build(r: RowRecord) -> tuple[Any, ...]:
+        inp = r.input
+        norm = r.normalised
+        ids = r.doku_ids
+        return (
+            *((r.run_id,) if with_run else ()),
+            r.row_number,
+            *[inp.get(h) for h in input_cols],
+            *[norm.get(f) for f in norm_cols],
+            None if r.amount_minor is None else dec(r.amount_minor),
+            r.currency,
+            r.reference,
+            r.source_account,
+            r.request_id,
+            *[ids.get(k) for k in id_cols],
+            r.state,
+            classify(r.state).value,
+            r.last_seen_at,
+            r.sends,
+            r.attempt,
+            r.message,
+            r.updated_at,
+        )
+
+    return Table(columns, LazyRows(rows, build))
+
+
+def next_action(
+    row: RowRecord, run: RunRecord | None = None, *, retried_by: RowRecord | None = None
+) -> str:
+    """What the operator does next for a row that is not successfully terminal."""
+    run_id = row.run_id
+    state = row.state
+    klass = classify(state)
+    said = f" DOKU said: {row.message}." if row.message else ""
+    if klass is StatusClass.PAID:
+        return "Nothing: paid."
+    if klass is StatusClass.PROGRESSING:
+        return (f"Wait: DOKU accepted it and it is {state}, not paid yet. "
+                f"Run `batchpay status {run_id}` to refresh.")
+    if klass is StatusClass.FAILED:
+        if retried_by is not None:
+            return (f"Already retried in run {retried_by.run_id} (attempt {retried_by.attempt}, "
+                    f"now {retried_by.state}); see that row.{said}")
+        return f"Fix the cause, then `batchpay retry-failed {run_id}`.{said}"
+    if klass is StatusClass.NOT_SENT:
+        if run is not None and run.dry_run:
+            return ("Dry run: nothing was sent. Run the sheet without --dry-run to pay it.")
+        return f"Not sent yet: run `batchpay resume {run_id}`."
+    if klass is StatusClass.INVALID:
+        where = f"row {row.row_number}" + (f" of {run.input_name}" if run is not None else "")
+        why = f" ({row.message})" if row.message else ""
+        return f"Fix {where} in the sheet{why}, then run the corrected sheet; it was never sent."
+    # UNKNOWN, SENDING, or a state we do not know: may or may not have executed.
+    return (f"Do not pay this row by other means. Run `batchpay resume {run_id}`; if it is "
+            f"still unknown, contact DOKU with Request-Id {row.request_id} "
+            f"(reference {row.reference}).{said}")
+
+
+def exceptions_table(
+    runs: Sequence[RunRecord],
+    rows: Sequence[RowRecord],
+    *,
+    with_run: bool | None = None,
+    retries: Sequence[RowRecord] = (),
+) -> Table:
+    """Every row that is not successfully terminal, with what to do next.
+
+    A failed row that a later attempt covers (a retry-failed run's row, in ``rows`` or in
+    ``retries``) says so, instead of asking for another retry.
+    """
+    if with_run is None:
+        with_run = len(runs) > 1
+    run_by_id = {r.run_id: r for r in runs}
+    decimals = _amount_decimals(runs)
+    # Latest attempt per reference, to point failed rows at their retry.
+    latest: dict[str, RowRecord] = {}
+    for r in (*rows, *retries):
+        seen = latest.get(r.reference)
+        if seen is None or r.attempt > seen.attempt:
+            latest[r.reference] = r
+
+    columns: list[Column] = []
+    if with_run:
+        columns.append(Column("Run", Role.ID))
+    columns += [
+        Column("Row", Role.COUNT),
+        Column("Reference", Role.ID),
+        Column("Amount", Role.AMOUNT, decimals),
+        Column("Currency", Role.TEXT),
+        Column("Status", Role.STATUS),
+        Column("Status class", Role.TEXT),
+        Column("Request-Id", Role.ID),
+        Column("DOKU's last message", Role.TEXT),
+        Column("What to do next", Role.TEXT),
+        Column("Last seen by DOKU (UTC)", Role.TIME),
+    ]
+    def build(r: RowRecord) -> tuple[Any, ...]:
+        retry = latest.get(r.reference)
+        retried_by = retry if retry is not None and retry.attempt > r.attempt else None
+        return (
+            *((r.run_id,) if with_run else ()),
+            r.row_number,
+            r.reference,
+            None if r.amount_minor is None else minor_to_decimal(r.amount_minor),
+            r.currency,
+            r.state,
+            classify(r.state).value,
+            r.request_id,
+            r.message,
+            next_action(r, run_by_id.get(r.run_id), retried_by=retried_by),
+            r.last_seen_at,
+        )
+
+    not_paid = [r for r in rows if classify(r.state) is not StatusClass.PAID]
+    return Table(columns, LazyRows(not_paid, build))
+
+
+def events_table(events: Sequence[EventRecord], *, with_run: bool = False) -> Table:
+    """The audit trail, in journal order: each event with the transition and what DOKU
+    answered when the event is a row transition."""
+    columns: list[Column] = [Column("Seq", Role.COUNT)]
+    if with_run:
+        columns.append(Column("Run", Role.ID))
+    columns += [
+        Column("At (UTC)", Role.TIME),
+        Column("Row", Role.COUNT),
+        Column("Event", Role.TEXT),
+        Column("From", Role.STATUS),
+        Column("To", Role.STATUS),
+        Column("Outcome", Role.TEXT),
+        Column("HTTP", Role.COUNT),
+        Column("Request-Id", Role.ID),
+        Column("Detail", Role.TEXT),
+    ]
+    ordered = sorted(events, key=lambda e: (e.run_id, e.seq)) if with_run else events
+
+    def build(e: EventRecord) -> tuple[Any, ...]:
+        tail = (e.at, e.row_number, e.type, e.old_state, e.new_state, e.outcome,
+                e.http_status, e.request_id, e.detail)
+        return (e.seq, e.run_id, *tail) if with_run else (e.seq, *tail)
+
+    return Table(columns, LazyRows(ordered, build))
+
+
+# --- one run, several runs --------------------------------------------------------------------
+
+
+@dataclass
+class RunReport:
+    """A run with its own summary."""
+
+    run: RunRecord
+    summary: Summary
+
+
+@dataclass
+class Reconciliation:
+    """Everything the workbook shows, computed from the records alone."""
+
+    runs: list[RunReport]
+    totals: dict[str, Summary]  # per environment: test money never adds up with real money
+    rows: Table
+    exceptions: Table
+    events: Table
+
+    @property
+    def is_month(self) -> bool:
+        return len(self.runs) > 1
+
+    @property
+    def banners(self) -> list[str]:
+        """One loud line per test environment present (none for production only)."""
+        out: list[str] = []
+        for env in self.totals:
+            banner = environment_banner(env)
+            if banner is not None:
+                out.append(banner)
+        return out
+
+
+def group_rows(rows: Iterable[RowRecord]) -> dict[str, list[RowRecord]]:
+    """Rows per run id, in their given order."""
+    grouped: dict[str, list[RowRecord]] = defaultdict(list)
+    for r in rows:
+        grouped[r.run_id].append(r)
+    return grouped
+
+
+def reconcile(
+    runs: Sequence[RunRecord],
+    rows: Sequence[RowRecord] | Mapping[str, Sequence[RowRecord]],
+    events: Sequence[EventRecord] = (),
+    *,
+    retries: Sequence[RowRecord] = (),
+) -> Reconciliation:
+    """Summaries, rows, exceptions and events for one run or several (a month).
+
+    ``rows`` is either a flat list (each row carries its run id) or a mapping run id → rows.
+    ``retries`` are rows of later retry-failed runs not reported here: they only let a failed
+    row say it was already retried (they count nowhere).
+    Rows are ordered by run (as ``runs`` lists them), then Excel row number, then attempt.
+    """
+    if not runs:
+        raise ValueError("reconcile needs at least one run")
+    by_run = (
+        {k: list(v) for k, v in rows.items()} if isinstance(rows, Mapping) else group_rows(rows)
+    )
+    known = {r.run_id for r in runs}
+    stray = sorted(set(by_run) - known)
+    if stray:
+        raise ValueError(f"rows of runs not given: {', '.join(stray)}")
+
+    ordered: list[RowRecord] = []
+    reports: list[RunReport] = []
+    totals: dict[str, Summary] = {}
+    for run in runs:
+        run_rows = by_run.get(run.run_id, [])
+        # The journal usually hands rows out in order already; sorting a sorted list is O(n).
+        run_rows.sort(key=lambda r: (r.row_number, r.attempt))
+        ordered += run_rows
+        summary = summarise(run_rows)
+        reports.append(RunReport(run, summary))
+        totals.setdefault(run.env, Summary()).merge(summary)
+
+    month = len(runs) > 1
+    return Reconciliation(
+        runs=reports,
+        totals=totals,
+        rows=rows_table(runs, ordered, with_run=month),
+        exceptions=exceptions_table(runs, ordered, with_run=month, retries=retries),
+        events=events_table(events, with_run=month),
+    )

@@ -1,0 +1,189 @@
+"""Benchmark: the reconciliation workbook for a 100,000-row run (issue 5, item 4).
+
+Ratio = ``write_reconciliation`` wall time ÷ the time openpyxl's write-only mode takes to
+write the same cells bare (same Rows / Exceptions / Events values, no styles, widths,
+summary or chart). Target ≤ 2.0. Peak memory (max RSS) of a fresh process that builds the
+records and writes the workbook: target ≤ 500 MB.
+
+    .venv/bin/python benchmarks/report_speed.py [--rows 100000] [--events-per-row 2]
+
+Exits 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+
+from batchpay.kinds import PAYOUT_LINK, build_body
+from batchpay.ledger_records import EventRecord, RowRecord, RunRecord
+from batchpay.reconcile import Reconciliation, reconcile
+from batchpay.workbook.reconciliation import write_reconciliation
+
+RATIO_TARGET = 2.0
+MEMORY_TARGET_MB = 500.0
+RUN_ID = "run-20261101-bench"
+# Realistic mix: most rows paid, some still progressing, a few unknown/failed/invalid.
+STATES = (["COMPLETED"] * 80 + ["PENDING"] * 6 + ["EMAIL_SENT"] * 4 + ["CONFIRMED"] * 3
+          + ["FAILED"] * 2 + ["EXPIRED"] + ["REJECTED"] + ["UNKNOWN"] + ["INVALID"] + ["NOT_SENT"])
+
+
+def make_run() -> RunRecord:
+    return RunRecord(
+        run_id=RUN_ID, created_at="2026-11-01T02:00:00Z", finished_at="2026-11-01T04:10:00Z",
+        kind="payout-link", env="emulator", input_path="/data/bonus-2026-11.xlsx",
+        input_name="bonus-2026-11.xlsx", input_sha256=hashlib.sha256(b"bench").hexdigest(),
+        operator="siti", dry_run=False, parent_run_id=None,
+    )
+
+
+def make_rows(n: int) -> list[RowRecord]:
+    """``n`` payout-link rows shaped like the journal's: 8 fields + 2 extra columns."""
+    rows: list[RowRecord] = []
+    for i in range(n):
+        state = STATES[i % len(STATES)]
+        ref = f"BONUS-2026-{i:07d}"
+        amount_minor = 100_000_00 + (i * 7919 % 50_000_000) * 100 + (50 if i % 10 == 0 else 0)
+        amount = f"{amount_minor // 100}" + (f".{amount_minor % 100:02d}" if amount_minor % 100
+                                             else "")
+        phone = f"0812{i:08d}"
+        email = f"employee.{i}@example.co.id"
+        name = f"Karyawan Nomor {i}"
+        inp = {
+            "Amount": amount, "Sender": "PT Maju Jaya", "Nama": name, "No HP": phone,
+            "Email": email, "Reference": ref, "Keterangan": "Bonus Q4 2026", "Currency": "IDR",
+            "NIK": f"{i:016d}", "Divisi": "Operasional" if i % 3 else "=Keuangan",
+        }
+        norm = {
+            "amount": amount, "sender_name": "PT Maju Jaya", "receiver_name": name,
+            "receiver_phone_number": "62" + phone[1:], "receiver_email": email,
+            "reference_id": ref, "description": "Bonus Q4 2026", "currency": "IDR",
+        }
+        sent = state not in ("INVALID", "NOT_SENT")
+        ids = ({"payout_link_id": f"PL-{i:010d}",
+                "payout_link_url": f"https://pay.example/l/{i:010d}"}
+               if sent and state not in ("REJECTED", "UNKNOWN") else {})
+        rows.append(RowRecord(
+            run_id=RUN_ID, row_number=i + 2, attempt=1, reference=ref,
+            amount_minor=amount_minor, currency="IDR", source_account=None, input=inp,
+            normalised=norm, request_id=f"{(i * 2654435761) % 10**20:020d}",
+            body=build_body(PAYOUT_LINK, norm),
+            state=state, doku_status=state if sent else None, doku_ids=ids,
+            message=None if state in ("COMPLETED", "PENDING") else f"{state.lower()} at DOKU",
+            sends=1 if sent else 0, last_seen_at="2026-11-01T04:00:00Z" if sent else None,
+            updated_at="2026-11-01T04:05:00Z",
+        ))
+    return rows
+
+
+def make_events(n: int, per_row: int) -> list[EventRecord]:
+    types = ("sending", "accepted", "status", "status")
+    return [
+        EventRecord(seq=k + 1, run_id=RUN_ID, row_number=k // per_row + 2,
+                    at="2026-11-01T03:00:00Z", type=types[k % per_row % len(types)],
+                    detail=f"row {k // per_row + 2}: HTTP 200")
+        for k in range(n * per_row)
+    ]
+
+
+def bare_cells(rec: Reconciliation) -> list[tuple[str, list[str], list[tuple[Any, ...]]]]:
+    """The same cells as plain Python values (amounts as floats, the cheapest number
+    openpyxl writes), prepared before the clock starts so only cell writing is timed."""
+    sheets = []
+    for title, table in (("Rows", rec.rows), ("Exceptions", rec.exceptions),
+                         ("Events", rec.events)):
+        values = [tuple(float(v) if isinstance(v, Decimal) else v for v in row)
+                  for row in table.rows]
+        sheets.append((title, table.headers, values))
+    return sheets
+
+
+def bare_write(path: Path, sheets: list[tuple[str, list[str], list[tuple[Any, ...]]]]) -> None:
+    """The floor: openpyxl write-only appending the same cells, nothing else."""
+    wb = Workbook(write_only=True)
+    for title, headers, rows in sheets:
+        ws = wb.create_sheet(title)
+        ws.append(headers)
+        for values in rows:
+            ws.append(values)
+    wb.save(path)
+
+
+def maxrss_mb() -> float:
+    # Linux reports ru_maxrss in KiB.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def memory_child(n: int, per_row: int) -> None:
+    """Run in a fresh process: build records, write the workbook, print peak RSS in MB."""
+    run, rows, events = make_run(), make_rows(n), make_events(n, per_row)
+    records = maxrss_mb()
+    with tempfile.TemporaryDirectory() as tmp:
+        write_reconciliation(Path(tmp) / "r.xlsx", [run], rows, events)
+    print(f"{records:.1f} {maxrss_mb():.1f}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--events-per-row", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=2, help="best of N (default 2)")
+    parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.rows, args.events_per_row)
+        return 0
+
+    run, rows, events = make_run(), make_rows(args.rows), make_events(args.rows,
+                                                                      args.events_per_row)
+    # The machine is shared: interleave the two measurements and keep the best of each,
+    # so a burst of someone else's load does not decide the ratio.
+    bare_times: list[float] = []
+    our_times: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        sheets = bare_cells(reconcile([run], rows, events))
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            bare_write(Path(tmp) / "bare.xlsx", sheets)
+            bare_times.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            out = write_reconciliation(Path(tmp) / "report.xlsx", [run], rows, events)
+            our_times.append(time.perf_counter() - t0)
+        size_mb = out.stat().st_size / 1e6
+    bare, ours = min(bare_times), min(our_times)
+    del rows, events, sheets
+
+    child = subprocess.run(
+        [sys.executable, __file__, "--memory-child", "--rows", str(args.rows),
+         "--events-per-row", str(args.events_per_row)],
+        capture_output=True, text=True, check=True,
+    )
+    records, peak = map(float, child.stdout.split()[-2:])
+
+    ratio = ours / bare
+    ok_ratio, ok_mem = ratio <= RATIO_TARGET, peak <= MEMORY_TARGET_MB
+    print(f"reconciliation workbook, {args.rows:,} rows, {args.rows * args.events_per_row:,} "
+          f"events ({size_mb:.1f} MB file)")
+    print(f"{'measure':<34}{'value':>12}{'target':>12}  result")
+    print(f"{'timings (best of ' + str(args.repeat) + ')':<34}")
+    print(f"{'openpyxl write-only bare (s)':<34}{bare:>12.2f}{'':>12}")
+    print(f"{'write_reconciliation (s)':<34}{ours:>12.2f}{'':>12}")
+    print(f"{'ratio':<34}{ratio:>12.2f}{'≤ 2.0':>12}  {'ok' if ok_ratio else 'MISSED'}")
+    print(f"{'  of which records alone (MB)':<34}{records:>12.1f}")
+    print(f"{'peak memory, fresh process (MB)':<34}{peak:>12.1f}{'≤ 500':>12}  "
+          f"{'ok' if ok_mem else 'MISSED'}")
+    return 0 if ok_ratio and ok_mem else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
