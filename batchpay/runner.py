@@ -301,12 +301,9 @@ def write_workbook(ledger: Ledger, run_id: str, path: str | Path | None = None, 
                    now: datetime | None = None) -> Path:
     """Write the reconciliation workbook of one run from the journal (reports engineer's
     writer; atomic: SAFETY.md invariant 7)."""
-    from batchpay.workbook.reconciliation import write_reconciliation
+    from batchpay.workbook.reconciliation import write_run_report
 
-    run = ledger.run(run_id)
-    target = workbook_path(run, path)
-    return write_reconciliation(target, [run], ledger.rows(run_id), ledger.events(run_id),
-                                now=now)
+    return write_run_report(ledger, run_id, workbook_path(ledger.run(run_id), path), now=now)
 
 
 def with_workbook(result: RunResult, ledger: Ledger, path: str | Path | None = None) -> RunResult:

@@ -47,12 +47,12 @@ def invoke(args: list[str], ledger_path: Path) -> Result:
     return CliRunner().invoke(group, args, env={"BATCHPAY_LEDGER": str(ledger_path)})
 
 
-def test_report_run_id_writes_default_path_and_prints_it(tmp_path: Path) -> None:
+def test_report_run_id_writes_the_runs_own_workbook_and_prints_it(tmp_path: Path) -> None:
     ledger_path = tmp_path / "ledger.sqlite"
     _, run_id = make_ledger(ledger_path)
     result = invoke(["report", run_id], ledger_path)
     assert result.exit_code == 0, result.output
-    expected = Path("reports") / f"{run_id}-reconciliation.xlsx"
+    expected = Path("reports") / f"bonus-{run_id}.xlsx"  # the path `batchpay run` writes
     assert str(expected) in result.output
     wb = openpyxl.load_workbook(tmp_path / expected)
     summary = {r[0]: r for r in wb["Summary"].iter_rows(values_only=True) if r and r[0]}

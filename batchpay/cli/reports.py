@@ -27,8 +27,9 @@ def _month(ctx: click.Context, param: click.Parameter, value: str | None) -> str
 @click.option("--month", callback=_month, metavar="YYYY-MM",
               help="Every run of this month (Jakarta time) in one workbook.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the workbook "
-                   "(default reports/<run id or YYYY-MM>-reconciliation.xlsx).")
+              help="Where to write the workbook (default: the run's own workbook, "
+                   "reports/<sheet-stem>-<run id>.xlsx; reports/<YYYY-MM>-reconciliation.xlsx "
+                   "for a month).")
 @click.option("--env-file", type=click.Path(dir_okay=False),
               help="Read settings from this .env file (default ./.env).")
 def report(run_id: str | None, month: str | None, output: Path | None,
@@ -58,7 +59,12 @@ def report(run_id: str | None, month: str | None, output: Path | None,
     if month is not None:
         path = write_month_report(ledger, month, output)
     else:
-        path = write_run_report(ledger, str(run_id), output)
+        from batchpay.runner import workbook_path
+
+        # Same file the run itself writes (reports/<sheet-stem>-<run id>.xlsx), so the
+        # accountant never has two diverging workbooks for one run.
+        target = output or workbook_path(ledger.run(str(run_id)))
+        path = write_run_report(ledger, str(run_id), target)
     click.echo(redact(f"Reconciliation workbook: {path}"))
 
 
