@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import click
 
@@ -151,17 +151,24 @@ def emulator(
 @emulator.command("fund")
 @click.argument("account_id")
 @click.argument("amount")
-@click.option("--url", default=DEFAULT_URL, show_default=True, help="URL of a running emulator.")
+@click.option(
+    "--url",
+    default=None,
+    help="URL of a running `batchpay emulator` (e.g. http://127.0.0.1:8765). Without it, the "
+    "built-in emulator that `batchpay run` uses (its state in BATCHPAY_HOME) is funded.",
+)
 @click.option(
     "--pending",
     is_flag=True,
     help="Land the money as pending (it settles to available a moment later).",
 )
-def fund(account_id: str, amount: str, url: str, pending: bool) -> None:
-    """Put AMOUNT whole rupiah into sub account ACCOUNT_ID of a running emulator, as an
-    accepted payment routed to it would. An unknown account is created ACTIVE.
+def fund(account_id: str, amount: str, url: str | None, pending: bool) -> None:
+    """Put AMOUNT whole rupiah into sub account ACCOUNT_ID of the emulator, as an accepted
+    payment routed to it would. An unknown account is created ACTIVE. Without --url this
+    funds the built-in emulator that `batchpay run` starts (so the Sub Account samples can
+    be paid with no other set-up).
 
-    Example: batchpay emulator fund SAC-0001-1234567890123 5000000
+    Example: batchpay emulator fund SAC-0001-1700000000001 50000000
     """
     from batchpay.emulator import AdminError, EmulatorAdmin
 
@@ -169,7 +176,10 @@ def fund(account_id: str, amount: str, url: str, pending: bool) -> None:
     if not cleaned.isdigit() or int(cleaned) <= 0:
         raise UsageError(f"amount {amount!r} must be whole rupiah, digits only (e.g. 5000000)")
     try:
-        result = EmulatorAdmin(url).fund(account_id, cleaned, pending=pending)
+        if url is None:
+            result = _fund_builtin(account_id, cleaned, pending=pending)
+        else:
+            result = EmulatorAdmin(url).fund(account_id, cleaned, pending=pending)
     except AdminError as exc:
         raise BatchpayError(str(exc), hint="is `batchpay emulator` running at --url?") from None
     balance = result["balance"]
@@ -178,6 +188,19 @@ def fund(account_id: str, amount: str, url: str, pending: bool) -> None:
         f"EMULATOR — funded {result['id']}{created}: available {balance['available']}, "
         f"pending {balance['pending']}"
     )
+
+
+def _fund_builtin(account_id: str, amount: str, *, pending: bool) -> dict[str, Any]:
+    """Fund the built-in emulator: open its state file (the one ``open_gateway`` uses) in a
+    short-lived in-process emulator and call the same admin endpoint."""
+    from batchpay.config import load_settings
+    from batchpay.doku import EMULATOR_STATE_FILE
+    from batchpay.emulator import start_emulator
+
+    settings = load_settings(env="emulator", require_credentials=False)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with start_emulator(port=0, state_path=settings.home / EMULATOR_STATE_FILE) as handle:
+        return handle.admin.fund(account_id, amount, pending=pending)
 
 
 @emulator.command("executed")
