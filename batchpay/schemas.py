@@ -1,0 +1,341 @@
+"""pandera models, one per kind, generated from ``kinds.py`` (the single source of limits).
+
+The models validate a *check frame* that ``validate.py`` builds from the normalisers: for each
+field ``F`` a column ``F`` (the normalised candidate text, '' when blank or not understood) and a
+column ``F__code`` (categorical: the code the normaliser gave the cell, '' when fine). Every
+pandera check is vectorised, named by its problem code (``Check.name``) and carries the
+sentence a payroll clerk reads (``Check.error``); :data:`RULES` holds the message and hint
+templates for every code, including those pandera does not produce (load problems keep theirs).
+
+Value checks skip '' cells: a blank cell is reported once as ``required`` and a cell the
+normaliser could not read once under its own code, never again as "too short".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from batchpay.kinds import KINDS, Field, Kind
+from batchpay.problems import Severity
+
+CODE_SUFFIX = "__code"
+LENGTH_SUFFIX = "__len"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A problem code with its clerk-facing message and hint (``str.format`` templates over
+    ``field``, ``description``, ``max_len``, ``min_len``, ``length``, ``decimals``,
+    ``max_int_digits``, ``detail``, ``others``, ``evidence``)."""
+
+    code: str
+    message: str
+    hint: str
+    severity: Severity = "error"
+
+
+_SCI_HINT = (
+    "Format the column as Text and retype the full number (e.g. 0816291271826); "
+    "Excel drops digits when it shows 8.16291E+11."
+)
+
+RULES: dict[str, Rule] = {
+    r.code: r
+    for r in (
+        Rule(
+            "required", "The cell is empty, but {field} is required.", "Fill it in: {description}."
+        ),
+        Rule(
+            "too-long",
+            "It is {length} characters long; DOKU accepts at most {max_len}.",
+            "Shorten it to {max_len} characters or fewer.",
+        ),
+        Rule(
+            "too-short",
+            "It is {length} characters long; DOKU needs at least {min_len}.",
+            "Complete it: {description}.",
+        ),
+        Rule(
+            "non-printable",
+            "It contains an invisible control character (often pasted in from another program).",
+            "Clear the cell and type the value again, or paste it as plain text.",
+        ),
+        Rule(
+            "scientific-notation",
+            "Excel turned the number into scientific notation, so digits may be lost.",
+            _SCI_HINT,
+        ),
+        Rule(
+            "non-ascii-digits",
+            "It contains digits from another script (e.g. Arabic-Indic or full-width).",
+            "Retype the number with the ordinary digits 0-9.",
+        ),
+        Rule(
+            "amount-ambiguous",
+            "The amount can be read two ways: {detail}.",
+            "Write it without thousands separators (1500000), or rerun with --amount-format id "
+            "(1.500 = one thousand five hundred) or --amount-format en (1,500 = one thousand "
+            "five hundred).{evidence}",
+        ),
+        Rule(
+            "amount-zero",
+            "The amount is zero (a lone dash is how Excel's accounting format shows zero).",
+            "Enter an amount greater than 0, or remove the row.",
+        ),
+        Rule(
+            "amount-negative",
+            "The amount is negative.",
+            "DOKU pays positive amounts only: remove the minus sign or brackets, "
+            "or remove the row.",
+        ),
+        Rule(
+            "amount-not-a-number",
+            "It is not a number (NaN, infinity or an Excel error value such as #VALUE!).",
+            "Enter the amount as digits, e.g. 1500000; if it is a formula, fix the formula.",
+        ),
+        Rule(
+            "amount-invalid",
+            "This is not an amount batchpay can read.",
+            "Write digits, optionally with Rp and thousands separators: 1500000, Rp 1.500.000 "
+            "or 1,500,000.50.",
+        ),
+        Rule(
+            "amount-too-large",
+            "The amount has more than {max_int_digits} digits before the decimal point.",
+            "Check the amount; DOKU accepts at most {max_int_digits} digits before the point.",
+        ),
+        Rule(
+            "amount-too-many-decimals",
+            "The amount has more than {decimals} decimals.",
+            "Round it to at most {decimals} decimals.",
+        ),
+        Rule(
+            "amount-not-whole",
+            "The amount has cents, but Sub Account amounts are whole rupiah.",
+            "Round it to whole rupiah, e.g. 1500000.",
+        ),
+        Rule(
+            "phone-invalid",
+            "This is not a phone number.",
+            "Write the receiver's Indonesian mobile number, e.g. 0816291271826 or "
+            "+62 816-2912-71826.",
+        ),
+        Rule(
+            "phone-not-indonesian",
+            "It is not an Indonesian number; Payout Link sends to Indonesian mobiles (+62) only.",
+            "Use the receiver's Indonesian mobile number.",
+        ),
+        Rule(
+            "phone-not-mobile",
+            "It is an Indonesian number but not a mobile number (mobiles start 08 or +62 8).",
+            "Use the receiver's mobile number, e.g. 0816291271826.",
+        ),
+        Rule(
+            "phone-length",
+            "It has the wrong number of digits: written as 62… it must have {min_len}-{max_len}.",
+            "Check for missing or extra digits.",
+        ),
+        Rule(
+            "email-invalid",
+            "This is not a valid email address: {detail}",
+            "Correct the address, e.g. siti.rahayu@example.co.id.",
+        ),
+        Rule(
+            "bank-code-unknown",
+            "{detail}; DOKU may reject it.",
+            "Check the BIC with the receiver's bank, or add the bank to the bank table "
+            "(BATCHPAY_BANKS).",
+            severity="warning",
+        ),
+        Rule(
+            "bank-code-invalid",
+            "This is not a SWIFT/BIC, BI code or bank name batchpay knows{detail}.",
+            "Use the bank's SWIFT/BIC (e.g. CENAIDJA) or a name or BI code from the bank table "
+            "(BCA, 014).",
+        ),
+        Rule(
+            "not-digits",
+            "An account number may contain digits only.",
+            "Remove letters and other characters; keep leading zeros (format the column as Text).",
+        ),
+        Rule(
+            "name-invalid-characters",
+            "DOKU accepts only letters and spaces in this name.",
+            "Remove digits and punctuation, e.g. Ma'ruf → Maruf, Muh. Ali → Muh Ali.",
+        ),
+        Rule(
+            "account-id-invalid",
+            "This is not a DOKU Sub Account id (they look like SAC-0001-1234567890123).",
+            "Copy the id from DOKU Back Office or from the output of `batchpay accounts create`.",
+        ),
+        Rule(
+            "account-type-invalid",
+            "The account type must be STANDARD or DEFAULT.",
+            "Write STANDARD or DEFAULT.",
+        ),
+        Rule(
+            "currency-invalid",
+            "This is not a 3-letter currency code.",
+            "Write IDR, or leave the cell empty (IDR).",
+        ),
+        Rule(
+            "currency-unsupported",
+            "Only IDR is paid out; this row is in another currency.",
+            "Convert the amount to rupiah and write IDR, or leave the cell empty.",
+        ),
+        Rule(
+            "duplicate-reference",
+            "The {field} is used more than once in this sheet (also in {others}).",
+            "Give every row its own {field}; DOKU accepts a reference only once.",
+        ),
+        Rule(
+            "transfer-same-account",
+            "The destination is the origin Sub Account itself.",
+            "A transfer must go to a different Sub Account.",
+        ),
+    )
+}
+
+# Codes a normaliser may put in F__code, by field type (normalize.py documents each).
+_COMMON = ("required", "non-printable")
+_NUMERIC = ("scientific-notation", "non-ascii-digits")
+PARSE_CODES: dict[str, tuple[str, ...]] = {
+    "amount": _COMMON
+    + _NUMERIC
+    + (
+        "amount-ambiguous",
+        "amount-zero",
+        "amount-negative",
+        "amount-not-a-number",
+        "amount-invalid",
+        "amount-too-large",
+        "amount-too-many-decimals",
+        "amount-not-whole",
+    ),
+    "phone": _COMMON
+    + _NUMERIC
+    + ("phone-invalid", "phone-not-indonesian", "phone-not-mobile", "phone-length"),
+    "email": (*_COMMON, "email-invalid"),
+    "bic": (*_COMMON, "bank-code-unknown", "bank-code-invalid"),
+    "digits": _COMMON + _NUMERIC + ("not-digits",),
+    "name": (*_COMMON, "name-invalid-characters"),
+    "account_id": (*_COMMON, "account-id-invalid"),
+    "account_type": (*_COMMON, "account-type-invalid"),
+    "currency": (*_COMMON, "currency-invalid", "currency-unsupported"),
+    "text": _COMMON,
+    "reference": _COMMON,
+}
+
+# Types whose own rule already bounds the length (a BIC is 8/11, a currency 3 letters, a
+# type STANDARD/DEFAULT, a phone its 9–14 digits): a length problem there would say it twice.
+_OWN_LENGTH_RULE = {"phone", "bic", "currency", "account_type", "amount"}
+
+
+def code_column(field_name: str) -> str:
+    return field_name + CODE_SUFFIX
+
+
+def length_column(field_name: str) -> str:
+    return field_name + LENGTH_SUFFIX
+
+
+def has_length_rule(f: Field) -> bool:
+    """Whether the model checks the field's length (then the check frame carries F__len)."""
+    return f.type not in _OWN_LENGTH_RULE and (f.max_len is not None or f.min_len > 1)
+
+
+def codes_for(f: Field, kind: Kind) -> tuple[str, ...]:
+    """Every code the model can report for a field (parse codes first, then value checks)."""
+    return PARSE_CODES[f.type] + tuple(code for _, code, _ in _value_checks(f, kind))
+
+
+def _value_checks(f: Field, kind: Kind) -> list[tuple[str, str, Callable[[pd.Series], Any]]]:
+    """(column, code, vectorised check) for one field's value checks. Lengths are checked on
+    the precomputed F__len (0 for blank or unreadable cells, which other codes report)."""
+    checks: list[tuple[str, str, Callable[[pd.Series], Any]]] = []
+    if has_length_rule(f):
+        if f.max_len is not None:
+            max_len = f.max_len
+            checks.append((length_column(f.name), "too-long", lambda n: n <= max_len))
+        if f.min_len > 1:
+            min_len = f.min_len
+            checks.append((length_column(f.name), "too-short", lambda n: (n == 0) | (n >= min_len)))
+    if f.name == kind.reference_field:
+        # Case-insensitively: "inv-1" and "INV-1" in one sheet are a typo far more often than
+        # two payments, and a duplicate can pay twice (SAFETY.md "Bad input").
+        checks.append((f.name, "duplicate-reference", _not_duplicated))
+    return checks
+
+
+def _not_duplicated(s: pd.Series) -> pd.Series:
+    # str.casefold mapped directly: pandas' accessor adds a Python call per cell.
+    keys = pd.Series(list(map(str.casefold, s.to_numpy(dtype=object))), index=s.index, dtype=object)
+    return (s == "") | ~keys.duplicated(keep=False)
+
+
+def _column_check(column: str, code: str, fn: Callable[[pd.Series], Any]) -> Any:
+    def check(cls: Any, series: pd.Series) -> Any:
+        return fn(series)
+
+    check.__name__ = f"check_{column}_{code}".replace("-", "_")
+    check.__doc__ = RULES[code].message
+    return pa.check(column, name=code, error=RULES[code].message)(check)
+
+
+def _code_check(column: str, code: str) -> Any:
+    # Categorical comparison: an integer compare per row, whatever the number of codes.
+    return _column_check(code_column(column), code, lambda s: s != code)
+
+
+def _same_account(cls: Any, df: pd.DataFrame) -> Any:
+    return (df["destination"] == "") | (df["origin"] != df["destination"])
+
+
+def build_model(kind: Kind) -> type[pa.DataFrameModel]:
+    """The DataFrameModel for ``kind``: one candidate column and one code column per field."""
+    annotations: dict[str, Any] = {}
+    namespace: dict[str, Any] = {
+        "__annotations__": annotations,
+        "__doc__": f"pandera model for {kind.title}.",
+    }
+    for f in kind.fields:
+        # object, not str: the check frame holds Python str in object arrays (see
+        # validate.py), and pandera infers "str" from an object column only when it has rows.
+        annotations[f.name] = Series[object]
+        namespace[f.name] = pa.Field(description=f.description)
+        annotations[code_column(f.name)] = Series[pd.CategoricalDtype]
+        namespace[code_column(f.name)] = pa.Field()
+        for code in PARSE_CODES[f.type]:
+            namespace[f"_code_{f.name}_{code}"] = _code_check(f.name, code)
+        if has_length_rule(f):
+            annotations[length_column(f.name)] = Series[int]
+            namespace[length_column(f.name)] = pa.Field()
+        for column, code, fn in _value_checks(f, kind):
+            namespace[f"_value_{f.name}_{code}"] = _column_check(column, code, fn)
+    if kind.name == "sub-account-transfer":
+        # doku-api.md §5: "origin/destination ≤ 40 (and different)".
+        namespace["_same_account"] = pa.dataframe_check(
+            name="transfer-same-account",
+            error=RULES["transfer-same-account"].message,
+        )(_same_account)
+
+    class Config:
+        strict = False  # amount_minor and extra columns ride along unvalidated
+        coerce = False
+
+    namespace["Config"] = Config
+    name = "".join(part.title() for part in kind.name.split("-")) + "Model"
+    return type(name, (pa.DataFrameModel,), namespace)
+
+
+MODELS: dict[str, type[pa.DataFrameModel]] = {name: build_model(k) for name, k in KINDS.items()}
+PayoutLinkModel = MODELS["payout-link"]
+SubAccountPayoutModel = MODELS["sub-account-payout"]
+SubAccountTransferModel = MODELS["sub-account-transfer"]
+SubAccountCreateModel = MODELS["sub-account-create"]
