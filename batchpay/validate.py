@@ -150,7 +150,9 @@ def validate_table(
 
     failures = run_model(kind, check_frame)
     problems = list(table.problems)
-    problems += _to_problems(failures, table, check_frame, details, evidence)
+    problems += _without_explained(
+        _to_problems(failures, table, check_frame, details, evidence), table.problems
+    )
     problems.sort(key=sort_key)
 
     normalised = pd.DataFrame(
@@ -170,6 +172,25 @@ def validate_table(
     invalid = _blank_invalid(normalised, problems, kind)
     totals = _totals(normalised, kind, invalid)
     return ValidationResult(table, normalised, problems, invalid, totals)
+
+
+# Loader findings that already say everything about a cell's content: a formula with no
+# value, an Excel error (#N/A) or a number Excel turned into 8.16E+11. A field check on the
+# same cell ("required", "phone-invalid") would only repeat it in vaguer words.
+_EXPLAINS_CELL = frozenset({"formula-no-value", "error-value", "scientific-notation"})
+
+
+def _without_explained(
+    field_problems: list[Problem], load_problems: list[Problem]
+) -> list[Problem]:
+    explained = {
+        (p.row, p.column)
+        for p in load_problems
+        if p.code in _EXPLAINS_CELL and p.severity == "error"
+    }
+    if not explained:
+        return field_problems
+    return [p for p in field_problems if (p.row, p.column) not in explained]
 
 
 def _categorical(codes: np.ndarray, f: Field) -> pd.Categorical[str]:

@@ -322,7 +322,7 @@ CASES: list[Case] = [
     ),
     Case(
         "phone-too-short",
-        [(2, "receiver_phone_number", "phone-not-mobile")],
+        [(2, "receiver_phone_number", "phone-length")],
         records=rows(P, {"receiver_phone_number": "0812345"}),
     ),
     Case(
@@ -437,9 +437,6 @@ CASES: list[Case] = [
         [(2, "destination", "transfer-same-account")],
         kind="sub-account-transfer",
         records=rows("sub-account-transfer", {"destination": "SAC-0001-1234567890123"}),
-        known_bug=(
-            "validate._failures crashes (IndexError) on the dataframe-level same-account check"
-        ),
     ),
     # --- banks and accounts ----------------------------------------------------------------
     Case(
@@ -591,7 +588,6 @@ CASES: list[Case] = [
         [(2, "amount", "formula-no-value")],
         fmt="xlsx",
         records=rows(P, {"amount": "=1250000*1.2"}),
-        known_bug=("formula-no-value is followed by a second 'required' on the same cell"),
     ),
     Case(
         "xlsx-error-value",
@@ -599,7 +595,6 @@ CASES: list[Case] = [
         fmt="xlsx",
         records=rows(P, ok),
         post=error_cell("B2", "#N/A"),
-        known_bug=("error-value (#N/A) is followed by a second phone-invalid on the same cell"),
     ),
     Case(
         "xlsx-hidden-first-sheet",
