@@ -23,7 +23,7 @@ def test_emulator_fund_without_url_credits_the_builtin_emulator_seen_by_balance(
 
     code, out = _invoke(["balance", "SAC-0001-1700000000001", "--json"])
     assert code == 0, out
-    payload = json.loads(out[out.index("{"):])
+    payload = json.loads(out[out.index("{") :])
     assert payload["balance"]["available"] == "2500000"
 
 

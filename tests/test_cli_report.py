@@ -20,18 +20,41 @@ NOV = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
 def make_ledger(path: Path) -> tuple[Ledger, str]:
     """A ledger with one emulator payout-link run: row 2 paid, row 3 UNKNOWN, row 4 PLANNED."""
     ledger = Ledger(path, clock=lambda: NOV)
-    rows = [NewRow(row_number=n, reference=f"BONUS-{n}", amount_minor=100_000_00 * n,
-                   currency="IDR", source_account=None,
-                   input={"Reference": f"BONUS-{n}", "No HP": "081234567890"},
-                   normalised={"reference_id": f"BONUS-{n}"}, body=b"{}")
-            for n in (2, 3, 4)]
-    run = ledger.create_run(kind="payout-link", product="payout-link", env="emulator",
-                            input_path=path.parent / "bonus.csv", input_sha256="b" * 64,
-                            rows=rows, settings={}, operator="siti")
+    rows = [
+        NewRow(
+            row_number=n,
+            reference=f"BONUS-{n}",
+            amount_minor=100_000_00 * n,
+            currency="IDR",
+            source_account=None,
+            input={"Reference": f"BONUS-{n}", "No HP": "081234567890"},
+            normalised={"reference_id": f"BONUS-{n}"},
+            body=b"{}",
+        )
+        for n in (2, 3, 4)
+    ]
+    run = ledger.create_run(
+        kind="payout-link",
+        product="payout-link",
+        env="emulator",
+        input_path=path.parent / "bonus.csv",
+        input_sha256="b" * 64,
+        rows=rows,
+        settings={},
+        operator="siti",
+    )
     for n, final in ((2, "COMPLETED"), (3, "UNKNOWN")):
         ledger.apply(RowChange(run.run_id, n, "SENDING", "send", count_send=True))
-        ledger.apply(RowChange(run.run_id, n, final, "outcome", seen=final == "COMPLETED",
-                               doku_status=final if final == "COMPLETED" else None))
+        ledger.apply(
+            RowChange(
+                run.run_id,
+                n,
+                final,
+                "outcome",
+                seen=final == "COMPLETED",
+                doku_status=final if final == "COMPLETED" else None,
+            )
+        )
     return ledger, run.run_id
 
 

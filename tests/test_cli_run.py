@@ -33,8 +33,7 @@ def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def local(emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch, here: Path
-          ) -> EmulatorHandle:
+def local(emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch, here: Path) -> EmulatorHandle:
     """Point the CLI at the module's emulator (env emulator, built-in test credentials)."""
     emulator.admin.reset()
     monkeypatch.setenv("BATCHPAY_BASE_URL", emulator.url)
@@ -61,8 +60,9 @@ def test_cli_run_sample_builtin_emulator_exit_0_workbook_written(here: Path) -> 
     assert len(workbooks) == 1 and str(workbooks[0].name) in result.output
 
 
-def test_cli_run_invalid_sheet_exit_1_no_run_nothing_sent(local: EmulatorHandle,
-                                                          here: Path) -> None:
+def test_cli_run_invalid_sheet_exit_1_no_run_nothing_sent(
+    local: EmulatorHandle, here: Path
+) -> None:
     rows = payout_link_rows(2)
     rows[1]["amount"] = "-5"
     sheet = write_csv(here / "bad.csv", rows)
@@ -74,8 +74,9 @@ def test_cli_run_invalid_sheet_exit_1_no_run_nothing_sent(local: EmulatorHandle,
     assert (here / "reports" / "bad-validation.xlsx").is_file()
 
 
-def test_cli_run_repeat_refused_exit_1_unless_allow_repeat(local: EmulatorHandle,
-                                                           here: Path) -> None:
+def test_cli_run_repeat_refused_exit_1_unless_allow_repeat(
+    local: EmulatorHandle, here: Path
+) -> None:
     sheet = write_csv(here / "b.csv", payout_link_rows(2))
     assert run_cli("run", str(sheet), "--quiet").exit_code == 0
     again = run_cli("run", str(sheet), "--quiet")
@@ -94,8 +95,9 @@ def test_cli_run_dry_run_exit_0_rows_not_sent(local: EmulatorHandle, here: Path)
     assert local.admin.executed()["count"] == 0
 
 
-def test_cli_run_expect_total_mismatch_exit_1_nothing_sent(local: EmulatorHandle,
-                                                           here: Path) -> None:
+def test_cli_run_expect_total_mismatch_exit_1_nothing_sent(
+    local: EmulatorHandle, here: Path
+) -> None:
     sheet = write_csv(here / "b.csv", payout_link_rows(2))  # total 3,000,000
     result = run_cli("run", str(sheet), "--expect-total", "2,000,000")
     _clean(result)
@@ -103,8 +105,9 @@ def test_cli_run_expect_total_mismatch_exit_1_nothing_sent(local: EmulatorHandle
     assert _ledger().runs() == [] and local.admin.executed()["count"] == 0
 
 
-def test_cli_run_shortfall_exit_1_lists_need_and_available(local: EmulatorHandle,
-                                                           here: Path) -> None:
+def test_cli_run_shortfall_exit_1_lists_need_and_available(
+    local: EmulatorHandle, here: Path
+) -> None:
     local.admin.fund(FUNDED, 100_000)
     sheet = write_csv(here / "v.csv", sac_payout_rows(2))
     result = run_cli("run", str(sheet))
@@ -122,7 +125,8 @@ def _production(monkeypatch: pytest.MonkeyPatch, url: str, secret: str) -> None:
 
 
 def test_cli_run_production_yes_without_expect_total_exit_2(
-        local: EmulatorHandle, here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    local: EmulatorHandle, here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _production(monkeypatch, local.url, EMULATOR_SECRET_KEY)
     sheet = write_csv(here / "b.csv", payout_link_rows(2))
     result = run_cli("run", str(sheet), "--env", "production", "--yes")
@@ -132,7 +136,8 @@ def test_cli_run_production_yes_without_expect_total_exit_2(
 
 
 def test_cli_run_production_typed_wrong_count_exit_1_nothing_sent(
-        local: EmulatorHandle, here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    local: EmulatorHandle, here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _production(monkeypatch, local.url, EMULATOR_SECRET_KEY)
     sheet = write_csv(here / "b.csv", payout_link_rows(2))
     result = run_cli("run", str(sheet), "--env", "production", input="3\n")
@@ -142,18 +147,19 @@ def test_cli_run_production_typed_wrong_count_exit_1_nothing_sent(
 
 
 def test_cli_run_production_typed_count_and_total_sends(
-        local: EmulatorHandle, here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    local: EmulatorHandle, here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _production(monkeypatch, local.url, EMULATOR_SECRET_KEY)
     sheet = write_csv(here / "b.csv", payout_link_rows(2))
-    result = run_cli("run", str(sheet), "--env", "production", "--quiet",
-                     input="2\n3.000.000\n")
+    result = run_cli("run", str(sheet), "--env", "production", "--quiet", input="2\n3.000.000\n")
     _clean(result)
     assert result.exit_code == 0, result.output
     assert local.admin.executed()["count"] == 2
 
 
 def test_cli_run_auth_failure_exit_3_names_fix_rows_planned(
-        local: EmulatorHandle, here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    local: EmulatorHandle, here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _production(monkeypatch, local.url, "SK-WRONG-KEY-0000000000")
     sheet = write_csv(here / "b.csv", payout_link_rows(3))
     result = run_cli("run", str(sheet), "--env", "sandbox", "--quiet")
@@ -218,8 +224,9 @@ def test_cli_retry_failed_confirmed_sends_linked_run(local: EmulatorHandle, here
     sheet = write_csv(here / "b.csv", rows)
     assert run_cli("run", str(sheet), "--quiet").exit_code == 0
     parent = _ledger().runs()[0]
-    final = run_cli("status", parent.run_id, "--until-final", "--timeout", "20",
-                    "--interval", "0.3")
+    final = run_cli(
+        "status", parent.run_id, "--until-final", "--timeout", "20", "--interval", "0.3"
+    )
     assert final.exit_code == 1 and "retry-failed" in final.output
     declined = run_cli("retry-failed", parent.run_id, input="n\n")
     assert declined.exit_code == 1 and len(_ledger().runs()) == 1
@@ -233,13 +240,15 @@ def test_cli_retry_failed_confirmed_sends_linked_run(local: EmulatorHandle, here
     assert sorted(references) == ["PL-0001", "PL-0001-R2", "PL-0002"]
 
 
-def test_cli_run_secret_never_printed(local: EmulatorHandle, here: Path,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_run_secret_never_printed(
+    local: EmulatorHandle, here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     canary = "SK-CANARY-" + os.urandom(8).hex()
     _production(monkeypatch, local.url, canary)
     sheet = write_csv(here / "b.csv", payout_link_rows(1))
     result = run_cli("run", str(sheet), "--env", "sandbox", "--quiet")
     assert canary not in result.output
-    for path in (p for p in Path(load_settings(require_credentials=False).home).rglob("*")
-                 if p.is_file()):
+    for path in (
+        p for p in Path(load_settings(require_credentials=False).home).rglob("*") if p.is_file()
+    ):
         assert canary.encode() not in path.read_bytes()

@@ -36,23 +36,42 @@ from batchpay.ledger import (
 
 
 def _rows(n: int, prefix: str = "REF") -> list[NewRow]:
-    return [NewRow(row_number=i + 2, reference=f"{prefix}-{i}", amount_minor=150_000_000,
-                   currency="IDR", source_account=None, input={"Ref": f"{prefix}-{i}"},
-                   normalised={"reference_id": f"{prefix}-{i}"},
-                   body=f'{{"reference_id":"{prefix}-{i}","amount":1500000}}'.encode())
-            for i in range(n)]
+    return [
+        NewRow(
+            row_number=i + 2,
+            reference=f"{prefix}-{i}",
+            amount_minor=150_000_000,
+            currency="IDR",
+            source_account=None,
+            input={"Ref": f"{prefix}-{i}"},
+            normalised={"reference_id": f"{prefix}-{i}"},
+            body=f'{{"reference_id":"{prefix}-{i}","amount":1500000}}'.encode(),
+        )
+        for i in range(n)
+    ]
 
 
-def _run(ledger: Ledger, n: int = 3, *, kind: str = "payout-link", env: str = "emulator",
-         prefix: str = "REF") -> str:
+def _run(
+    ledger: Ledger,
+    n: int = 3,
+    *,
+    kind: str = "payout-link",
+    env: str = "emulator",
+    prefix: str = "REF",
+) -> str:
     product = "payout-link" if kind == "payout-link" else "sub-account"
-    return ledger.create_run(kind=kind, product=product, env=env, input_path="bonus.csv",
-                             input_sha256="ab" * 32, rows=_rows(n, prefix),
-                             settings={"concurrency": 4}).run_id
+    return ledger.create_run(
+        kind=kind,
+        product=product,
+        env=env,
+        input_path="bonus.csv",
+        input_sha256="ab" * 32,
+        rows=_rows(n, prefix),
+        settings={"concurrency": 4},
+    ).run_id
 
 
-def _move(ledger: Ledger, run_id: str, row: int, *states: str, reason: str | None = None
-          ) -> None:
+def _move(ledger: Ledger, run_id: str, row: int, *states: str, reason: str | None = None) -> None:
     for state in states:
         ledger.apply(RowChange(run_id, row, state, "test", reason=reason))
 
@@ -76,8 +95,9 @@ def test_ledger_connect_every_connection_wal_and_synchronous_full(ledger: Ledger
             conn.close()
 
 
-def test_journal_writer_connection_synchronous_full(ledger: Ledger,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_journal_writer_connection_synchronous_full(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen: list[int] = []
     original = Ledger.connect
 
@@ -145,8 +165,19 @@ def test_check_transition_forbidden_raises(old: str, new: str, reason: str | Non
 
 
 @pytest.mark.parametrize("final", sorted(FINAL_STATES))
-@pytest.mark.parametrize("new", [st.PLANNED, st.SENDING, st.UNKNOWN, "PENDING", "COMPLETED",
-                                 "FAILED", st.REJECTED, st.NOT_SENT])
+@pytest.mark.parametrize(
+    "new",
+    [
+        st.PLANNED,
+        st.SENDING,
+        st.UNKNOWN,
+        "PENDING",
+        "COMPLETED",
+        "FAILED",
+        st.REJECTED,
+        st.NOT_SENT,
+    ],
+)
 def test_check_transition_from_final_state_always_raises(final: str, new: str) -> None:
     with pytest.raises(IllegalTransition):
         check_transition(final, new, reason="auth-failed")
@@ -166,12 +197,25 @@ def test_ledger_apply_terminal_row_raises_and_leaves_row_and_events(ledger: Ledg
 def test_ledger_apply_appends_event_with_transition_and_request_id(ledger: Ledger) -> None:
     run_id = _run(ledger, 1)
     ledger.apply(RowChange(run_id, 2, st.SENDING, "send", count_send=True))
-    ledger.apply(RowChange(run_id, 2, "PENDING", "outcome", outcome="accepted", http_status=200,
-                           doku_status="PENDING", doku_ids={"payout_link_id": "PL-1"},
-                           message="accepted, HTTP 200", seen=True))
+    ledger.apply(
+        RowChange(
+            run_id,
+            2,
+            "PENDING",
+            "outcome",
+            outcome="accepted",
+            http_status=200,
+            doku_status="PENDING",
+            doku_ids={"payout_link_id": "PL-1"},
+            message="accepted, HTTP 200",
+            seen=True,
+        )
+    )
     events = [e for e in ledger.events(run_id) if e.row_number == 2]
     assert [(e.old_state, e.new_state) for e in events] == [
-        (st.PLANNED, st.SENDING), (st.SENDING, "PENDING")]
+        (st.PLANNED, st.SENDING),
+        (st.SENDING, "PENDING"),
+    ]
     row = ledger.row(run_id, 2)
     assert events[1].request_id == row.request_id
     assert (events[1].outcome, events[1].http_status) == ("accepted", 200)
@@ -249,11 +293,12 @@ def test_run_lock_second_holder_raises_run_locked(ledger: Ledger) -> None:
 
 
 def test_run_lock_killed_holder_frees_lock(ledger: Ledger) -> None:
-    code = ("import sys, time; from batchpay.ledger import RunLock; "
-            f"RunLock({str(ledger.path)!r}, 'R1').acquire(); print('held', flush=True); "
-            "time.sleep(60)")
-    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                          text=True) as proc:
+    code = (
+        "import sys, time; from batchpay.ledger import RunLock; "
+        f"RunLock({str(ledger.path)!r}, 'R1').acquire(); print('held', flush=True); "
+        "time.sleep(60)"
+    )
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) as proc:
         try:
             assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
             with pytest.raises(RunLocked):
@@ -278,8 +323,9 @@ def test_journal_writer_concurrent_changes_fewer_commits_all_durable(ledger: Led
             for r in rows:
                 journal.commit(RowChange(run_id, r, st.SENDING, "send", count_send=True))
 
-        threads = [threading.Thread(target=worker, args=(list(range(2 + i, 66, 16)),))
-                   for i in range(16)]
+        threads = [
+            threading.Thread(target=worker, args=(list(range(2 + i, 66, 16)),)) for i in range(16)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -311,10 +357,12 @@ def test_reference_seen_counts_sent_and_pending_not_rejected(ledger: Ledger) -> 
     _move(ledger, run_id, 3, st.SENDING, st.REJECTED)
     # row 4 stays PLANNED: an unfinished earlier run may still send it
     assert [s.state for s in ledger.reference_seen("payout-link", "REF-0", env="emulator")] == [
-        "COMPLETED"]
+        "COMPLETED"
+    ]
     assert ledger.reference_seen("payout-link", "REF-1", env="emulator") == []
     assert [s.state for s in ledger.reference_seen("payout-link", "REF-2", env="emulator")] == [
-        st.PLANNED]
+        st.PLANNED
+    ]
 
 
 def test_reference_seen_other_env_or_kind_does_not_count(ledger: Ledger) -> None:
@@ -332,8 +380,7 @@ def test_reference_seen_dry_run_rows_do_not_count(ledger: Ledger) -> None:
 
 def test_runs_for_month_uses_jakarta_calendar(tmp_path: Path) -> None:
     # 2026-10-31 18:30 UTC is 2026-11-01 01:30 WIB: a November run for the accountant.
-    ledger = Ledger(tmp_path / "l.sqlite", clock=lambda: datetime(2026, 10, 31, 18, 30,
-                                                                   tzinfo=UTC))
+    ledger = Ledger(tmp_path / "l.sqlite", clock=lambda: datetime(2026, 10, 31, 18, 30, tzinfo=UTC))
     run_id = _run(ledger, 1)
     assert [r.run_id for r in ledger.runs_for_month("2026-11")] == [run_id]
     assert ledger.runs_for_month("2026-10") == []
@@ -354,9 +401,16 @@ def test_create_run_repeated_reference_refused_in_transaction(ledger: Ledger) ->
     with pytest.raises(RepeatedReferences, match="REF-1"):
         _run(ledger, 3)
     assert len(ledger.runs()) == 1
-    assert ledger.create_run(kind="payout-link", product="payout-link", env="emulator",
-                             input_path="b.csv", input_sha256="cd" * 32, rows=_rows(1),
-                             settings={}, allow_repeat=True).run_id
+    assert ledger.create_run(
+        kind="payout-link",
+        product="payout-link",
+        env="emulator",
+        input_path="b.csv",
+        input_sha256="cd" * 32,
+        rows=_rows(1),
+        settings={},
+        allow_repeat=True,
+    ).run_id
 
 
 def test_create_run_concurrent_same_references_only_one_wins(tmp_path: Path) -> None:

@@ -27,29 +27,59 @@ RUN_ID = "20261101-0900-abcd"
 def make_run(run_id: str = RUN_ID, **over: Any) -> RunRecord:
     """A finished payout-link run on the emulator, overridable field by field."""
     fields: dict[str, Any] = dict(
-        run_id=run_id, created_at="2026-11-01T02:00:00Z", finished_at="2026-11-01T02:05:00Z",
-        kind="payout-link", env="emulator", input_path="/data/bonus.xlsx",
-        input_name="bonus.xlsx", input_sha256="a" * 64, operator="siti", dry_run=False,
+        run_id=run_id,
+        created_at="2026-11-01T02:00:00Z",
+        finished_at="2026-11-01T02:05:00Z",
+        kind="payout-link",
+        env="emulator",
+        input_path="/data/bonus.xlsx",
+        input_name="bonus.xlsx",
+        input_sha256="a" * 64,
+        operator="siti",
+        dry_run=False,
         parent_run_id=None,
     )
     fields.update(over)
     return RunRecord(**fields)
 
 
-def make_row(row_number: int = 2, state: str = "COMPLETED", amount_minor: int | None = 150_000_000,
-             **over: Any) -> RowRecord:
+def make_row(
+    row_number: int = 2,
+    state: str = "COMPLETED",
+    amount_minor: int | None = 150_000_000,
+    **over: Any,
+) -> RowRecord:
     """A journal row; ``input`` carries an extra column and a leading-zero phone."""
     ref = over.pop("reference", f"BONUS-{row_number:04d}")
     fields: dict[str, Any] = dict(
-        run_id=RUN_ID, row_number=row_number, attempt=1, reference=ref,
-        amount_minor=amount_minor, currency="IDR", source_account=None,
-        input={"Amount": "1500000", "Nama": "Siti", "No HP": "081234567890", "Reference": ref,
-               "Divisi": "Ops"},
-        normalised={"amount": "1500000", "receiver_name": "Siti",
-                    "receiver_phone_number": "6281234567890", "reference_id": ref},
-        request_id=f"{row_number:020d}", body=b'{"amount":1500000}', state=state,
-        doku_status=state, doku_ids={"payout_link_id": f"PL-{row_number}"},
-        message=None, sends=1, last_seen_at="2026-11-01T02:04:00Z",
+        run_id=RUN_ID,
+        row_number=row_number,
+        attempt=1,
+        reference=ref,
+        amount_minor=amount_minor,
+        currency="IDR",
+        source_account=None,
+        input={
+            "Amount": "1500000",
+            "Nama": "Siti",
+            "No HP": "081234567890",
+            "Reference": ref,
+            "Divisi": "Ops",
+        },
+        normalised={
+            "amount": "1500000",
+            "receiver_name": "Siti",
+            "receiver_phone_number": "6281234567890",
+            "reference_id": ref,
+        },
+        request_id=f"{row_number:020d}",
+        body=b'{"amount":1500000}',
+        state=state,
+        doku_status=state,
+        doku_ids={"payout_link_id": f"PL-{row_number}"},
+        message=None,
+        sends=1,
+        last_seen_at="2026-11-01T02:04:00Z",
         updated_at="2026-11-01T02:04:00Z",
     )
     fields.update(over)
@@ -59,9 +89,13 @@ def make_row(row_number: int = 2, state: str = "COMPLETED", amount_minor: int | 
 ALL_STATES = {
     **dict.fromkeys(lr.SUCCESS_TERMINAL, StatusClass.PAID),
     **dict.fromkeys(lr.PAYOUT_LINK_PROGRESS, StatusClass.PROGRESSING),
-    "FAILED": StatusClass.FAILED, "EXPIRED": StatusClass.FAILED, "REJECTED": StatusClass.FAILED,
-    "UNKNOWN": StatusClass.UNKNOWN, "SENDING": StatusClass.UNKNOWN,
-    "PLANNED": StatusClass.NOT_SENT, "NOT_SENT": StatusClass.NOT_SENT,
+    "FAILED": StatusClass.FAILED,
+    "EXPIRED": StatusClass.FAILED,
+    "REJECTED": StatusClass.FAILED,
+    "UNKNOWN": StatusClass.UNKNOWN,
+    "SENDING": StatusClass.UNKNOWN,
+    "PLANNED": StatusClass.NOT_SENT,
+    "NOT_SENT": StatusClass.NOT_SENT,
     "INVALID": StatusClass.INVALID,
 }
 
@@ -87,8 +121,11 @@ def test_summarise_unknown_or_progressing_row_never_counted_as_paid(state: str) 
 def test_summarise_huge_amounts_totals_exact_beyond_float() -> None:
     # 2**53 + 1 cannot be a float; the sum must still be exact to the minor unit.
     big = 2**53 + 1
-    rows = [make_row(2, "COMPLETED", big), make_row(3, "COMPLETED", 1),
-            make_row(4, "SUCCESS", 10**17 + 3)]
+    rows = [
+        make_row(2, "COMPLETED", big),
+        make_row(3, "COMPLETED", 1),
+        make_row(4, "SUCCESS", 10**17 + 3),
+    ]
     summary = summarise(rows)
     assert summary.paid.amounts["IDR"] == big + 1 + 10**17 + 3
     assert summary.paid.amount("IDR") == Decimal(big + 1 + 10**17 + 3) / 100
@@ -101,15 +138,22 @@ def test_summarise_mixed_states_partition_every_row_once() -> None:
     assert summary.rows == len(rows)
     assert sum(b.count for b in summary.by_class.values()) == len(rows)
     assert sum(b.amounts["IDR"] for b in summary.by_class.values()) == sum(
-        r.amount_minor or 0 for r in rows)
+        r.amount_minor or 0 for r in rows
+    )
     assert summary.failed.count == 3
     assert summary.outstanding.count == len(lr.PAYOUT_LINK_PROGRESS) + 3  # + UNKNOWN, SENDING, new
 
 
 def test_summarise_sent_counts_accepted_excludes_rejected_unknown_unsent() -> None:
-    rows = [make_row(2, "COMPLETED", 1), make_row(3, "PENDING", 10), make_row(4, "EXPIRED", 100),
-            make_row(5, "REJECTED", 1000), make_row(6, "UNKNOWN", 10000),
-            make_row(7, "NOT_SENT", 100000), make_row(8, "INVALID", 1000000)]
+    rows = [
+        make_row(2, "COMPLETED", 1),
+        make_row(3, "PENDING", 10),
+        make_row(4, "EXPIRED", 100),
+        make_row(5, "REJECTED", 1000),
+        make_row(6, "UNKNOWN", 10000),
+        make_row(7, "NOT_SENT", 100000),
+        make_row(8, "INVALID", 1000000),
+    ]
     assert summarise(rows).sent.amounts == {"IDR": 111}
 
 
@@ -131,19 +175,22 @@ def test_minor_to_decimal_two_decimals_exact() -> None:
     assert str(minor_to_decimal(12_345_678_901_234_567_89)) == "12345678901234567.89"
 
 
-@pytest.mark.parametrize(("state", "expected"), [
-    ("PENDING", f"batchpay status {RUN_ID}"),
-    ("CONFIRMED", "Wait"),
-    ("UNKNOWN", f"batchpay resume {RUN_ID}"),
-    ("SENDING", "contact DOKU with Request-Id 00000000000000000002"),
-    ("FAILED", f"batchpay retry-failed {RUN_ID}"),
-    ("EXPIRED", f"batchpay retry-failed {RUN_ID}"),
-    ("REJECTED", f"batchpay retry-failed {RUN_ID}"),
-    ("PLANNED", f"batchpay resume {RUN_ID}"),
-    ("NOT_SENT", f"batchpay resume {RUN_ID}"),
-    ("INVALID", "Fix row 2 of bonus.xlsx"),
-    ("SOMETHING_NEW", "contact DOKU with Request-Id"),
-])
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ("PENDING", f"batchpay status {RUN_ID}"),
+        ("CONFIRMED", "Wait"),
+        ("UNKNOWN", f"batchpay resume {RUN_ID}"),
+        ("SENDING", "contact DOKU with Request-Id 00000000000000000002"),
+        ("FAILED", f"batchpay retry-failed {RUN_ID}"),
+        ("EXPIRED", f"batchpay retry-failed {RUN_ID}"),
+        ("REJECTED", f"batchpay retry-failed {RUN_ID}"),
+        ("PLANNED", f"batchpay resume {RUN_ID}"),
+        ("NOT_SENT", f"batchpay resume {RUN_ID}"),
+        ("INVALID", "Fix row 2 of bonus.xlsx"),
+        ("SOMETHING_NEW", "contact DOKU with Request-Id"),
+    ],
+)
 def test_next_action_each_state_says_what_to_do(state: str, expected: str) -> None:
     assert expected in next_action(make_row(2, state), make_run())
 
@@ -180,8 +227,14 @@ def test_rows_table_input_columns_keep_sheet_order_and_later_extras() -> None:
     second = make_row(3, input={**first.input, "Catatan": "late extra"})
     table = rows_table([make_run()], [first, second])
     headers = table.headers
-    assert headers[1:7] == ["Amount (sheet)", "Nama", "No HP", "Reference (sheet)",
-                           "Divisi", "Catatan"]
+    assert headers[1:7] == [
+        "Amount (sheet)",
+        "Nama",
+        "No HP",
+        "Reference (sheet)",
+        "Divisi",
+        "Catatan",
+    ]
     assert table.column("No HP") == ["081234567890", "081234567890"]
     assert table.column("Catatan") == [None, "late extra"]
     assert "receiver_phone_number (normalised)" in headers
@@ -198,9 +251,11 @@ def test_rows_table_amount_exact_decimal_never_float() -> None:
 def test_reconcile_month_adds_run_column_and_totals_per_environment() -> None:
     a = make_run("run-a")
     b = make_run("run-b", env="production", created_at="2026-11-02T02:00:00Z")
-    rows = [make_row(2, "COMPLETED", 100, run_id="run-a"),
-            make_row(2, "COMPLETED", 40, run_id="run-b"),
-            make_row(3, "UNKNOWN", 5, run_id="run-b")]
+    rows = [
+        make_row(2, "COMPLETED", 100, run_id="run-a"),
+        make_row(2, "COMPLETED", 40, run_id="run-b"),
+        make_row(3, "UNKNOWN", 5, run_id="run-b"),
+    ]
     rec = reconcile([a, b], rows)
     assert rec.is_month
     assert rec.rows.headers[0] == "Run"
@@ -226,12 +281,32 @@ def test_reconcile_rows_sorted_by_row_number() -> None:
 
 
 def test_events_table_carries_transition_fields() -> None:
-    event = EventRecord(1, RUN_ID, 2, "2026-11-01T02:01:00Z", "row-state", "sent",
-                        old_state="SENDING", new_state="PENDING", outcome="ACCEPTED",
-                        http_status=200, request_id="0" * 20)
+    event = EventRecord(
+        1,
+        RUN_ID,
+        2,
+        "2026-11-01T02:01:00Z",
+        "row-state",
+        "sent",
+        old_state="SENDING",
+        new_state="PENDING",
+        outcome="ACCEPTED",
+        http_status=200,
+        request_id="0" * 20,
+    )
     table = events_table([event])
-    assert table.rows[0] == (1, "2026-11-01T02:01:00Z", 2, "row-state", "SENDING", "PENDING",
-                             "ACCEPTED", 200, "0" * 20, "sent")
+    assert table.rows[0] == (
+        1,
+        "2026-11-01T02:01:00Z",
+        2,
+        "row-state",
+        "SENDING",
+        "PENDING",
+        "ACCEPTED",
+        200,
+        "0" * 20,
+        "sent",
+    )
 
 
 def test_rows_table_lazy_rows_index_and_slice_agree_with_iteration() -> None:

@@ -19,28 +19,74 @@ from batchpay.workbook.reconciliation import MAX_WIDTH, write_reconciliation
 from tests.test_reconcile import RUN_ID, make_row, make_run
 
 NOW = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
-TRAPS = ['=HYPERLINK("http://evil.example","click")', "+62812", "@SUM(A1)", "-1+1", "#N/A",
-         "\tTAB", "=1+1"]
+TRAPS = [
+    '=HYPERLINK("http://evil.example","click")',
+    "+62812",
+    "@SUM(A1)",
+    "-1+1",
+    "#N/A",
+    "\tTAB",
+    "=1+1",
+]
 
 
 def mixed_rows() -> list[RowRecord]:
     """One row per interesting state, each with a formula-looking extra column."""
-    states = ["COMPLETED", "SUCCESS", "PENDING", "CONFIRMED", "UNKNOWN", "SENDING", "FAILED",
-              "EXPIRED", "REJECTED", "PLANNED", "NOT_SENT", "INVALID"]
+    states = [
+        "COMPLETED",
+        "SUCCESS",
+        "PENDING",
+        "CONFIRMED",
+        "UNKNOWN",
+        "SENDING",
+        "FAILED",
+        "EXPIRED",
+        "REJECTED",
+        "PLANNED",
+        "NOT_SENT",
+        "INVALID",
+    ]
     rows = []
     for i, state in enumerate(states):
         base = make_row(i + 2, state, 150_000_000 + 101 * i, message=f"msg {state}")
-        rows.append(RowRecord(**{**base.__dict__, "input": {
-            **base.input, "Catatan": TRAPS[i % len(TRAPS)], "Rekening": "0012345678"}}))
+        rows.append(
+            RowRecord(
+                **{
+                    **base.__dict__,
+                    "input": {
+                        **base.input,
+                        "Catatan": TRAPS[i % len(TRAPS)],
+                        "Rekening": "0012345678",
+                    },
+                }
+            )
+        )
     return rows
 
 
 def write(tmp_path: Path, rows: list[RowRecord] | None = None, **run_over: Any) -> Path:
-    events = [EventRecord(1, RUN_ID, 2, "2026-11-01T02:01:00Z", "row-state", "=cmd|' /C calc'!A0",
-                          old_state="SENDING", new_state="COMPLETED", outcome="ACCEPTED",
-                          http_status=200, request_id="0" * 20)]
-    return write_reconciliation(tmp_path / "out" / "r.xlsx", [make_run(**run_over)],
-                                mixed_rows() if rows is None else rows, events, now=NOW)
+    events = [
+        EventRecord(
+            1,
+            RUN_ID,
+            2,
+            "2026-11-01T02:01:00Z",
+            "row-state",
+            "=cmd|' /C calc'!A0",
+            old_state="SENDING",
+            new_state="COMPLETED",
+            outcome="ACCEPTED",
+            http_status=200,
+            request_id="0" * 20,
+        )
+    ]
+    return write_reconciliation(
+        tmp_path / "out" / "r.xlsx",
+        [make_run(**run_over)],
+        mixed_rows() if rows is None else rows,
+        events,
+        now=NOW,
+    )
 
 
 def header_index(ws: Any, header: str) -> int:
@@ -65,10 +111,13 @@ def test_write_reconciliation_sheets_present_in_order(tmp_path: Path) -> None:
     assert wb.sheetnames == ["Summary", "Rows", "Exceptions", "Events"]
 
 
-@pytest.mark.parametrize(("env", "banner"), [("emulator", "EMULATOR — NO REAL MONEY MOVED"),
-                                             ("sandbox", "SANDBOX — NO REAL MONEY MOVED")])
+@pytest.mark.parametrize(
+    ("env", "banner"),
+    [("emulator", "EMULATOR — NO REAL MONEY MOVED"), ("sandbox", "SANDBOX — NO REAL MONEY MOVED")],
+)
 def test_write_reconciliation_test_environment_has_red_banner(
-        tmp_path: Path, env: str, banner: str) -> None:
+    tmp_path: Path, env: str, banner: str
+) -> None:
     ws = openpyxl.load_workbook(write(tmp_path, env=env))["Summary"]
     assert ws["A1"].value == banner
     assert ws["A1"].fill.fgColor.rgb.endswith("C00000")
@@ -76,15 +125,17 @@ def test_write_reconciliation_test_environment_has_red_banner(
 
 def test_write_reconciliation_production_has_no_banner(tmp_path: Path) -> None:
     wb = openpyxl.load_workbook(write(tmp_path, env="production"))
-    texts = [v for ws in wb for row in ws.iter_rows(values_only=True) for v in row
-             if isinstance(v, str)]
+    texts = [
+        v for ws in wb for row in ws.iter_rows(values_only=True) for v in row if isinstance(v, str)
+    ]
     assert not any("NO REAL MONEY" in t for t in texts)
     assert wb["Summary"]["A1"].value == "batchpay reconciliation"
 
 
 @pytest.mark.parametrize("sheet", ["Rows", "Exceptions", "Events"])
 def test_write_reconciliation_table_sheet_header_frozen_and_filtered(
-        tmp_path: Path, sheet: str) -> None:
+    tmp_path: Path, sheet: str
+) -> None:
     ws = openpyxl.load_workbook(write(tmp_path))[sheet]
     assert ws.freeze_panes == "A2"
     assert ws.auto_filter.ref is not None
@@ -94,8 +145,11 @@ def test_write_reconciliation_table_sheet_header_frozen_and_filtered(
 
 def test_write_reconciliation_identifiers_keep_leading_zeros(tmp_path: Path) -> None:
     ws = openpyxl.load_workbook(write(tmp_path))["Rows"]
-    for header, expected in [("No HP", "081234567890"), ("Rekening", "0012345678"),
-                             ("Request-Id", "00000000000000000002")]:
+    for header, expected in [
+        ("No HP", "081234567890"),
+        ("Rekening", "0012345678"),
+        ("Request-Id", "00000000000000000002"),
+    ]:
         cell = ws.cell(row=2, column=header_index(ws, header) + 1)
         assert (cell.value, cell.data_type) == (expected, "s")
 
@@ -113,8 +167,13 @@ def test_write_reconciliation_formula_looking_text_stays_text(tmp_path: Path) ->
 
 def test_write_reconciliation_no_formula_anywhere(tmp_path: Path) -> None:
     wb = openpyxl.load_workbook(write(tmp_path))
-    formulas = [(ws.title, c.coordinate) for ws in wb for row in ws.iter_rows() for c in row
-                if c.data_type == "f"]
+    formulas = [
+        (ws.title, c.coordinate)
+        for ws in wb
+        for row in ws.iter_rows()
+        for c in row
+        if c.data_type == "f"
+    ]
     assert formulas == []
 
 
@@ -124,9 +183,12 @@ def test_write_reconciliation_summary_totals_equal_record_sums(tmp_path: Path) -
     paid = [r for r in rows if r.state in ("COMPLETED", "SUCCESS")]
     outstanding = [r for r in rows if r.state in ("PENDING", "CONFIRMED", "UNKNOWN", "SENDING")]
     failed = [r for r in rows if r.state in ("FAILED", "EXPIRED", "REJECTED")]
-    for label, subset in [("Confirmed paid", paid),
-                          ("Outstanding (progressing + unknown)", outstanding),
-                          ("Failed", failed), ("All rows", rows)]:
+    for label, subset in [
+        ("Confirmed paid", paid),
+        ("Outstanding (progressing + unknown)", outstanding),
+        ("Failed", failed),
+        ("All rows", rows),
+    ]:
         line = summary_line(ws, label)
         assert line[2] == len(subset), label
         assert as_decimal(line[3]) == Decimal(sum(r.amount_minor or 0 for r in subset)) / 100
@@ -139,8 +201,10 @@ def test_write_reconciliation_rows_amounts_numbers_equal_records(tmp_path: Path)
     cells = [ws.cell(row=r, column=col) for r in range(2, 2 + len(rows))]
     assert {c.data_type for c in cells} == {"n"}
     assert {c.number_format for c in cells} == {"#,##0.00"}
-    assert sum(as_decimal(c.value) for c in cells) == Decimal(
-        sum(r.amount_minor or 0 for r in rows)) / 100
+    assert (
+        sum(as_decimal(c.value) for c in cells)
+        == Decimal(sum(r.amount_minor or 0 for r in rows)) / 100
+    )
 
 
 def test_write_reconciliation_rupiah_kind_uses_whole_number_format(tmp_path: Path) -> None:
@@ -148,8 +212,7 @@ def test_write_reconciliation_rupiah_kind_uses_whole_number_format(tmp_path: Pat
     assert ws.cell(row=2, column=header_index(ws, "Amount") + 1).number_format == "#,##0"
 
 
-def test_write_reconciliation_amount_beyond_excel_precision_written_as_text(
-        tmp_path: Path) -> None:
+def test_write_reconciliation_amount_beyond_excel_precision_written_as_text(tmp_path: Path) -> None:
     huge = 12_345_678_901_234_567_89  # 17 digits and 2 decimals: a float would round it
     ws = openpyxl.load_workbook(write(tmp_path, rows=[make_row(2, "COMPLETED", huge)]))["Rows"]
     cell = ws.cell(row=2, column=header_index(ws, "Amount") + 1)
@@ -185,25 +248,27 @@ def test_write_reconciliation_widths_fit_and_capped(tmp_path: Path) -> None:
     assert ws.column_dimensions[get_col(ws, "Request-Id")].width >= 20
 
 
-def test_write_reconciliation_summary_bar_chart_references_amount_values(
-        tmp_path: Path) -> None:
+def test_write_reconciliation_summary_bar_chart_references_amount_values(tmp_path: Path) -> None:
     rows = mixed_rows()
     path = write(tmp_path, rows=rows)
     with zipfile.ZipFile(path) as z:
         xml = z.read("xl/charts/chart1.xml").decode()
     assert "barChart" in xml
-    (first, last), = re.findall(r"<f>'Summary'!\$D\$(\d+):\$D\$(\d+)</f>", xml)
+    ((first, last),) = re.findall(r"<f>'Summary'!\$D\$(\d+):\$D\$(\d+)</f>", xml)
     ws = openpyxl.load_workbook(path)["Summary"]
     charted = [ws[f"D{r}"].value for r in range(int(first), int(last) + 1)]
-    assert sum(as_decimal(v) for v in charted) == Decimal(
-        sum(r.amount_minor or 0 for r in rows)) / 100
+    assert (
+        sum(as_decimal(v) for v in charted) == Decimal(sum(r.amount_minor or 0 for r in rows)) / 100
+    )
 
 
 def test_write_reconciliation_control_character_does_not_break_report(tmp_path: Path) -> None:
-    ws = openpyxl.load_workbook(write(tmp_path, rows=[make_row(2, "FAILED",
-                                                                message="bad\x07bell")]))["Rows"]
-    assert ws.cell(row=2, column=header_index(ws, "DOKU's last message") + 1).value == \
-        "bad\ufffdbell"
+    ws = openpyxl.load_workbook(
+        write(tmp_path, rows=[make_row(2, "FAILED", message="bad\x07bell")])
+    )["Rows"]
+    assert (
+        ws.cell(row=2, column=header_index(ws, "DOKU's last message") + 1).value == "bad\ufffdbell"
+    )
 
 
 def test_write_reconciliation_leaves_no_temp_file(tmp_path: Path) -> None:
@@ -212,7 +277,8 @@ def test_write_reconciliation_leaves_no_temp_file(tmp_path: Path) -> None:
 
 
 def test_write_reconciliation_interrupted_save_keeps_previous_file(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = write(tmp_path)
     before = path.read_bytes()
 
@@ -229,9 +295,11 @@ def test_write_reconciliation_interrupted_save_keeps_previous_file(
 
 def test_write_reconciliation_month_has_run_column_and_total_per_env(tmp_path: Path) -> None:
     a, b = make_run("run-a"), make_run("run-b", env="production")
-    rows = [make_row(2, "COMPLETED", 100, run_id="run-a"),
-            make_row(2, "COMPLETED", 250, run_id="run-b"),
-            make_row(3, "FAILED", 50, run_id="run-b")]
+    rows = [
+        make_row(2, "COMPLETED", 100, run_id="run-a"),
+        make_row(2, "COMPLETED", 250, run_id="run-b"),
+        make_row(3, "FAILED", 50, run_id="run-b"),
+    ]
     path = write_reconciliation(tmp_path / "m.xlsx", [a, b], rows, [], now=NOW)
     wb = openpyxl.load_workbook(path)
     assert [c.value for c in wb["Rows"]["A"][1:]] == ["run-a", "run-b", "run-b"]

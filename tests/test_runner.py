@@ -52,8 +52,7 @@ def _assert_paid_once(h: Harness, op: str, references: list[str]) -> None:
 def test_execute_payout_link_all_accepted_each_reference_once(harness: Harness) -> None:
     sheet = harness.sheet("bonus.csv", payout_link_rows(5))
     result = harness.run(sheet)
-    assert all(r.state in st.PAYOUT_LINK_PROGRESS or r.state == "COMPLETED"
-               for r in result.rows)
+    assert all(r.state in st.PAYOUT_LINK_PROGRESS or r.state == "COMPLETED" for r in result.rows)
     assert all(r.sends == 1 and r.doku_ids.get("payout_link_id") for r in result.rows)
     _assert_paid_once(harness, "payout-link", [r.reference for r in result.rows])
     assert result.sends == 5 and exit_code(result.rows) == 0
@@ -79,8 +78,10 @@ def test_execute_transfer_success(harness: Harness) -> None:
 def test_execute_account_create_created_terminal_with_doku_status(harness: Harness) -> None:
     result = harness.run(harness.sheet("accounts.csv", create_rows(2)))
     assert _states(result.rows) == {"CREATED": 2}
-    assert all(r.doku_status == "PENDING" and r.doku_ids["account_id"].startswith("SAC-")
-               for r in result.rows)
+    assert all(
+        r.doku_status == "PENDING" and r.doku_ids["account_id"].startswith("SAC-")
+        for r in result.rows
+    )
     assert exit_code(result.rows) == 0
 
 
@@ -94,8 +95,9 @@ def test_execute_business_rejection_rejected_batch_goes_on(harness: Harness) -> 
 # --- dry run, preflight, repeats ----------------------------------------------------------
 
 
-def test_dry_run_signs_every_row_sends_nothing(harness: Harness,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dry_run_signs_every_row_sends_nothing(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from batchpay.config import load_settings
     from batchpay.doku import signing
 
@@ -122,7 +124,9 @@ def test_preflight_shortfall_lists_need_and_available_sends_nothing(harness: Har
     the_plan = harness.plan(harness.sheet("v.csv", rows))
     shortfalls = planning.preflight_balances(harness.client, the_plan)
     assert [(s.account_id, s.need_minor, s.available_minor) for s in shortfalls] == [
-        (FUNDED, 20_000_000, 15_000_000), (FUNDED_2, 10_000_000, None)]
+        (FUNDED, 20_000_000, 15_000_000),
+        (FUNDED_2, 10_000_000, None),
+    ]
     assert harness.executed()["count"] == 0
 
 
@@ -198,9 +202,15 @@ def test_execute_ctrl_c_mid_batch_then_resume_pays_each_once(harness: Harness) -
             if self.done == 2:
                 stop.set()
 
-    first = runner.execute(harness.ledger, harness.client, run.run_id,
-                           options=harness.options(concurrency=1), progress=StopAfterTwo(),
-                           stop=stop, sleep=harness.sleep)
+    first = runner.execute(
+        harness.ledger,
+        harness.client,
+        run.run_id,
+        options=harness.options(concurrency=1),
+        progress=StopAfterTwo(),
+        stop=stop,
+        sleep=harness.sleep,
+    )
     assert first.interrupted and _states(first.rows)[st.PLANNED] == 4
     second = harness.resume(run.run_id)
     assert second.sends == 4
@@ -211,8 +221,9 @@ def test_execute_ctrl_c_mid_batch_then_resume_pays_each_once(harness: Harness) -
 
 
 @pytest.mark.parametrize("fault", ["drop-after", "error-500-after", "bad-signature"])
-def test_execute_sub_account_unknown_resent_same_id_replayed_once(harness: Harness,
-                                                                  fault: str) -> None:
+def test_execute_sub_account_unknown_resent_same_id_replayed_once(
+    harness: Harness, fault: str
+) -> None:
     harness.admin.fund(FUNDED, 10_000_000)
     harness.admin.queue_fault(fault, op="payout", nth=2)
     result = harness.run(harness.sheet("v.csv", sac_payout_rows(3)), concurrency=1)
@@ -231,8 +242,9 @@ def test_execute_sub_account_read_timeout_resolved_by_replay(harness: Harness) -
     harness.admin.queue_fault("timeout-after", op="payout", nth=1, seconds=1.5)
     client = make_client(harness.emulator.url, read_timeout=0.5)
     try:
-        result = harness.run(harness.sheet("v.csv", sac_payout_rows(2)), concurrency=1,
-                             client=client)
+        result = harness.run(
+            harness.sheet("v.csv", sac_payout_rows(2)), concurrency=1, client=client
+        )
     finally:
         client.session.close()
     assert _states(result.rows) == {"SUCCESS": 2}
@@ -241,8 +253,9 @@ def test_execute_sub_account_read_timeout_resolved_by_replay(harness: Harness) -
 
 
 @pytest.mark.parametrize("fault", ["drop-after", "error-500-after"])
-def test_execute_payout_link_unknown_status_check_finds_it_no_resend(harness: Harness,
-                                                                      fault: str) -> None:
+def test_execute_payout_link_unknown_status_check_finds_it_no_resend(
+    harness: Harness, fault: str
+) -> None:
     harness.admin.queue_fault(fault, op="payout-link", nth=2)
     result = harness.run(harness.sheet("bonus.csv", payout_link_rows(3)), concurrency=1)
     assert all(r.state in (*st.PAYOUT_LINK_PROGRESS, "COMPLETED") for r in result.rows)
@@ -256,8 +269,9 @@ def test_execute_payout_link_read_timeout_status_check_resolves(harness: Harness
     harness.admin.queue_fault("timeout-after", op="payout-link", nth=1, seconds=1.5)
     client = make_client(harness.emulator.url, read_timeout=0.5)
     try:
-        result = harness.run(harness.sheet("bonus.csv", payout_link_rows(2)), concurrency=1,
-                             client=client)
+        result = harness.run(
+            harness.sheet("bonus.csv", payout_link_rows(2)), concurrency=1, client=client
+        )
     finally:
         client.session.close()
     _assert_paid_once(harness, "payout-link", [r.reference for r in result.rows])
@@ -307,8 +321,12 @@ def test_execute_rate_limited_waits_retry_after_then_sends(harness: Harness) -> 
 
 
 def test_execute_auth_failed_stops_batch_rows_planned_resume_sends(harness: Harness) -> None:
-    bad = DokuClient(base_url=harness.emulator.url, client_id=EMULATOR_CLIENT_ID,
-                     secret_key="SK-WRONG-WRONG-WRONG", session=make_session(trust_env=False))
+    bad = DokuClient(
+        base_url=harness.emulator.url,
+        client_id=EMULATOR_CLIENT_ID,
+        secret_key="SK-WRONG-WRONG-WRONG",
+        session=make_session(trust_env=False),
+    )
     run = harness.start(harness.sheet("bonus.csv", payout_link_rows(5)))
     try:
         result = harness.execute(run.run_id, client=bad, concurrency=2)
@@ -349,8 +367,9 @@ def test_retry_failed_sub_account_new_request_id_same_invoice_linked(harness: Ha
     harness.admin.fund(FUNDED, 1_000_000)
     retry = runner.plan_retry(harness.ledger, parent.run.run_id)
     assert [r.reference for r in retry.plan.rows] == ["INV-0002"]
-    result = runner.retry_failed(harness.ledger, harness.client, retry,
-                                 options=harness.options(), sleep=harness.sleep)
+    result = runner.retry_failed(
+        harness.ledger, harness.client, retry, options=harness.options(), sleep=harness.sleep
+    )
     row = result.rows[0]
     assert result.run.parent_run_id == parent.run.run_id
     assert (row.attempt, row.state) == (2, "SUCCESS")

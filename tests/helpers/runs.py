@@ -36,40 +36,63 @@ DESTINATION = "SAC-0002-1700000000011"
 # --- sheets -----------------------------------------------------------------------------------
 
 
-def payout_link_rows(n: int, *, prefix: str = "PL", amount: str = "1500000",
-                     email: str = "receiver{i}@example.co.id") -> list[dict[str, str]]:
-    return [{
-        "receiver_name": "Siti Rahayu",
-        "receiver_phone_number": f"0812345{i:05d}",
-        "receiver_email": email.format(i=i),
-        "amount": amount,
-        "reference_id": f"{prefix}-{i:04d}",
-        "description": "Bonus Q4",
-        "sender_name": "PT Maju Jaya",
-    } for i in range(1, n + 1)]
+def payout_link_rows(
+    n: int, *, prefix: str = "PL", amount: str = "1500000", email: str = "receiver{i}@example.co.id"
+) -> list[dict[str, str]]:
+    return [
+        {
+            "receiver_name": "Siti Rahayu",
+            "receiver_phone_number": f"0812345{i:05d}",
+            "receiver_email": email.format(i=i),
+            "amount": amount,
+            "reference_id": f"{prefix}-{i:04d}",
+            "description": "Bonus Q4",
+            "sender_name": "PT Maju Jaya",
+        }
+        for i in range(1, n + 1)
+    ]
 
 
-def sac_payout_rows(n: int, *, prefix: str = "INV", account: str = FUNDED,
-                    amount: str = "100000") -> list[dict[str, str]]:
-    return [{
-        "account_id": account,
-        "amount": amount,
-        "invoice_number": f"{prefix}-{i:04d}",
-        "bank_code": "CENAIDJA",
-        "bank_account_number": f"01234{i:05d}",
-        "bank_account_name": "Budi Santoso",
-    } for i in range(1, n + 1)]
+def sac_payout_rows(
+    n: int, *, prefix: str = "INV", account: str = FUNDED, amount: str = "100000"
+) -> list[dict[str, str]]:
+    return [
+        {
+            "account_id": account,
+            "amount": amount,
+            "invoice_number": f"{prefix}-{i:04d}",
+            "bank_code": "CENAIDJA",
+            "bank_account_number": f"01234{i:05d}",
+            "bank_account_name": "Budi Santoso",
+        }
+        for i in range(1, n + 1)
+    ]
 
 
-def transfer_rows(n: int, *, prefix: str = "TRF", origin: str = FUNDED,
-                  destination: str = DESTINATION, amount: str = "50000") -> list[dict[str, str]]:
-    return [{"origin": origin, "destination": destination, "amount": amount,
-             "invoice_number": f"{prefix}-{i:04d}"} for i in range(1, n + 1)]
+def transfer_rows(
+    n: int,
+    *,
+    prefix: str = "TRF",
+    origin: str = FUNDED,
+    destination: str = DESTINATION,
+    amount: str = "50000",
+) -> list[dict[str, str]]:
+    return [
+        {
+            "origin": origin,
+            "destination": destination,
+            "amount": amount,
+            "invoice_number": f"{prefix}-{i:04d}",
+        }
+        for i in range(1, n + 1)
+    ]
 
 
 def create_rows(n: int, *, prefix: str = "toko") -> list[dict[str, str]]:
-    return [{"email": f"{prefix}{i}@example.co.id", "type": "STANDARD",
-             "name": "Toko Sejahtera"} for i in range(1, n + 1)]
+    return [
+        {"email": f"{prefix}{i}@example.co.id", "type": "STANDARD", "name": "Toko Sejahtera"}
+        for i in range(1, n + 1)
+    ]
 
 
 def write_csv(path: Path, rows: Sequence[dict[str, str]]) -> Path:
@@ -94,8 +117,13 @@ def emulator_fixture() -> Iterator[EmulatorHandle]:
 
 
 def make_client(url: str, *, read_timeout: float = 5.0) -> DokuClient:
-    return DokuClient(base_url=url, client_id=EMULATOR_CLIENT_ID, secret_key=EMULATOR_SECRET_KEY,
-                      session=make_session(trust_env=False), timeout=(2.0, read_timeout))
+    return DokuClient(
+        base_url=url,
+        client_id=EMULATOR_CLIENT_ID,
+        secret_key=EMULATOR_SECRET_KEY,
+        session=make_session(trust_env=False),
+        timeout=(2.0, read_timeout),
+    )
 
 
 def no_sleep(seconds: float) -> None:
@@ -128,22 +156,37 @@ class Harness:
         return planning.plan(result, env=env)
 
     def start(self, sheet: Path, *, dry_run: bool = False) -> RunRecord:
-        return runner.create_run(self.ledger, self.plan(sheet), settings={"test": True},
-                                 dry_run=dry_run)
+        return runner.create_run(
+            self.ledger, self.plan(sheet), settings={"test": True}, dry_run=dry_run
+        )
 
     def options(self, **kw: Any) -> Options:
         kw.setdefault("jitter", lambda d: d)
         return Options(**kw)
 
-    def execute(self, run_id: str, *, stop: threading.Event | None = None,
-                client: DokuClient | None = None, **kw: Any) -> runner.RunResult:
-        return runner.execute(self.ledger, client or self.client, run_id,
-                              options=self.options(**kw), sleep=self.sleep, stop=stop)
+    def execute(
+        self,
+        run_id: str,
+        *,
+        stop: threading.Event | None = None,
+        client: DokuClient | None = None,
+        **kw: Any,
+    ) -> runner.RunResult:
+        return runner.execute(
+            self.ledger,
+            client or self.client,
+            run_id,
+            options=self.options(**kw),
+            sleep=self.sleep,
+            stop=stop,
+        )
 
-    def resume(self, run_id: str, *, client: DokuClient | None = None, **kw: Any
-               ) -> runner.RunResult:
-        return runner.resume(self.ledger, client or self.client, run_id,
-                             options=self.options(**kw), sleep=self.sleep)
+    def resume(
+        self, run_id: str, *, client: DokuClient | None = None, **kw: Any
+    ) -> runner.RunResult:
+        return runner.resume(
+            self.ledger, client or self.client, run_id, options=self.options(**kw), sleep=self.sleep
+        )
 
     def run(self, sheet: Path, **kw: Any) -> runner.RunResult:
         return self.execute(self.start(sheet).run_id, **kw)
@@ -156,8 +199,9 @@ class Harness:
 def harness_fixture(emulator: EmulatorHandle, tmp_path: Path) -> Iterator[Harness]:
     emulator.admin.reset()
     client = make_client(emulator.url)
-    h = Harness(tmp=tmp_path, emulator=emulator, ledger=Ledger(tmp_path / "ledger.sqlite"),
-                client=client)
+    h = Harness(
+        tmp=tmp_path, emulator=emulator, ledger=Ledger(tmp_path / "ledger.sqlite"), client=client
+    )
     try:
         yield h
     finally:
