@@ -308,3 +308,14 @@ def test_write_reconciliation_month_has_run_column_and_total_per_env(tmp_path: P
     total_prod = summary_line(summary, "Total (production)")
     assert total_prod[6] == 2  # rows
     assert summary_line(summary, "run-b")[6] == 2
+
+
+def test_write_reconciliation_summary_prints_landscape_on_one_page_width(
+    tmp_path: Path,
+) -> None:
+    wb = openpyxl.load_workbook(write(tmp_path))
+    summary = wb["Summary"]
+    assert summary.page_setup.orientation == "landscape"
+    assert summary.sheet_properties.pageSetUpPr.fitToPage is True
+    assert summary.page_setup.fitToWidth == 1
+    assert wb["Exceptions"].print_title_rows == "$1:$1"  # header repeats on each page

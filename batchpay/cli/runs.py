@@ -103,9 +103,14 @@ def _finish(ctx: click.Context, ledger: Ledger, result: RunResult,
     workbook: Path | None = None
     try:
         workbook = runner.write_workbook(ledger, run_id, report_path)
-    except OSError as exc:  # e.g. the old workbook is open in Excel; the journal is the truth
-        click.echo(f"warning: could not write the workbook: {exc} — rewrite it with "
-                   f"`batchpay status {run_id}`", err=True)
+    except Exception as exc:  # money has moved: the summary must still show
+        # e.g. the old workbook is open in Excel, a full disk, or a writer bug. The journal is
+        # the truth and is already committed; the workbook can be rebuilt from it at any time.
+        from batchpay.config import redact
+
+        click.echo(redact(f"warning: could not write the workbook ({type(exc).__name__}: {exc})"
+                          f" — the journal is intact; rebuild it with `batchpay report {run_id}`"),
+                   err=True)
     halt = result.halt
     _echo(["", *summary_lines(result.run, result.rows, workbook=workbook,
                               sends=result.sends if show_sends else None,

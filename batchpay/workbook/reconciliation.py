@@ -212,8 +212,24 @@ def _widths(table: Table) -> list[float]:
     return widths
 
 
+# Wider tables than this stay readable only across several printed pages.
+_FIT_TO_PAGE_MAX_COLUMNS = 14
+
+
+def _printable(ws: Any, *, fit: bool = True) -> None:
+    """Accountants print these: landscape A4; narrow sheets fit one page width."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = "9"  # A4 (ECMA-376 ST_PaperSize)
+    if fit:
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+
+
 def _write_table(wb: Workbook, styles: _Styles, title: str, table: Table) -> None:
     ws = wb.create_sheet(title)
+    _printable(ws, fit=len(table.columns) <= _FIT_TO_PAGE_MAX_COLUMNS)
+    ws.print_title_rows = "1:1"  # the header row repeats on every printed page
     # Write-only sheets emit <cols> and <sheetViews> before the first row: set them first.
     for i, width in enumerate(_widths(table), start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
@@ -256,6 +272,7 @@ class _SummaryWriter:
 
     def __init__(self, wb: Workbook, styles: _Styles) -> None:
         self.ws = wb.create_sheet("Summary", 0)
+        _printable(self.ws)
         self.styles = styles
         self.row = 0
 
