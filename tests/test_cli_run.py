@@ -252,3 +252,24 @@ def test_cli_run_secret_never_printed(
         p for p in Path(load_settings(require_credentials=False).home).rglob("*") if p.is_file()
     ):
         assert canary.encode() not in path.read_bytes()
+
+
+def test_cli_run_workbook_write_fails_summary_still_shown_and_journal_intact(
+    here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Money has moved by the time the workbook is written: a writer failure must not hide
+    the summary or the exit code, and must say how to rebuild the workbook."""
+    from batchpay import runner
+
+    def broken(*args: object, **kwargs: object) -> Path:
+        raise RuntimeError("writer exploded")
+
+    monkeypatch.setattr(runner, "write_workbook", broken)
+    result = run_cli("run", str(SAMPLE), "--env", "emulator", "--quiet")
+    _clean(result)
+    assert result.exit_code == 0, result.output
+    assert "could not write the workbook (RuntimeError: writer exploded)" in result.output
+    run_id = _ledger().runs()[0].run_id
+    assert f"batchpay report {run_id}" in result.output
+    assert "PENDING" in result.output  # the one-screen summary is there
+    assert all(r.state == "PENDING" for r in _ledger().rows(run_id))
