@@ -4,17 +4,20 @@ carries the exit code the CLI maps it to.
 
     BatchpayError                    (exit 1)
     ├── UsageError                   (exit 2)  wrong options or arguments
-    ├── InputError                   (exit 2)  unreadable / corrupt / encrypted file, unknown kind, missing columns
+    ├── InputError                   (exit 2)  unreadable/corrupt/encrypted file, unknown kind,
+    │                                          missing columns
     ├── ConfigError                  (exit 3)  missing or malformed configuration or credentials
     ├── RunError                     (exit 1)  a run cannot start or continue
     │   ├── RunLocked                          another process holds the run
     │   ├── InputChanged             (exit 2)  resume against a file whose SHA-256 differs
     │   └── RunNotFound              (exit 2)
     └── DokuError                    (exit 1)  something DOKU (or the network) said
-        ├── DokuAuthError            (exit 3)  401: fix credentials/signature scheme, stop the batch
-        ├── DokuRejected                       4xx proving DOKU did not execute: row failed, batch goes on
+        ├── DokuAuthError            (exit 3)  401: fix credentials/signature scheme; batch stops
+        ├── DokuRejected                       4xx proving DOKU did not execute: row failed,
+        │                                      batch goes on
         ├── DokuUnavailable                    5xx/503/429 before execution is known: retryable
-        └── OutcomeUnknown                     may or may not have executed: status check before any resend
+        └── OutcomeUnknown                     may or may not have executed: status check
+                                               before any resend
 
 Messages must never contain the secret key (SAFETY.md invariant 6).
 """

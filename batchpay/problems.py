@@ -39,7 +39,8 @@ class Problem:
             where.append(self.column)
         head = ", ".join(where)
         shown = f" {self.value!r}" if self.value is not None else ""
-        return f"{head}:{shown} {self.message} — {self.hint}" if head else f"{self.message} — {self.hint}"
+        text = f"{self.message} — {self.hint}"
+        return f"{head}:{shown} {text}" if head else text
 
 
 def sort_key(p: Problem) -> tuple[int, str, str]:

@@ -4,7 +4,8 @@ Two schemes (``../shared/reference/doku-api.md`` §2):
 
 * ``hmac-sha256`` — the Sub Account (non-SNAP) component scheme::
 
-      Client-Id:<id>\\nRequest-Id:<id>\\nRequest-Timestamp:<ts>\\nRequest-Target:<path>[\\nDigest:<b64 sha256(body)>]
+      Client-Id:<id>\\nRequest-Id:<id>\\nRequest-Timestamp:<ts>\\nRequest-Target:<path>
+      [\\nDigest:<b64 sha256(body)>]
 
   signed as ``HMACSHA256=`` + base64(HMAC-SHA256(secret, component)). GET requests have no
   Digest line. DOKU signs its responses the same way with ``Response-Timestamp`` as line 3.
