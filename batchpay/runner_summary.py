@@ -31,7 +31,7 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_INTERRUPTED = 0, 1, 130
 BANNERS = {
     "emulator": "EMULATOR — local DOKU emulator, NO REAL MONEY MOVES",
     "sandbox": "SANDBOX — DOKU test environment, NO REAL MONEY MOVES",
-    "production": "PRODUCTION — REAL MONEY WILL MOVE",
+    "production": "PRODUCTION — DOKU production, REAL MONEY",
 }
 
 
