@@ -35,18 +35,21 @@ BANNERS = {
 }
 
 
-def exit_code(rows: Sequence[RowRecord], *, dry_run: bool = False,
+def exit_code(rows: Sequence[RowRecord], *, kind: str, dry_run: bool = False,
               interrupted: bool = False) -> int:
-    """The exit code policy above, from the journal's rows."""
+    """The exit code policy above, from the journal's rows. Only a Payout Link can be
+    "accepted and progressing": a Sub Account movement DOKU accepted without SUCCESS is
+    not paid and has no status to follow, so it is a problem (exit 1)."""
     if interrupted:
         return EXIT_INTERRUPTED
+    links = kind == "payout-link"
     for row in rows:
         if dry_run and row.state == st.NOT_SENT:
             continue
         klass = classify(row.state)
         if klass is StatusClass.PAID:
             continue
-        if klass is StatusClass.PROGRESSING and row.state in st.PAYOUT_LINK_PROGRESS:
+        if links and klass is StatusClass.PROGRESSING and row.state in st.PAYOUT_LINK_PROGRESS:
             continue
         return EXIT_PROBLEMS
     return EXIT_OK

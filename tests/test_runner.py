@@ -55,7 +55,7 @@ def test_execute_payout_link_all_accepted_each_reference_once(harness: Harness) 
     assert all(r.state in st.PAYOUT_LINK_PROGRESS or r.state == "COMPLETED" for r in result.rows)
     assert all(r.sends == 1 and r.doku_ids.get("payout_link_id") for r in result.rows)
     _assert_paid_once(harness, "payout-link", [r.reference for r in result.rows])
-    assert result.sends == 5 and exit_code(result.rows) == 0
+    assert result.sends == 5 and exit_code(result.rows, kind=result.run.kind) == 0
     assert result.run.finished_at is not None
 
 
@@ -82,14 +82,14 @@ def test_execute_account_create_created_terminal_with_doku_status(harness: Harne
         r.doku_status == "PENDING" and r.doku_ids["account_id"].startswith("SAC-")
         for r in result.rows
     )
-    assert exit_code(result.rows) == 0
+    assert exit_code(result.rows, kind=result.run.kind) == 0
 
 
 def test_execute_business_rejection_rejected_batch_goes_on(harness: Harness) -> None:
     harness.admin.fund(FUNDED, 150_000)  # covers one 100k payout, not two
     result = harness.run(harness.sheet("v.csv", sac_payout_rows(2)), concurrency=1)
     assert [r.state for r in result.rows] == ["SUCCESS", st.REJECTED]
-    assert result.rows[1].message and exit_code(result.rows) == 1
+    assert result.rows[1].message and exit_code(result.rows, kind=result.run.kind) == 1
 
 
 # --- dry run, preflight, repeats ----------------------------------------------------------
@@ -115,7 +115,7 @@ def test_dry_run_signs_every_row_sends_nothing(
     assert _states(rows) == {st.NOT_SENT: 3}
     assert signed == [r.request_id for r in rows]
     assert harness.executed()["count"] == 0
-    assert exit_code(rows, dry_run=True) == 0
+    assert exit_code(rows, kind=run.kind, dry_run=True) == 0
 
 
 def test_preflight_shortfall_lists_need_and_available_sends_nothing(harness: Harness) -> None:
@@ -186,7 +186,9 @@ def test_execute_stop_set_sends_nothing_rows_planned(harness: Harness) -> None:
     stop = threading.Event()
     stop.set()
     result = harness.execute(run.run_id, stop=stop)
-    assert result.interrupted and exit_code(result.rows, interrupted=True) == 130
+    assert (
+        result.interrupted and exit_code(result.rows, kind=result.run.kind, interrupted=True) == 130
+    )
     assert _states(result.rows) == {st.PLANNED: 3} and harness.executed()["count"] == 0
 
 
@@ -300,7 +302,7 @@ def test_execute_unresolved_stays_unknown_then_resume_resolves(harness: Harness)
     harness.admin.fund(FUNDED, 10_000_000)
     harness.admin.queue_fault("drop-after", op="payout", nth=1)
     first = harness.run(harness.sheet("v.csv", sac_payout_rows(2)), concurrency=1, max_sends=1)
-    assert first.rows[0].state == st.UNKNOWN and exit_code(first.rows) == 1
+    assert first.rows[0].state == st.UNKNOWN and exit_code(first.rows, kind=first.run.kind) == 1
     assert first.run.finished_at is None
     second = harness.resume(first.run.run_id)
     assert _states(second.rows) == {"SUCCESS": 2}
@@ -411,3 +413,35 @@ def test_execute_journal_never_contains_secret(harness: Harness, tmp_path: Path)
     harness.run(harness.sheet("bonus.csv", payout_link_rows(2)))
     for path in (p for p in tmp_path.rglob("*") if p.is_file()):
         assert EMULATOR_SECRET_KEY.encode() not in path.read_bytes()
+
+
+def test_exit_code_sub_account_pending_is_a_problem_but_payout_link_pending_is_not() -> None:
+    """A Payout Link PENDING is accepted and progressing (exit 0); a Sub Account payout DOKU
+    accepted without SUCCESS is not paid and has nothing to follow (exit 1)."""
+    from batchpay.ledger_records import RowRecord
+
+    def row(state: str) -> RowRecord:
+        return RowRecord(
+            run_id="r",
+            row_number=2,
+            attempt=1,
+            reference="X",
+            amount_minor=100,
+            currency="IDR",
+            source_account=None,
+            input={},
+            normalised={},
+            request_id="1",
+            body=b"{}",
+            state=state,
+            doku_status=state,
+            doku_ids={},
+            message=None,
+            sends=1,
+            last_seen_at=None,
+            updated_at="",
+        )
+
+    assert exit_code([row("PENDING")], kind="payout-link") == 0
+    assert exit_code([row("PENDING")], kind="sub-account-payout") == 1
+    assert exit_code([row("SUCCESS")], kind="sub-account-payout") == 0

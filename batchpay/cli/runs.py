@@ -126,7 +126,7 @@ def _finish(ctx: click.Context, ledger: Ledger, result: RunResult,
         click.echo(f"Interrupted. Continue with: batchpay resume {run_id}", err=True)
     if force_exit is not None:
         ctx.exit(force_exit)
-    ctx.exit(exit_code(result.rows, dry_run=result.run.dry_run,
+    ctx.exit(exit_code(result.rows, kind=result.run.kind, dry_run=result.run.dry_run,
                        interrupted=result.interrupted))
 
 
