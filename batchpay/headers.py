@@ -12,13 +12,20 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from batchpay.errors import InputError
 from batchpay.kinds import KINDS, Kind
 from batchpay.problems import Problem, sort_key
 from batchpay.sheet import RawSheet, load_sheet
+from batchpay.sheet.grid import TEXT
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -39,7 +46,7 @@ _NOT_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
 # The phone and digits normalisers (normalize.py) already report scientific-notation text;
 # flagging it here too would list the same (row, column, code) twice.
 _NORMALISER_FLAGS_SCIENTIFIC = frozenset({"phone", "digits"})
-_SCIENTIFIC = r"\s*[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+\s*"
+_SCIENTIFIC = re.compile(r"\s*[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+\s*")
 
 
 def fold(header: str) -> str:
@@ -114,16 +121,21 @@ def resolve(
             f"{chosen.name}`), or use --map 'Header In Sheet=field'",
         )
 
+    import pandas as pd  # not at import time: see batchpay/cli/sheets.py
+
     index = pd.Index(raw.row_numbers, dtype="int64", name="row")
-    columns: dict[str, object] = {}
+    # The loader's columns as they are (pyarrow-backed str: no copy, no Python objects).
+    columns: dict[str, pd.Series] = {}
     field_headers: dict[str, str] = {}
     for f in chosen.fields:
         if f.name in assign:
             header = raw.headers[assign[f.name]]
             field_headers[f.name] = header
-            columns[f.name] = raw.frame[header].to_numpy(dtype=object)
+            columns[f.name] = _text_column(raw.frame[header], index)
         else:
-            columns[f.name] = [""] * len(index)
+            columns[f.name] = pd.Series(
+                pa.repeat(pa.scalar("", TEXT), len(index)), index=index, dtype="str"
+            )
     used = set(assign.values())
     extras: list[str] = []
     for i, header in enumerate(raw.headers):
@@ -131,8 +143,8 @@ def resolve(
             continue
         label = header if header not in columns else f"{header} (extra)"
         extras.append(label)
-        columns[label] = raw.frame[header].to_numpy(dtype=object)
-    frame = pd.DataFrame(columns, index=index, dtype=object)
+        columns[label] = _text_column(raw.frame[header], index)
+    frame = pd.DataFrame(columns, index=index, copy=False)
 
     to_field = {header: f for f, header in field_headers.items()}
     problems = [_rekey(p, to_field) for p in raw.problems]
@@ -146,6 +158,15 @@ def resolve(
         extra_columns=extras,
         problems=problems,
     )
+
+
+def _text_column(column: pd.Series, index: pd.Index) -> pd.Series:
+    """``column`` re-indexed by Excel row number, as a ``str`` column (values untouched)."""
+    import pandas as pd
+
+    if column.dtype == "str":
+        return pd.Series(column.array, index=index, copy=False)
+    return pd.Series(column.to_numpy(dtype=object), index=index, dtype=object)
 
 
 def _forced_kind(file_name: str, kind: str | None) -> Kind | None:
@@ -293,9 +314,9 @@ def _identifier_problems(
         header = field_headers[f.name]
         numeric = raw.numeric_cells.get(header, set())
         scientific = raw.scientific_cells.get(header, set())
-        values = dict(zip(frame.index, frame[f.name].to_numpy(dtype=object), strict=True))
+        values = frame[f.name]
         for row in sorted(numeric):
-            value = str(values[row])
+            value = str(values.at[row])
             if row in scientific:
                 out.append(
                     Problem(
@@ -325,16 +346,14 @@ def _identifier_problems(
                 )
         if f.type in _NORMALISER_FLAGS_SCIENTIFIC:
             continue
-        column = frame[f.name].astype(str)
-        hits = column.str.fullmatch(_SCIENTIFIC)
-        for row in column.index[hits.to_numpy(dtype=bool)]:
+        for row, text in _scientific_text(frame[f.name]):
             if row in numeric:
                 continue
             out.append(
                 Problem(
-                    int(row),
+                    row,
                     f.name,
-                    str(column.at[row]),
+                    text,
                     "scientific-notation",
                     "looks like Excel turned the number into scientific notation; the real digits "
                     "are gone",
@@ -342,3 +361,19 @@ def _identifier_problems(
                 )
             )
     return out
+
+
+def _scientific_text(column: pd.Series) -> list[tuple[int, str]]:
+    """(row, text) of the cells that look like scientific notation. The pattern needs an
+    "e"/"E", so only cells containing one reach the (Unicode-aware, like Python's ``\\d`` and
+    ``\\s``) regex; on a million-row column that is a handful of cells."""
+    from batchpay.normalize import as_arrow
+
+    cells = as_arrow(column)
+    has_e = pc.match_substring(cells, "e", ignore_case=True).to_numpy(zero_copy_only=False)
+    positions = np.flatnonzero(has_e)
+    if not len(positions):
+        return []
+    rows = column.index.to_numpy()[positions]
+    texts = cells.take(pa.array(positions)).to_pylist()
+    return [(int(r), t) for r, t in zip(rows, texts, strict=True) if _SCIENTIFIC.fullmatch(t)]

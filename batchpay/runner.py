@@ -59,6 +59,9 @@ class RunResult:
     """What an execution (run, resume, status, retry) ended with."""
 
     run: RunRecord
+    # Every row's state, ids, amount and message; input and normalised values are left empty
+    # (Ledger.rows(data=False): a 100,000-row run keeps ~60 MB here instead of ~300 MB).
+    # Read ledger.rows(run_id) for those.
     rows: list[RowRecord]
     sends: int = 0  # requests put on the wire by this call
     halt: Halt | None = None
@@ -97,7 +100,7 @@ def dry_run(ledger: Ledger, run_id: str, settings: Settings, *, clock: Clock = u
                               if kind.product == "payout-link" else "hmac-sha256")
     timestamp = signing.format_timestamp(clock())
     secret = settings.secret_key.reveal()
-    rows = ledger.rows(run_id)
+    rows = ledger.rows(run_id, data=False)
     with JournalWriter(ledger) as journal:
         futures = []
         for row in rows:
@@ -134,7 +137,7 @@ def _execute_locked(ledger: Ledger, client: DokuClient, run_id: str, *,
     if run.dry_run:
         raise RunError(f"run {run_id} is a dry run; nothing of it can be sent",
                        hint="start a real run with `batchpay run` (without --dry-run)")
-    todo = ledger.rows(run_id, states=OPEN_STATES)
+    todo = ledger.rows(run_id, states=OPEN_STATES, data=False)
     # Rows that may already exist at DOKU first: they are the ones an operator worries about.
     todo.sort(key=lambda r: (r.state == st.PLANNED, r.row_number))
     opts = options or Options()
@@ -149,7 +152,7 @@ def _execute_locked(ledger: Ledger, client: DokuClient, run_id: str, *,
             finally:
                 if engine.halt is not None:
                     ledger.add_event(run_id, engine.halt.reason, engine.halt.message)
-    rows = ledger.rows(run_id)
+    rows = ledger.rows(run_id, data=False)
     if not any(r.state in OPEN_STATES for r in rows):
         ledger.finish_run(run_id)
     return RunResult(run=ledger.run(run_id), rows=rows, sends=engine.sends if engine else 0,
@@ -192,7 +195,7 @@ def resume(ledger: Ledger, client: DokuClient, run_id: str, *,
         run = ledger.run(run_id)
         check_input(run, input_path)
         if run.dry_run:
-            return RunResult(run=run, rows=ledger.rows(run_id))
+            return RunResult(run=run, rows=ledger.rows(run_id, data=False))
         ledger.add_event(run_id, "resume", "resume requested")
         return _execute_locked(ledger, client, run_id, options=options, progress=progress,
                                stop=stop, sleep=sleep)
@@ -211,15 +214,16 @@ def refresh_statuses(ledger: Ledger, client: DokuClient, run_id: str, *,
         run = ledger.run(run_id)
         kind = KINDS[run.kind]
         if kind.product != "payout-link" or run.dry_run:
-            return RunResult(run=run, rows=ledger.rows(run_id))
-        todo = ledger.rows(run_id, states=(*st.PAYOUT_LINK_PROGRESS, st.SENDING, st.UNKNOWN))
+            return RunResult(run=run, rows=ledger.rows(run_id, data=False))
+        todo = ledger.rows(run_id, states=(*st.PAYOUT_LINK_PROGRESS, st.SENDING, st.UNKNOWN),
+                           data=False)
         opts = options or Options()
         with JournalWriter(ledger) as journal:
             engine = Engine(kind=kind, client=client, journal=journal, options=opts,
                             progress=NullProgress(), stop=stop or threading.Event(), sleep=sleep)
             _parallel(todo, opts.concurrency, engine,
                       lambda row: _refresh_one(engine, journal, row))
-        rows = ledger.rows(run_id)
+        rows = ledger.rows(run_id, data=False)
         return RunResult(run=ledger.run(run_id), rows=rows, halt=engine.halt)
 
 

@@ -17,11 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
+import pyarrow.compute as pc
 from pandera.typing import Series
 
 from batchpay.kinds import KINDS, Field, Kind
+from batchpay.normalize import as_arrow
 from batchpay.problems import Severity
 
 CODE_SUFFIX = "__code"
@@ -274,9 +278,33 @@ def _value_checks(f: Field, kind: Kind) -> list[tuple[str, str, Callable[[pd.Ser
 
 
 def _not_duplicated(s: pd.Series) -> pd.Series:
-    # str.casefold mapped directly: pandas' accessor adds a Python call per cell.
-    keys = pd.Series(list(map(str.casefold, s.to_numpy(dtype=object))), index=s.index, dtype=object)
-    return (s == "") | ~keys.duplicated(keep=False)
+    cells = as_arrow(s)
+    # str.casefold is str.lower for ASCII text, which pyarrow does without a Python call per
+    # cell; any other text is case-folded by Python.
+    if pc.all(pc.string_is_ascii(cells)).as_py() is not False:
+        keys = pc.ascii_lower(cells)
+    else:
+        keys = pyarrow.array([v.casefold() for v in cells.to_pylist()], type=cells.type)
+    blank = np.asarray(pc.equal(cells, "").to_numpy(zero_copy_only=False), dtype=bool)
+    return pd.Series(blank | ~_repeated(keys), index=s.index)
+
+
+def _repeated(keys: pyarrow.Array) -> np.ndarray:
+    """Whether each key occurs more than once."""
+    n = len(keys)
+    if n < 2:
+        return np.zeros(n, dtype=bool)
+    before, after = keys.slice(0, n - 1), keys.slice(1)
+    if pc.all(pc.less_equal(before, after)).as_py():
+        # References usually come in order (BONUS-0001, BONUS-0002, …): then equal keys
+        # are neighbours, and no hashing is needed.
+        same = np.asarray(pc.equal(before, after).to_numpy(zero_copy_only=False), dtype=bool)
+        out = np.zeros(n, dtype=bool)
+        out[1:] |= same
+        out[:-1] |= same
+        return out
+    codes = pc.dictionary_encode(keys).indices.to_numpy(zero_copy_only=False)
+    return np.bincount(codes)[codes] > 1
 
 
 def _column_check(column: str, code: str, fn: Callable[[pd.Series], Any]) -> Any:
@@ -305,9 +333,9 @@ def build_model(kind: Kind) -> type[pa.DataFrameModel]:
         "__doc__": f"pandera model for {kind.title}.",
     }
     for f in kind.fields:
-        # object, not str: the check frame holds Python str in object arrays (see
-        # validate.py), and pandera infers "str" from an object column only when it has rows.
-        annotations[f.name] = Series[object]
+        # str: the check frame's candidate columns are pandas str columns backed by pyarrow
+        # (see validate.py), even when they have no rows.
+        annotations[f.name] = Series[str]
         namespace[f.name] = pa.Field(description=f.description)
         annotations[code_column(f.name)] = Series[pd.CategoricalDtype]
         namespace[code_column(f.name)] = pa.Field()

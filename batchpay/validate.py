@@ -9,8 +9,10 @@ every row is reported, not the first.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -31,6 +33,10 @@ if TYPE_CHECKING:
     from batchpay.headers import Table
 
 AmountFormat = normalize.AmountFormat
+
+# Sheets from this size on are normalised with a thread per core (see validate_table).
+_PARALLEL_FROM_ROWS = 20_000
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass
@@ -118,30 +124,35 @@ def validate_table(
     details: dict[str, dict[Hashable, str]] = {}
     evidence: dict[str, int] = {}
     minor: pd.Series | None = None
-    for f in kind.fields:
-        if f.name in frame.columns:
-            raw = frame[f.name]
-            # The loader gives '' for empty cells; a NaN from elsewhere must not reach the
-            # regexes. (pd.isna on the object array is a C loop; Series.isna on Python-backed
-            # strings is several times slower.)
-            if raw.dtype != "str" or pd.isna(raw.to_numpy(dtype=object)).any():
-                raw = raw.fillna("").astype("str")
-        else:
-            raw = pd.Series("", index=frame.index, dtype="str")
-        res = _normalise(f, kind, raw, amount_format, banks)
+
+    def normalise(f: Field) -> normalize.Normalised:
+        # One pyarrow string column per field; the loader gives '' for empty cells, and a
+        # NaN from elsewhere becomes '' too, so it never reaches the regexes.
+        cells = (
+            normalize.as_arrow(frame[f.name])
+            if f.name in frame.columns
+            else normalize.blanks(len(frame.index))
+        )
+        raw = normalize.text_series(cells, frame.index)
+        return _normalise(f, kind, raw, amount_format, banks)
+
+    if len(frame) >= _PARALLEL_FROM_ROWS:
+        # The normalisers spend most of their time in pyarrow kernels, which release the
+        # GIL: fields are normalised side by side, one per core.
+        with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+            results = list(pool.map(normalise, kind.fields))
+    else:
+        results = [normalise(f) for f in kind.fields]
+    for f, res in zip(kind.fields, results, strict=True):
         codes = res.codes.to_numpy(dtype=object)
         if f.required:
             codes = np.where(res.blank.to_numpy(dtype=bool), "required", codes)
-        # Object columns of Python str (explicitly: pandas 3 would infer "str" from a
-        # non-empty object array but not from an empty one); pandas' Python-backed "str"
-        # arrays pay a per-cell NA scan on every pandera check.
-        values = res.values.to_numpy(dtype=object)
-        columns[f.name] = pd.Series(values, index=frame.index, dtype=object, copy=False)
+        values = normalize.as_arrow(res.values)
+        columns[f.name] = normalize.text_series(values, frame.index)
         columns[schemas.code_column(f.name)] = _categorical(codes, f)
         if schemas.has_length_rule(f):
-            columns[schemas.length_column(f.name)] = np.fromiter(
-                map(len, values), dtype=np.int64, count=len(values)
-            )
+            # Characters, as len() counts them (code points).
+            columns[schemas.length_column(f.name)] = normalize.char_lengths(values)
         details[f.name] = res.details
         if f.type == "amount":
             minor = res.minor
@@ -156,14 +167,7 @@ def validate_table(
     problems.sort(key=sort_key)
 
     normalised = pd.DataFrame(
-        {
-            f.name: pd.Series(
-                check_frame[f.name].to_numpy(dtype=object), index=frame.index, dtype="str"
-            )
-            for f in kind.fields
-        },
-        index=frame.index,
-        copy=False,
+        {f.name: check_frame[f.name] for f in kind.fields}, index=frame.index, copy=False
     )
     if kind.amount_field is not None:
         normalised["amount_minor"] = (
@@ -408,9 +412,19 @@ def _blank_invalid(normalised: pd.DataFrame, problems: list[Problem], kind: Kind
         if p.column is not None and p.column in normalised.columns:
             cells[p.column].append(p.row)
     for column, rows in cells.items():
-        normalised.loc[rows, column] = ""
+        positions = normalised.index.get_indexer(pd.Index(rows))
+        values = normalize.as_arrow(normalised[column])
+        # Most error cells normalised to '' already; only rewrite a column that changes.
+        if any(values.take(positions).to_pylist()):
+            where = np.zeros(len(normalised), dtype=bool)
+            where[positions] = True
+            normalised[column] = normalize.text_series(
+                normalize.blank_where(values, where), normalised.index
+            )
         if column == kind.amount_field and "amount_minor" in normalised.columns:
-            normalised.loc[rows, "amount_minor"] = 0
+            minor = normalised["amount_minor"].to_numpy(dtype=np.int64, copy=True)
+            minor[positions] = 0
+            normalised["amount_minor"] = minor
     return invalid
 
 
@@ -422,8 +436,12 @@ def _totals(normalised: pd.DataFrame, kind: Kind, invalid: set[int]) -> dict[str
     if not len(minor):
         return {}
     if "currency" in normalised.columns:
-        currency = normalised["currency"].to_numpy(dtype=object)[valid]
-        positions, names = pd.factorize(np.where(currency == "", "IDR", currency))
+        # A blank currency is rupiah; one pass over the distinct values, not the rows.
+        codes, values = normalize.encode(normalize.as_arrow(normalised["currency"]))
+        labels = [v or "IDR" for v in values]
+        names = np.array(sorted(set(labels)), dtype=object)
+        group_of = np.array([list(names).index(label) for label in labels], dtype=np.intp)
+        positions = group_of[codes[valid]] if len(codes) else np.zeros(0, dtype=np.intp)
     else:
         positions, names = np.zeros(len(minor), dtype=np.intp), np.array(["IDR"])  # rupiah
     totals: dict[str, Decimal] = {}

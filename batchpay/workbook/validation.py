@@ -5,7 +5,10 @@ Sheets, in order:
 - **Summary** — file, kind, row counts, totals of the valid rows, problems by code;
 - **Rows** — every row as read (original headers, extra columns too), the Excel row number
   first and a status column, normalised values beside the originals; problem cells filled
-  red (warnings yellow) with a comment giving the message and how to fix it;
+  red (warnings yellow) with a comment giving the message and how to fix it. A sheet of more
+  than :data:`FULL_ROWS_LIMIT` rows gets only its rows with problems here (the Summary says
+  so): a copy of a million-row sheet would not fit in Excel (1,048,576 rows at most) nor
+  help anyone find the few rows to fix;
 - **Problems** — one line per problem: row, column, value, code, message, hint, severity.
 
 Written in openpyxl's write-only mode so 100,000 rows take seconds: plain values stream out
@@ -24,6 +27,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -31,6 +37,7 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
+from batchpay.normalize import as_arrow
 from batchpay.problems import Problem
 from batchpay.workbook import (
     AMOUNT_FORMAT,
@@ -58,6 +65,8 @@ _DECIMAL_FORMAT = "#,##0.00"
 # Excel slows to a crawl with tens of thousands of comments; past this many problem cells the
 # red fill alone marks them and the Problems sheet carries the full text.
 _MAX_COMMENTS = 10_000
+# Above this many rows the Rows sheet lists only the rows with problems.
+FULL_ROWS_LIMIT = 50_000
 _BOLD = Font(bold=True)
 _TOP_WRAP = Alignment(vertical="top", wrap_text=True)
 
@@ -191,9 +200,17 @@ class _Layout:
 
 def _differs(original: Any, normalised: Any) -> bool:
     """Whether normalising changed any valid value (invalid ones normalise to '')."""
-    for a, b in zip(original.tolist(), normalised.tolist(), strict=False):
-        if b != "" and str(a).strip() != str(b):
-            return True
+    a, b = as_arrow(original), as_arrow(normalised)
+    # Only cells whose text changed at all can differ by more than surrounding spaces.
+    changed = np.flatnonzero(
+        pc.and_(pc.not_equal(b, ""), pc.not_equal(a, b)).to_numpy(zero_copy_only=False)
+    )
+    for start in range(0, len(changed), 1000):
+        positions = pa.array(changed[start : start + 1000])
+        for x, y in zip(a.take(positions).to_pylist(), b.take(positions).to_pylist(),
+                        strict=True):
+            if x.strip() != y:
+                return True
     return False
 
 
@@ -201,28 +218,41 @@ class _Deferred:
     """Rows of a write-only sheet rendered straight to XML after openpyxl has saved.
 
     openpyxl spends ~10 µs serialising each cell, which is most of the time on a 100,000-row
-    report. Rows that need openpyxl (styled or commented cells) go through it; every other row
-    is appended empty (``<row r="N"></row>``) and filled in here from the column lists, as
-    inline strings (never formulas) and plain numbers. Style ids are read from cells openpyxl
-    wrote (``probes``), so they always match its styles.xml.
+    report. Only the rows that must register something with openpyxl go through it — the
+    header, the first cell of each style (``probes``: their style ids are then read back
+    from what openpyxl wrote, so they always match its styles.xml) and the first comment
+    (so the workbook has the comments part and its relationships). openpyxl numbers those
+    rows 1, 2, 3…; every other row is rendered here from the column lists, as inline strings
+    (never formulas) and plain numbers, and :meth:`splice` puts all of them in their real
+    places.
     """
 
     def __init__(self, ws: Any, render: Callable[[int, dict[str, str]], str]) -> None:
         self.ws = ws
-        self.rows: set[int] = set()
-        self.probes: dict[str, str] = {}  # style name -> coordinate of a cell carrying it
+        self.rows: set[int] = set()  # real row numbers rendered here
+        self.written: list[int] = []  # real row number of openpyxl's 1st, 2nd, … row
+        self.probes: dict[str, str] = {}  # style name -> openpyxl coordinate carrying it
         self.styles: dict[str, str] = {}
+        # Every comment of the sheet, in order: (ref, 0-based row, 0-based column, comment).
+        # openpyxl writes the first one (and with it the comments part, its relationship and
+        # content type); the parts are then rewritten with all of them (see _splice).
+        self.comments: list[tuple[str, int, int, Comment]] = []
+        self.comments_written = False
         self._render = render
         self._count = 0
 
     def append(self, cells: list[Any]) -> None:
         self.ws.append(cells)
         self._count += 1
+        self.written.append(self._count)
 
     def defer(self) -> None:
-        self.ws.append([])
         self._count += 1
         self.rows.add(self._count)
+
+    def probe(self, name: str, letter: str) -> None:
+        """The next appended row carries style ``name`` in column ``letter``."""
+        self.probes.setdefault(name, f"{letter}{len(self.written) + 1}")
 
     @property
     def next_row(self) -> int:
@@ -237,22 +267,42 @@ class _Deferred:
             m = re.search(rf'<c r="{ref}" s="(\d+)"', xml)
             if m:
                 self.styles[name] = m.group(1)
+        head, found, rest = xml.partition("<sheetData>")
+        body, found_end, tail = rest.partition("</sheetData>")
+        if not found or not found_end:  # nothing appended through openpyxl at all
+            return xml
+        by_row = {}
+        for m in _ROW.finditer(body):
+            real = self.written[int(m.group(1)) - 1]
+            by_row[real] = _CELL_REF.sub(rf'\g<1>{real}"', m.group(0)).replace(
+                f'<row r="{m.group(1)}"', f'<row r="{real}"', 1
+            )
+        rows = [
+            by_row[r] if r in by_row else self._render(r, self.styles)
+            for r in range(1, self._count + 1)
+            if r in by_row or r in self.rows
+        ]
+        return f"{head}<sheetData>{''.join(rows)}</sheetData>{tail}"
 
-        def fill(m: re.Match[str]) -> str:
-            r = int(m.group(1))
-            return self._render(r, self.styles) if r in self.rows else m.group(0)
 
-        return _EMPTY_ROW.sub(fill, xml)
-
-
-_EMPTY_ROW = re.compile(r'<row r="(\d+)"></row>')
+_ROW = re.compile(r'<row r="(\d+)"[^>]*(?:/>|>.*?</row>)', re.DOTALL)
+_CELL_REF = re.compile(r'(<c r="[A-Z]+)\d+"')
 _PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 
-def _xml_cell_text(ref: str, text: str) -> str:
-    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    space = ' xml:space="preserve"' if text != text.strip() else ""
-    return f'<c r="{ref}" t="inlineStr"><is><t{space}>{escaped}</t></is></c>'
+def _xml_escape(text: str) -> str:
+    if "&" in text or "<" in text or ">" in text:
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text
+
+
+def _xml_cell_text(ref: str, text: str, style: str | None = None) -> str:
+    s = f' s="{style}"' if style else ""
+    if not text:
+        return f'<c r="{ref}"{s} t="inlineStr" />'
+    # text != text.strip(), without building the stripped copy
+    space = ' xml:space="preserve"' if text[0].isspace() or text[-1].isspace() else ""
+    return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{_xml_escape(text)}</t></is></c>'
 
 
 def _xml_cell_number(ref: str, number: str | int, style: str | None) -> str:
@@ -261,7 +311,12 @@ def _xml_cell_number(ref: str, number: str | int, style: str | None) -> str:
 
 
 def _rows_sheet(
-    wb: Workbook, result: ValidationResult, by_row: dict[int, list[Problem]], comment_cap: int
+    wb: Workbook,
+    result: ValidationResult,
+    by_row: dict[int, list[Problem]],
+    comment_cap: int,
+    *,
+    only_problem_rows: bool = False,
 ) -> _Deferred:
     ws = wb.create_sheet("Rows")
     table = result.table
@@ -269,6 +324,9 @@ def _rows_sheet(
     layout = _Layout(result)
     frame = table.frame
     normalised = result.normalised
+    if only_problem_rows:
+        shown = np.flatnonzero(frame.index.isin(list(by_row)))
+        frame, normalised = frame.iloc[shown], normalised.iloc[shown]
     row_numbers = [int(r) for r in frame.index.tolist()]
     columns: list[list[Any]] = []
     for what, key in layout.sources:
@@ -296,33 +354,74 @@ def _rows_sheet(
     ws.freeze_panes = "C2"
     ws.auto_filter.ref = f"A1:{letters[-1]}{len(row_numbers) + 1}"
 
-    def render(r: int, styles: dict[str, str]) -> str:
-        n = r - 2
-        parts = [
-            f'<row r="{r}">',
-            _xml_cell_number(f"A{r}", row_numbers[n], None),
-            _xml_cell_text(f"B{r}", status_col[n]),
-        ]
-        for i, column in enumerate(columns):
-            value = column[n]
-            if not value:
-                continue
-            ref = f"{letters[i + 2]}{r}"
-            if i in amount_col and _PLAIN_DECIMAL.fullmatch(value):
-                parts.append(_xml_cell_number(ref, value, styles.get("amount")))
-            else:
-                parts.append(_xml_cell_text(ref, value))
-        parts.append("</row>")
-        return "".join(parts)
-
-    sheet = _Deferred(ws, render)
-    sheet.append(_header_row(ws, layout.titles))
+    # Per problem row: sheet position (0 = row number, 1 = status, 2+ = column) -> the
+    # problems of that cell; and which of those cells carry a comment (the first
+    # ``comment_cap`` in problem order; past the cap the fill alone marks the cell).
+    marked: dict[int, dict[int, list[Problem]]] = {}
+    commented: dict[int, set[int]] = {}
     comments = 0
     for n, row_number in enumerate(row_numbers):
         problems = by_row.get(row_number)
-        if not problems and (n > 0 or not amount_col):
+        if not problems:
+            continue
+        by_cell: dict[int, list[Problem]] = defaultdict(list)
+        for p in problems:
+            # Row-level problems (no column, or one not shown) mark the row number cell.
+            by_cell[layout.position.get(p.column or "", 0)].append(p)
+        marked[n] = by_cell
+        for pos in by_cell:
+            if comments < comment_cap:
+                commented.setdefault(n, set()).add(pos)
+            comments += 1
+
+    def render(r: int, styles: dict[str, str]) -> str:
+        n = r - 2
+        problems = by_row.get(row_numbers[n])
+        by_cell = marked.get(n, {})
+        row_fill = styles.get(_fill_name(problems)) if problems else None
+        cells = [
+            _xml_cell_number(f"A{r}", row_numbers[n], _cell_style(by_cell.get(0), styles)),
+            _xml_cell_text(f"B{r}", status_col[n], row_fill),
+        ]
+        for i, column in enumerate(columns):
+            value = column[n]
+            ref = f"{letters[i + 2]}{r}"
+            cell_problems = by_cell.get(i + 2)
+            if cell_problems:
+                cells.append(_xml_cell_text(ref, value, _cell_style(cell_problems, styles)))
+            elif not value:
+                continue
+            elif i in amount_col and _PLAIN_DECIMAL.fullmatch(value):
+                cells.append(_xml_cell_number(ref, value, styles.get("amount")))
+            else:
+                cells.append(_xml_cell_text(ref, value))
+        return f'<row r="{r}">{"".join(cells)}</row>'
+
+    sheet = _Deferred(ws, render)
+    sheet.append(_header_row(ws, layout.titles))
+    for n, row_number in enumerate(row_numbers):
+        by_cell = marked.get(n, {})
+        notes = commented.get(n, set())
+        r = sheet.next_row
+        for pos, cell_problems in by_cell.items():
+            if pos in notes:
+                sheet.comments.append(
+                    (f"{letters[pos]}{r}", r - 1, pos, _comment_for(cell_problems))
+                )
+        # openpyxl writes the first row (it carries the amount style), the first cell of
+        # each fill (they carry the fill styles) and the first comment (so the workbook
+        # has the comments part that every other comment is then written into); every
+        # other row is rendered straight to XML.
+        fills = {_fill_name(cell_problems) for cell_problems in by_cell.values()}
+        needs_openpyxl = (
+            (n == 0 and bool(amount_col))
+            or not fills <= sheet.probes.keys()
+            or (bool(notes) and not sheet.comments_written)
+        )
+        if not needs_openpyxl:
             sheet.defer()
             continue
+        problems = by_row.get(row_number)
         out: list[Any] = [row_number]
         if problems:
             out.append(_text_cell(ws, status_col[n], fill=_fill_for(problems)))
@@ -335,31 +434,35 @@ def _rows_sheet(
                     # The first row carries the amount style for every deferred row.
                     cell = WriteOnlyCell(ws, value=Decimal(value) if value else None)
                     cell.number_format = amount_fmt
-                    sheet.probes["amount"] = f"{letters[i + 2]}{sheet.next_row}"
+                    sheet.probe("amount", letters[i + 2])
                     out.append(cell)
                 else:
                     out.append(_amount_cell(ws, value, amount_fmt))
             else:
                 out.append(_text_cell(ws, value) if value else None)
-        if problems:
-            by_cell: dict[int, list[Problem]] = defaultdict(list)
-            for p in problems:
-                # Row-level problems (no column, or one not shown) mark the row number cell.
-                by_cell[layout.position.get(p.column or "", 0)].append(p)
-            for pos, cell_problems in by_cell.items():
-                fill = _fill_for(cell_problems)
-                # Past the cap the fill still marks the cell; the Problems sheet has the text.
-                comment = _comment_for(cell_problems) if comments < comment_cap else None
-                comments += 1
-                if pos == 0:
-                    number_cell = WriteOnlyCell(ws, value=row_number)
-                    number_cell.fill = fill
-                    number_cell.comment = comment
-                    out[0] = number_cell
-                else:
-                    out[pos] = _text_cell(ws, columns[pos - 2][n], fill=fill, comment=comment)
+        for pos, cell_problems in by_cell.items():
+            fill = _fill_for(cell_problems)
+            sheet.probe(_fill_name(cell_problems), letters[pos])
+            comment = _comment_for(cell_problems) if pos in notes else None
+            if comment is not None:
+                sheet.comments_written = True
+            if pos == 0:
+                number_cell = WriteOnlyCell(ws, value=row_number)
+                number_cell.fill = fill
+                number_cell.comment = comment
+                out[0] = number_cell
+            else:
+                out[pos] = _text_cell(ws, columns[pos - 2][n], fill=fill, comment=comment)
         sheet.append(out)
     return sheet
+
+
+def _fill_name(problems: Sequence[Problem] | None) -> str:
+    return "error" if problems and any(p.severity == "error" for p in problems) else "warning"
+
+
+def _cell_style(problems: Sequence[Problem] | None, styles: dict[str, str]) -> str | None:
+    return styles.get(_fill_name(problems)) if problems else None
 
 
 _PROBLEM_TITLES = [
@@ -417,7 +520,7 @@ def _problems_sheet(wb: Workbook, result: ValidationResult) -> _Deferred:
             sheet.defer()
             continue
         # The first row of each severity goes through openpyxl to register its fill.
-        sheet.probes[severity] = f"H{sheet.next_row}"
+        sheet.probe(severity, "H")
         fill = PROBLEM_FILL if severity == "error" else WARNING_FILL
         sheet.append(
             [
@@ -430,7 +533,12 @@ def _problems_sheet(wb: Workbook, result: ValidationResult) -> _Deferred:
 
 
 def _summary_sheet(
-    wb: Workbook, result: ValidationResult, report_name: str, problem_cells: int
+    wb: Workbook,
+    result: ValidationResult,
+    report_name: str,
+    problem_cells: int,
+    *,
+    rows_listed: int | None = None,
 ) -> None:
     ws = wb.create_sheet("Summary")
     table = result.table
@@ -498,6 +606,18 @@ def _summary_sheet(
                     _text_cell(ws, f"{p.message} — {p.hint}"),
                 ]
             )
+    if rows_listed is not None:
+        ws.append([])
+        ws.append(
+            [
+                _text_cell(
+                    ws,
+                    f"The sheet has {result.rows:,} rows, so only the rows with problems are "
+                    f"listed on the Rows sheet ({rows_listed:,} rows); every problem is on the "
+                    "Problems sheet.",
+                )
+            ]
+        )
     if problem_cells > _MAX_COMMENTS:
         ws.append([])
         ws.append(
@@ -522,16 +642,22 @@ def write_validation_report(result: ValidationResult, path: str | Path | None = 
         if p.row is not None:
             by_row[p.row].append(p)
     problem_cells = len({(p.row, p.column) for p in result.problems if p.row is not None})
+    large = result.rows > FULL_ROWS_LIMIT
     wb = Workbook(write_only=True)
-    _summary_sheet(wb, result, target.name, problem_cells)
-    deferred = [_rows_sheet(wb, result, by_row, _MAX_COMMENTS), _problems_sheet(wb, result)]
+    _summary_sheet(
+        wb, result, target.name, problem_cells, rows_listed=len(by_row) if large else None
+    )
+    deferred = [
+        _rows_sheet(wb, result, by_row, _MAX_COMMENTS, only_problem_rows=large),
+        _problems_sheet(wb, result),
+    ]
     buf = io.BytesIO()
     wb.save(buf)
     return atomic_save(_Bytes(_splice(buf.getvalue(), deferred)), target)
 
 
 def _splice(data: bytes, sheets: list[_Deferred]) -> bytes:
-    by_part = {s.part: s for s in sheets if s.rows}
+    by_part = {s.part: s for s in sheets if s.rows or s.comments_written}
     if not by_part:
         return data
     out = io.BytesIO()
@@ -539,13 +665,88 @@ def _splice(data: bytes, sheets: list[_Deferred]) -> bytes:
         zipfile.ZipFile(io.BytesIO(data)) as src,
         zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as dst,
     ):
+        replaced: dict[str, bytes] = {}
+        for part, sheet in by_part.items():
+            if sheet.comments_written:
+                replaced.update(_comment_parts(src, part, sheet.comments))
         for info in src.infolist():
-            body = src.read(info.filename)
-            sheet = by_part.get(info.filename)
-            if sheet is not None:
-                body = sheet.splice(body.decode("utf-8")).encode("utf-8")
-            dst.writestr(info, body, compress_type=zipfile.ZIP_DEFLATED)
+            body = replaced.get(info.filename) or src.read(info.filename)
+            deferred = by_part.get(info.filename)
+            if deferred is not None:
+                body = deferred.splice(body.decode("utf-8")).encode("utf-8")
+            # Level 1: a third of the time of the default for a few percent more bytes, on
+            # parts that can be tens of MB for a large sheet.
+            dst.writestr(info, body, compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
     return out.getvalue()
+
+
+_RELATIONSHIP = re.compile(r'<Relationship\b[^>]*>')
+_COMMENTS_XMLNS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def _comment_parts(
+    src: zipfile.ZipFile, part: str, comments: list[tuple[str, int, int, Comment]]
+) -> dict[str, bytes]:
+    """The sheet's comments part and its VML drawing, holding every comment — the same
+    markup openpyxl writes for one (openpyxl takes ~100 µs per comment; this, a few)."""
+    folder, _, name = part.rpartition("/")
+    rels = src.read(f"{folder}/_rels/{name}.rels").decode("utf-8")
+    targets: dict[str, str] = {}
+    for rel in _RELATIONSHIP.findall(rels):
+        kind = re.search(r'Type="[^"]*/(comments|vmlDrawing)"', rel)
+        target = re.search(r'Target="([^"]+)"', rel)
+        if kind and target:
+            path = target.group(1)
+            targets[kind.group(1)] = path.lstrip("/") if path.startswith("/") else (
+                f"{folder}/{path}"
+            )
+    if set(targets) != {"comments", "vmlDrawing"}:
+        return {}
+    authors = list(dict.fromkeys(c.author for *_, c in comments))
+    notes = "".join(
+        f'<comment ref="{ref}" authorId="{authors.index(c.author)}" shapeId="0"><text>'
+        f"<t{_space(c.text)}>{_xml_escape(c.text)}</t></text></comment>"
+        for ref, _row, _col, c in comments
+    )
+    comments_xml = (
+        f'<comments xmlns="{_COMMENTS_XMLNS}"><authors>'
+        + "".join(f"<author>{_xml_escape(a)}</author>" for a in authors)
+        + f"</authors><commentList>{notes}</commentList></comments>"
+    )
+    shapes = "".join(
+        _VML_SHAPE.format(id=1026 + i, width=c.width, height=c.height, row=row, col=col)
+        for i, (_ref, row, col, c) in enumerate(comments)
+    )
+    return {
+        targets["comments"]: comments_xml.encode("utf-8"),
+        targets["vmlDrawing"]: (_VML_HEAD + shapes + "</xml>").encode("utf-8"),
+    }
+
+
+def _space(text: str) -> str:
+    return ' xml:space="preserve"' if text != text.strip() else ""
+
+
+# openpyxl's comment shape (openpyxl/comments/shape_writer.py), as text.
+_VML_HEAD = (
+    '<xml xmlns:ns0="urn:schemas-microsoft-com:office:office" '
+    'xmlns:ns1="urn:schemas-microsoft-com:vml" '
+    'xmlns:ns2="urn:schemas-microsoft-com:office:excel">'
+    '<ns0:shapelayout ns1:ext="edit"><ns0:idmap ns1:ext="edit" data="1" /></ns0:shapelayout>'
+    '<ns1:shapetype id="_x0000_t202" coordsize="21600,21600" ns0:spt="202" '
+    'path="m,l,21600r21600,l21600,xe"><ns1:stroke joinstyle="miter" />'
+    '<ns1:path gradientshapeok="t" ns0:connecttype="rect" /></ns1:shapetype>'
+)
+_VML_SHAPE = (
+    '<ns1:shape type="#_x0000_t202" style="position:absolute; margin-left:59.25pt;'
+    'margin-top:1.5pt;width:{width}px;height:{height}px;z-index:1;visibility:hidden" '
+    'fillcolor="#ffffe1" ns0:insetmode="auto" id="_x0000_s{id:04d}">'
+    '<ns1:fill color2="#ffffe1" /><ns1:shadow color="black" obscured="t" />'
+    '<ns1:path ns0:connecttype="none" /><ns1:textbox style="mso-direction-alt:auto">'
+    '<div style="text-align:left" /></ns1:textbox><ns2:ClientData ObjectType="Note">'
+    "<ns2:MoveWithCells /><ns2:SizeWithCells /><ns2:AutoFill>False</ns2:AutoFill>"
+    "<ns2:Row>{row}</ns2:Row><ns2:Column>{col}</ns2:Column></ns2:ClientData></ns1:shape>"
+)
 
 
 class _Bytes:

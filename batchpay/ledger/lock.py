@@ -1,0 +1,66 @@
+"""One process per run: an exclusive ``flock`` that the kernel drops when the process dies."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+from pathlib import Path
+
+from batchpay.errors import RunLocked
+from batchpay.ledger.model import Clock, iso, utc_now
+
+
+class RunLock:
+    """An exclusive, process-scoped lock on one run: ``flock`` on
+    ``<ledger>.locks/<run_id>.lock``. The kernel releases it when the process exits or is
+    killed, so there is no stale-lock clean-up (SAFETY.md: a second process on the same run
+    exits before sending anything)."""
+
+    def __init__(self, ledger_path: str | os.PathLike[str], run_id: str,
+                 *, clock: Clock = utc_now) -> None:
+        base = Path(ledger_path)
+        self.path = base.with_name(base.name + ".locks") / f"{run_id}.lock"
+        self.run_id = run_id
+        self.clock = clock
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd)
+            os.close(fd)
+            raise RunLocked(
+                f"run {self.run_id} is in use by another batchpay process ({holder})",
+                hint="wait for it to finish; if that process is gone, the lock frees itself — "
+                     "nothing was sent by this one",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "since": iso(self.clock())}).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        data = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        return f"pid {data.get('pid')} on {data.get('host')} since {data.get('since')}"
+    except (OSError, ValueError):
+        return "holder unknown"

@@ -1,0 +1,185 @@
+"""The journal's vocabulary: row states and the one rule for changing them
+(:func:`check_transition`), run and Request-Id identities, and the records that go in and out
+(:class:`NewRow`, :class:`RowChange`, references seen in earlier runs)."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+
+from batchpay import ledger_records as st
+from batchpay.errors import RunError
+
+Clock = Callable[[], datetime]
+
+SCHEMA_VERSION = 1
+# Western Indonesia Time has no daylight saving: a fixed offset is exact.
+WIB = timezone(timedelta(hours=7), "WIB")
+# Fixed namespace for Sub Account Request-Ids (uuid5 of the row identity); never change it,
+# or a resumed run would compute different ids than the ones its rows were sent with.
+REQUEST_ID_NAMESPACE = uuid.UUID("6d0c2f3e-8b1a-5c7e-9f4d-2a6b8e0c1d3f")
+
+ACCEPTED_STATES: tuple[str, ...] = (
+    *st.PAYOUT_LINK_PROGRESS, "COMPLETED", "FAILED", "EXPIRED", "SUCCESS", "CREATED", "ACTIVE"
+)
+# Terminal for the journal: nothing leaves them. NOT_SENT (dry run) is final too.
+FINAL_STATES: frozenset[str] = frozenset((*st.TERMINAL, st.NOT_SENT))
+# Rows a run still has to work on (send, or resolve).
+OPEN_STATES: tuple[str, ...] = (st.PLANNED, st.SENDING, st.UNKNOWN)
+# SENDING -> PLANNED only when DOKU *proved* it did not execute the request and the row must
+# wait for the operator (SAFETY.md lists 401 among the "did not execute" answers; 429 is a
+# refusal before execution). The row keeps its Request-Id and bytes for `resume`.
+NOT_EXECUTED_REASONS = frozenset({"auth-failed", "rate-limited"})
+# A reference in one of these states in an earlier run does not block a new run: DOKU proved
+# it never executed (REJECTED) or it never could have been sent (INVALID, NOT_SENT = dry run).
+REFERENCE_FREE_STATES = frozenset({st.REJECTED, st.INVALID, st.NOT_SENT})
+
+
+class IllegalTransition(RunError):
+    """A state change the journal's state machine forbids (a bug, never a user error)."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+# --- identities ---------------------------------------------------------------------------
+
+
+def new_run_id(now: datetime, *, token: str | None = None) -> str:
+    """Sortable, readable: ``20261121-054512-ab12`` (UTC time of creation + 4 random hex)."""
+    return f"{now.astimezone(UTC):%Y%m%d-%H%M%S}-{token or secrets.token_hex(2)}"
+
+
+def request_id_for(product: str, run_id: str, row_number: int, reference: str, attempt: int) -> str:
+    """The deterministic Request-Id of one attempt of one row (SAFETY.md: derived from the
+    run and row identity, stored before the first send, identical on every re-send).
+
+    Sub Account: a UUID5 (any string ≤ 128 chars is allowed). Payout Link: DOKU wants a
+    numeric string (doku-api.md §1) — 20 digits from SHA-256 of the same identity, with a
+    non-zero first digit so no system can shorten it by reading it as a number.
+    """
+    identity = f"{run_id}:{row_number}:{reference}:{attempt}"
+    if product == "payout-link":
+        number = int.from_bytes(hashlib.sha256(identity.encode("utf-8")).digest(), "big")
+        return str(10**19 + number % (9 * 10**19))
+    return str(uuid.uuid5(REQUEST_ID_NAMESPACE, identity))
+
+
+def current_operator() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return "unknown"
+
+
+# --- the state machine --------------------------------------------------------------------
+
+
+def check_transition(old: str, new: str, *, reason: str | None = None) -> None:
+    """The one place row transitions are allowed or refused (SAFETY.md state machine).
+
+    Raises :class:`IllegalTransition` for anything else — above all for any change that
+    would leave a terminal state (COMPLETED/SUCCESS/CREATED/ACTIVE/FAILED/EXPIRED/REJECTED/
+    INVALID, and NOT_SENT), because a terminal row has been settled with DOKU or the operator
+    and re-opening it is how a payout gets made twice.
+    """
+    if old in FINAL_STATES:
+        raise IllegalTransition(f"row is {old}, a final state; it cannot become {new}")
+    allowed: bool
+    if old == st.PLANNED:
+        allowed = new in (st.SENDING, st.NOT_SENT)
+    elif old == st.SENDING:
+        allowed = (
+            new in (st.SENDING, st.UNKNOWN, st.REJECTED)
+            or new in ACCEPTED_STATES
+            or (new == st.PLANNED and reason in NOT_EXECUTED_REASONS)
+        )
+    elif old == st.UNKNOWN:
+        # Resolution: re-send (SENDING) or a status check found it (an accepted status).
+        allowed = new in (st.SENDING, st.UNKNOWN) or new in ACCEPTED_STATES
+    elif old in st.PAYOUT_LINK_PROGRESS:
+        allowed = new in ACCEPTED_STATES and new not in ("SUCCESS", "CREATED", "ACTIVE")
+    else:
+        allowed = False
+    if not allowed:
+        raise IllegalTransition(f"a row cannot go from {old} to {new}")
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """One change to a row, journaled atomically with its event."""
+
+    run_id: str
+    row_number: int
+    new_state: str
+    event: str  # event type, e.g. "send", "outcome", "status-check", "not-sent"
+    reason: str | None = None  # why (codes like "auth-failed"); see NOT_EXECUTED_REASONS
+    outcome: str | None = None  # OutcomeClass value
+    http_status: int | None = None
+    doku_status: str | None = None
+    doku_ids: dict[str, str] | None = None  # merged into the stored ids
+    message: str | None = None
+    seen: bool = False  # DOKU told us the status just now (sets last_seen_at)
+    count_send: bool = False  # this change is the intent to put the request on the wire
+    # False only for a status look-up that changed nothing (no audit line per --watch poll).
+    record_event: bool = True
+
+
+@dataclass(frozen=True)
+class NewRow:
+    """A row as planned: everything needed to send it, exactly, later."""
+
+    row_number: int
+    reference: str
+    amount_minor: int | None
+    currency: str
+    source_account: str | None
+    input: dict[str, str]
+    normalised: dict[str, str]
+    body: bytes
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class SeenReference:
+    run_id: str
+    row_number: int
+    state: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """A reference of a new run already used by an earlier run (which still counts)."""
+
+    row_number: int
+    reference: str
+    earlier: SeenReference
+
+
+class RepeatedReferences(RunError):
+    """References already sent in an earlier run (refused unless --allow-repeat)."""
+
+    def __init__(self, repeats: list[Repeat]) -> None:
+        self.repeats = repeats
+        lines = [f"row {r.row_number}: {r.reference!r} was already used in run "
+                 f"{r.earlier.run_id} (row {r.earlier.row_number}, {r.earlier.state})"
+                 for r in repeats[:20]]
+        more = f"\n  … and {len(repeats) - 20} more" if len(repeats) > 20 else ""
+        super().__init__(
+            f"{len(repeats)} reference(s) were already sent in an earlier run:\n  "
+            + "\n  ".join(lines) + more,
+            hint="a reference is paid once; remove these rows, or, if paying them again is "
+                 "really intended, re-run with --allow-repeat (failed rows: use "
+                 "`batchpay retry-failed RUN_ID`)",
+        )

@@ -1,0 +1,76 @@
+"""CSV/XLSX → a frame of strings plus the row numbers the user sees in Excel.
+
+Knows file formats, not payments: every cell becomes the text the user sees, each row keeps
+its Excel row number, and cell-level traps (hidden rows, merged cells, formulas, numbers
+stored as numbers) are recorded as problems or facts. Which columns are identifiers is a
+payment question, so :mod:`batchpay.headers` turns the recorded facts into problems.
+
+The package, by seam:
+
+* :mod:`~batchpay.sheet.files` — bytes, and files that are not what their name says;
+* :mod:`~batchpay.sheet.csvfile` — encodings, delimiters, quoting (pyarrow for UTF-8, pandas'
+  C parser and the csv module for the rest);
+* :mod:`~batchpay.sheet.xlsxfile` — values from python-calamine, as the text Excel shows;
+* :mod:`~batchpay.sheet.xmlscan` — the facts calamine cannot give, from the sheet's XML;
+* :mod:`~batchpay.sheet.grid` — text columns → header row, data rows, :class:`RawSheet`.
+
+The frame's columns are pandas ``str`` columns backed by pyarrow: a million-row sheet is a
+few hundred MB of Arrow buffers instead of ten million Python objects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from batchpay.problems import Problem
+from batchpay.sheet.files import read_bytes, unsupported
+from batchpay.sheet.grid import build, column_letter
+from batchpay.sheet.model import (
+    CSV_SUFFIXES,
+    XLSX_SUFFIXES,
+    Facts,
+    HeaderScorer,
+    RawSheet,
+)
+from batchpay.sheet.xlsxfile import cell_text
+
+__all__ = [
+    "CSV_SUFFIXES",
+    "XLSX_SUFFIXES",
+    "HeaderScorer",
+    "RawSheet",
+    "cell_text",
+    "column_letter",
+    "load_sheet",
+]
+
+
+def load_sheet(
+    path: str | Path, *, sheet: str | None = None, header_scorer: HeaderScorer | None = None
+) -> RawSheet:
+    """Read a CSV or XLSX file into text cells with Excel row numbers.
+
+    ``header_scorer`` (given by :func:`batchpay.headers.load_table`) lets the header row be
+    found below title rows; without it the first row with two or more filled cells is used.
+    Raises :class:`InputError` (one line, naming the file) when the file cannot be read.
+    """
+    p = Path(path)
+    data = read_bytes(p)
+    digest = hashlib.sha256(data).hexdigest()
+    suffix = p.suffix.lower()
+    problems: list[Problem] = []
+    if suffix in CSV_SUFFIXES:
+        from batchpay.sheet.csvfile import read_csv
+
+        grid = read_csv(p, data, problems)
+        facts = Facts()
+        sheet_name = None
+    elif suffix in XLSX_SUFFIXES:
+        from batchpay.sheet.xlsxfile import read_xlsx
+
+        grid, facts, sheet_name = read_xlsx(p, data, sheet, problems)
+    else:
+        raise unsupported(p)
+    del data
+    return build(p, sheet_name, grid, facts, problems, digest, header_scorer)

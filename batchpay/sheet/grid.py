@@ -1,0 +1,357 @@
+"""A worksheet as text columns → :class:`RawSheet`: the header row, the data rows (blank rows
+skipped, Excel row numbers kept), the columns worth keeping, and cell-level problems.
+
+Columns are pyarrow string arrays, so a million-row sheet never becomes ten million Python
+objects here: whether a cell is blank is decided from its first byte for nearly every cell
+(a printable ASCII character other than space cannot be stripped away), and ``str.strip`` —
+the definition of blank — runs only on the few cells that start with whitespace or a
+non-ASCII character.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from batchpay.errors import InputError
+from batchpay.problems import Problem
+from batchpay.sheet.model import Facts, HeaderScorer, RawSheet
+
+TEXT = pa.large_string()  # pandas' own string type: its str columns wrap it without a copy
+_HEADER_SEARCH_ROWS = 30  # title rows above the header rarely exceed a handful
+
+
+class Grid:
+    """Rectangular text cells: ``columns[c][r]``, every cell a str ('' when empty)."""
+
+    def __init__(self, columns: Sequence[pa.Array], n_rows: int) -> None:
+        self.columns = list(columns)
+        self.n_rows = n_rows
+
+    @classmethod
+    def from_columns(cls, columns: Sequence[Sequence[str]]) -> Grid:
+        n = max((len(c) for c in columns), default=0)
+        return cls([pa.array(list(c) + [""] * (n - len(c)), type=TEXT) for c in columns], n)
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Sequence[str]]) -> Grid:
+        """Rows of possibly different widths (the csv module keeps ragged rows), padded."""
+        width = max((len(r) for r in rows), default=0)
+        if all(len(r) == width for r in rows):
+            columns: list[Sequence[str]] = list(zip(*rows, strict=True)) if rows else []
+        else:
+            columns = [[r[c] if c < len(r) else "" for r in rows] for c in range(width)]
+        return cls.from_columns(columns)
+
+    @property
+    def width(self) -> int:
+        return len(self.columns)
+
+    def row(self, r: int) -> list[str]:
+        return [str(col[r].as_py()) for col in self.columns]
+
+    def cell(self, r: int, c: int) -> str:
+        if r >= self.n_rows or c >= self.width:
+            return ""
+        return str(self.columns[c][r].as_py())
+
+
+def rebased(arr: pa.Array) -> pa.Array:
+    """A string array whose value offsets start at 0, sharing the character data.
+
+    A slice keeps its parent's offsets, which is valid Arrow, but some kernels mishandle it
+    (pyarrow 26: ascii_lower/ascii_upper return corrupt arrays), so columns are rebased
+    before anything else sees them. Only the offsets are copied."""
+    if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+        return arr
+    n = len(arr)
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    _validity, offsets_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=width)[arr.offset : arr.offset + n + 1]
+    if not n or (arr.offset == 0 and offsets[0] == 0):
+        return arr
+    if arr.null_count:
+        return pa.concat_arrays([arr])
+    first = int(offsets[0])
+    data = data_buf.slice(first, int(offsets[-1]) - first) if data_buf is not None else None
+    return pa.Array.from_buffers(arr.type, n, [None, pa.py_buffer(offsets - first), data])
+
+
+def _first_bytes(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(sure, maybe) per cell: *sure* — the first byte is printable ASCII other than space, so
+    ``str.strip`` cannot empty the cell; *maybe* — non-empty but starting with whitespace or a
+    non-ASCII character (U+00A0, U+3000 … are whitespace to ``str.strip``)."""
+    n = len(col)
+    width = np.int64 if pa.types.is_large_string(col.type) else np.int32
+    _validity, offsets_buf, data_buf = col.buffers()
+    offsets: np.ndarray = np.frombuffer(offsets_buf, dtype=width)[col.offset : col.offset + n + 1]
+    starts = offsets[:-1]
+    nonempty = np.greater(offsets[1:], starts)
+    first = np.zeros(n, dtype=np.uint8)
+    if data_buf is not None and nonempty.any():
+        data = np.frombuffer(data_buf, dtype=np.uint8)
+        first[nonempty] = data[starts[nonempty]]
+    sure = (first > 0x20) & (first < 0x7F)
+    return sure, nonempty & ~sure
+
+
+def _strip_nonblank(col: pa.Array, positions: np.ndarray) -> np.ndarray:
+    """``bool(cell.strip())`` for the cells at ``positions``."""
+    if not len(positions):
+        return np.zeros(0, dtype=bool)
+    cells = col.take(pa.array(positions, type=pa.int64())).to_pylist()
+    return np.fromiter((bool(v.strip()) for v in cells), dtype=bool, count=len(cells))
+
+
+def _find_header(rows: list[list[str]], scorer: HeaderScorer | None) -> int:
+    """Index (into ``rows``, the first filled rows) of the header row."""
+    if scorer is not None:
+        scores = [scorer([c.strip() for c in row]) for row in rows]
+        best = max(scores)
+        if best >= 2:
+            return scores.index(best)
+    # No known column names: title rows usually have a single filled cell, headers several.
+    for i, row in enumerate(rows):
+        if sum(1 for c in row if c.strip()) >= 2:
+            return i
+    return 0
+
+
+def build(
+    p: Path,
+    sheet_name: str | None,
+    grid: Grid,
+    facts: Facts,
+    problems: list[Problem],
+    digest: str,
+    scorer: HeaderScorer | None,
+) -> RawSheet:
+    n, width = grid.n_rows, grid.width
+    sure: list[np.ndarray] = []
+    maybe: list[np.ndarray] = []
+    for col in grid.columns:
+        s, m = _first_bytes(col)
+        sure.append(s)
+        maybe.append(m)
+    filled = np.logical_or.reduce(sure) if width else np.zeros(n, dtype=bool)
+    unsure = (np.logical_or.reduce(maybe) & ~filled) if width else filled
+    if unsure.any():
+        for c, col in enumerate(grid.columns):
+            pos = np.flatnonzero(unsure & maybe[c])
+            filled[pos[_strip_nonblank(col, pos)]] = True
+    if not filled.any():
+        where = f"sheet {sheet_name!r}" if sheet_name else "the file"
+        raise InputError(
+            f"{p.name}: {where} is empty",
+            hint="put the header row and the payment rows in it, or pick another "
+            "sheet with --sheet",
+        )
+
+    candidates = np.flatnonzero(filled)[:_HEADER_SEARCH_ROWS].tolist()
+    header_at = candidates[_find_header([grid.row(i) for i in candidates], scorer)]
+    data_mask = filled.copy()
+    for r, _c in facts.formulas:
+        data_mask[r] = True  # a formula with no value is still a row the user filled
+    data_mask[: header_at + 1] = False
+    data_at = np.flatnonzero(data_mask)
+    header_cells = [c.strip() for c in grid.row(header_at)]
+    # Keep a column when it has a header or any value, so stray values are never dropped.
+    keep = [
+        c
+        for c in range(width)
+        if header_cells[c]
+        or sure[c][data_at].any()
+        or _strip_nonblank(grid.columns[c], data_at[maybe[c][data_at]]).any()
+    ]
+    letters = [column_letter(c) for c in keep]
+    originals = [header_cells[c] or f"Column {column_letter(c)}" for c in keep]
+    headers = _unique(originals)
+    column_of = dict(zip(keep, headers, strict=True))
+    # pandas only now: reading the file above needs none of it, so the CLI imports pandas
+    # on another thread meanwhile (batchpay/cli/sheets.py).
+    import pandas as pd
+
+    contiguous = len(data_at) == 0 or data_at[-1] - data_at[0] + 1 == len(data_at)
+    take = None if contiguous else pa.array(data_at, type=pa.int64())
+    start = int(data_at[0]) if len(data_at) else 0
+    frame = pd.DataFrame(
+        {
+            h: pd.Series(
+                # Some pyarrow kernels mishandle sliced string arrays (see rebased).
+                rebased(grid.columns[c].slice(start, len(data_at)))
+                if take is None
+                else grid.columns[c].take(take),
+                dtype="str",
+            )
+            for c, h in column_of.items()
+        },
+        columns=headers,
+    )
+    row_numbers = (data_at + 1).tolist()
+    is_data = np.zeros(n, dtype=bool)
+    is_data[data_at] = True
+
+    numeric: dict[str, set[int]] = {}
+    for c, rows in facts.numeric.items():
+        if c in column_of:
+            at = np.fromiter(rows, dtype=np.int64, count=len(rows))
+            at = at[at < n]
+            kept = set((at[is_data[at]] + 1).tolist())
+            if kept:
+                numeric[column_of[c]] = kept
+    scientific: dict[str, set[int]] = {}
+    for r, c in facts.scientific:
+        if is_data[r] and c in column_of:
+            scientific.setdefault(column_of[c], set()).add(r + 1)
+
+    last = int(data_at[-1]) if len(data_at) else header_at
+    problems.extend(_cell_problems(grid, facts, header_at, last, is_data, column_of))
+    if not len(data_at):
+        problems.append(
+            Problem(
+                None,
+                None,
+                None,
+                "no-rows",
+                "there are no payment rows under the header row",
+                "add one row per payment below the header",
+            )
+        )
+    return RawSheet(
+        path=p,
+        sheet_name=sheet_name,
+        headers=headers,
+        frame=frame,
+        row_numbers=row_numbers,
+        problems=problems,
+        sha256=digest,
+        header_row=header_at + 1,
+        original_headers=originals,
+        column_letters=letters,
+        numeric_cells=numeric,
+        scientific_cells=scientific,
+    )
+
+
+def column_letter(index: int) -> str:
+    """0 → "A", 27 → "AB"."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    taken = set(names)
+    out = []
+    for name in names:
+        count = seen.get(name, 0) + 1
+        seen[name] = count
+        candidate = name if count == 1 else f"{name} ({count})"
+        while count > 1 and candidate in taken:
+            count += 1
+            candidate = f"{name} ({count})"
+        taken.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def _cell_problems(
+    grid: Grid,
+    facts: Facts,
+    header_at: int,
+    last: int,
+    is_data: np.ndarray,
+    column_of: dict[int, str],
+) -> list[Problem]:
+    out: list[Problem] = []
+    for r in sorted(r for r in facts.hidden_rows if r < len(is_data) and is_data[r]):
+        out.append(
+            Problem(
+                r + 1,
+                None,
+                None,
+                "hidden-row",
+                "this row is hidden in Excel but would still be paid",
+                "unhide the row (select the rows around it → right-click → Unhide) "
+                "and check it, or delete it if it should not be paid",
+            )
+        )
+    for c in sorted(facts.hidden_cols):
+        if c in column_of:
+            out.append(
+                Problem(
+                    None,
+                    column_of[c],
+                    None,
+                    "hidden-column",
+                    "this column is hidden in Excel, so its values cannot be checked by eye",
+                    "unhide the column and check it",
+                    severity="warning",
+                )
+            )
+    for r0, c0, r1, c1 in facts.merged:
+        if r1 < header_at or r0 > last:
+            continue  # merged title cells above the header, or notes below the rows: harmless
+        ref = f"{column_letter(c0)}{r0 + 1}:{column_letter(c1)}{r1 + 1}"
+        column = next((column_of[c] for c in range(c0, c1 + 1) if c in column_of), None)
+        out.append(
+            Problem(
+                max(r0, header_at) + 1,
+                column,
+                ref,
+                "merged-cells",
+                f"cells {ref} are merged, so only the first of them holds a value",
+                "select the cells → Home → Merge & Center to unmerge them, then "
+                "type the value into every row",
+            )
+        )
+    for (r, c), has_value in facts.formulas.items():
+        if not is_data[r] or c not in column_of:
+            continue
+        value = grid.cell(r, c)
+        if (r, c) in facts.errors:
+            continue  # reported as an error value below
+        if has_value:
+            out.append(
+                Problem(
+                    r + 1,
+                    column_of[c],
+                    value,
+                    "formula-cached",
+                    "this cell is a formula; the value Excel last calculated is used",
+                    "check the value is right, or paste it as a value (Paste Special → Values)",
+                    severity="warning",
+                )
+            )
+        else:
+            out.append(
+                Problem(
+                    r + 1,
+                    column_of[c],
+                    "",
+                    "formula-no-value",
+                    "this cell is a formula that has never been calculated, so it has no value",
+                    "open the file in Excel, let it calculate and "
+                    "save it, or type the value instead of the formula",
+                )
+            )
+    for (r, c), text in facts.errors.items():
+        if r < len(is_data) and is_data[r] and c in column_of:
+            out.append(
+                Problem(
+                    r + 1,
+                    column_of[c],
+                    text,
+                    "error-value",
+                    f"this cell shows the Excel error {text}",
+                    "fix the formula or type the correct value",
+                )
+            )
+    return out

@@ -1,0 +1,57 @@
+"""The loader's data: :class:`RawSheet` (what :func:`batchpay.sheet.load_sheet` returns) and the
+cell-level :class:`Facts` of a worksheet that calamine does not give."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from batchpay.problems import Problem
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+
+# Scores a candidate header row (higher = more known column names); see load_sheet.
+HeaderScorer = Callable[[Sequence[str]], int]
+
+
+@dataclass
+class RawSheet:
+    path: Path
+    sheet_name: str | None  # None for CSV
+    headers: list[str]  # header cells as text, in order, made unique ("Name", "Name (2)")
+    frame: pd.DataFrame  # one column per header, every cell a str ('' when empty)
+    row_numbers: list[int]  # Excel row number of each frame row
+    problems: list[Problem] = field(default_factory=list)  # column = the header text
+    sha256: str = ""
+    header_row: int = 1
+    # Header text as written, before de-duplication: two "Phone" columns must be seen as two
+    # candidates for the same field, not as "Phone" and an unknown "Phone (2)".
+    original_headers: list[str] = field(default_factory=list)
+    column_letters: list[str] = field(default_factory=list)  # "A", "B", … per header
+    # header -> Excel rows whose cell is stored as a number (XLSX only). Identifier columns
+    # are only known after kind detection, so headers.resolve() turns these into problems.
+    numeric_cells: dict[str, set[int]] = field(default_factory=dict)
+    # header -> rows of number cells Excel *displays* in scientific notation (8.16291E+11).
+    scientific_cells: dict[str, set[int]] = field(default_factory=dict)
+
+
+@dataclass
+class Facts:
+    """Cell-level facts of one worksheet, keyed by 0-based (row, col)."""
+
+    # column -> rows of number cells, and of those whose absolute value is ≥ 1e11 (the ones
+    # Excel's General format shows in scientific notation)
+    numeric: dict[int, set[int]] = field(default_factory=dict)
+    large_numbers: dict[int, set[int]] = field(default_factory=dict)
+    scientific: set[tuple[int, int]] = field(default_factory=set)
+    formulas: dict[tuple[int, int], bool] = field(default_factory=dict)  # -> has cached value
+    errors: dict[tuple[int, int], str] = field(default_factory=dict)  # -> "#N/A", "#REF!", …
+    hidden_rows: set[int] = field(default_factory=set)
+    hidden_cols: set[int] = field(default_factory=set)
+    merged: list[tuple[int, int, int, int]] = field(default_factory=list)  # r0, c0, r1, c1

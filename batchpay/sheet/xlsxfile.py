@@ -1,0 +1,260 @@
+"""XLSX → :class:`~batchpay.sheet.grid.Grid` plus the cell :class:`Facts` Excel users trip over.
+
+Values come from python-calamine (fast, Rust); the facts calamine cannot give (formulas,
+error cells, hidden rows and columns, number formats) from :mod:`batchpay.sheet.xmlscan`.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from python_calamine import (
+    CalamineWorkbook,
+    PasswordError,
+    SheetTypeEnum,
+    SheetVisibleEnum,
+)
+
+from batchpay.errors import InputError
+from batchpay.problems import Problem
+from batchpay.sheet.files import (
+    OLE2_MAGIC,
+    ZIP_MAGIC,
+    encrypted_error,
+    looks_like_text,
+    ole2_error,
+    one_line,
+)
+from batchpay.sheet.grid import TEXT, Grid
+from batchpay.sheet.model import Facts
+from batchpay.sheet.xmlscan import scan_xml, sheet_xml
+
+
+def read_xlsx(
+    p: Path, data: bytes, sheet: str | None, problems: list[Problem]
+) -> tuple[Grid, Facts, str]:
+    if data.startswith(OLE2_MAGIC):
+        raise ole2_error(p, data)
+    if not data.startswith(ZIP_MAGIC):
+        if looks_like_text(data):
+            head = data[:512].lstrip().lower()
+            if head.startswith((b"<html", b"<!doctype", b"<table")):
+                raise InputError(
+                    f"{p.name}: this is a web page saved with a {p.suffix} name",
+                    hint="open it in Excel and use Save As → Excel Workbook (.xlsx)",
+                )
+            raise InputError(
+                f"{p.name}: this is a text file (CSV?) with a {p.suffix} name",
+                hint="rename it to .csv, or open it in Excel and save as .xlsx",
+            )
+        raise InputError(
+            f"{p.name}: not an Excel workbook (the file is not a zip archive)",
+            hint="open it in Excel and use Save As → Excel Workbook (.xlsx)",
+        )
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        names = set(archive.namelist())
+    except Exception:  # see scan_xml below: any zip failure is damage
+        raise InputError(
+            f"{p.name}: the workbook is damaged (incomplete or corrupt zip)",
+            hint="copy or download the file again, or re-save it from Excel",
+        ) from None
+    if "xl/workbook.xml" not in names:
+        raise InputError(
+            f"{p.name}: this zip file is not an Excel workbook",
+            hint="save the sheet from Excel as Excel Workbook (.xlsx)",
+        )
+    try:
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except PasswordError:
+        raise encrypted_error(p) from None
+    except Exception as exc:  # any reader failure on a user's file is damage (see scan_xml)
+        raise InputError(
+            f"{p.name}: the workbook is damaged and cannot be read ({one_line(exc)})",
+            hint="open it in Excel, re-save it as .xlsx and try again",
+        ) from None
+    with workbook, ThreadPoolExecutor(max_workers=1) as pool:
+        index, name = _pick_sheet(p, workbook, sheet, problems)
+        # The sheet's XML is inflated on another core while calamine parses the same sheet
+        # (both release the GIL).
+        xml = pool.submit(sheet_xml, archive, index)
+        try:
+            cells = workbook.get_sheet_by_index(index)
+            values = cells.to_python(skip_empty_area=False)
+            merged = cells.merged_cell_ranges or []
+        except Exception as exc:  # see above
+            raise InputError(
+                f"{p.name}: sheet {name!r} is damaged and cannot be read ({one_line(exc)})",
+                hint="open it in Excel, re-save it as .xlsx and try again",
+            ) from None
+        facts = Facts(merged=[(a[0], a[1], b[0], b[1]) for a, b in merged])
+        columns = texts(values, facts)
+        del values
+        try:
+            columns = scan_xml(archive, xml.result(), columns, facts)
+        except Exception:
+            # zipfile and zlib report damage with a dozen exception types (BadZipFile,
+            # NotImplementedError for garbled versions, zlib.error, KeyError, …); every one
+            # of them means the same thing to the user, who must get one line, never a
+            # traceback.
+            raise InputError(
+                f"{p.name}: the workbook is damaged (sheet {name!r} cannot be read)",
+                hint="open it in Excel, re-save it as .xlsx and try again",
+            ) from None
+    return Grid(columns, max((len(c) for c in columns), default=0)), facts, name
+
+
+def _pick_sheet(
+    p: Path, workbook: CalamineWorkbook, sheet: str | None, problems: list[Problem]
+) -> tuple[int, str]:
+    metas = workbook.sheets_metadata
+    names = [m.name for m in metas]
+    if sheet is not None:
+        if sheet in names:
+            return names.index(sheet), sheet
+        folded = [i for i, n in enumerate(names) if n.casefold() == sheet.strip().casefold()]
+        if len(folded) == 1:
+            return folded[0], names[folded[0]]
+        listed = ", ".join(repr(n) for n in names)
+        raise InputError(
+            f"{p.name}: no sheet named {sheet!r}; the sheets are {listed}",
+            hint="use --sheet with one of those names",
+        )
+    for i, meta in enumerate(metas):
+        if meta.visible == SheetVisibleEnum.Visible and meta.typ == SheetTypeEnum.WorkSheet:
+            skipped = [m.name for m in metas[:i] if m.visible != SheetVisibleEnum.Visible]
+            if skipped:
+                problems.append(
+                    Problem(
+                        None,
+                        None,
+                        ", ".join(skipped),
+                        "hidden-sheet-skipped",
+                        f"the first sheet is hidden, so the first visible sheet {meta.name!r} "
+                        "was read",
+                        "if the payments are on the hidden sheet, unhide it or use --sheet NAME",
+                        severity="warning",
+                    )
+                )
+            return i, meta.name
+    raise InputError(
+        f"{p.name}: the workbook has no visible worksheet",
+        hint="unhide the sheet with the payments, or use --sheet NAME",
+    )
+
+
+_CellValue = int | float | str | bool | date | datetime | time | timedelta
+
+
+def texts(values: list[list[_CellValue]], facts: Facts) -> list[pa.Array]:
+    """Turn calamine values (rows) into the text Excel shows, as string columns, noting which
+    cells were numbers. Column by column: a column of text cells (most of them) goes to
+    pyarrow as it is, a column of text and numbers (amounts; phones Excel stored as numbers)
+    is converted with numpy, and only dates, booleans and the like cell by cell."""
+    widths = set(map(len, values))
+    width = max(widths, default=0)
+    columns: list[Sequence[Any]]
+    if width and len(widths) == 1:
+        # numpy transposes a grid of Python objects several times faster than zip(*rows).
+        grid = np.empty((len(values), width), dtype=object)
+        grid[:] = values
+        columns = [list(np.ascontiguousarray(grid[:, c])) for c in range(width)]
+        del grid
+    else:
+        columns = [[row[c] if c < len(row) else "" for row in values] for c in range(width)]
+    out: list[pa.Array] = []
+    for c, cells in enumerate(columns):
+        try:
+            arr = pa.array(cells, type=TEXT)  # raises unless every cell is text
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            arr = None
+        if arr is not None and not arr.null_count:
+            out.append(arr)
+            continue
+        column = list(cells)
+        if set(map(type, column)) <= {str, float, int}:
+            _numbers_to_text(c, column, facts)
+        else:
+            numeric: set[int] = set()
+            large: set[int] = set()
+            for r, v in enumerate(column):
+                if type(v) is str:
+                    continue
+                if isinstance(v, int | float) and not isinstance(v, bool):
+                    numeric.add(r)
+                    if abs(v) >= _GENERAL_SCIENTIFIC_FROM:
+                        large.add(r)
+                column[r] = cell_text(v)
+            _note_numbers(facts, c, numeric, large)
+        out.append(pa.array(column, type=TEXT))
+    return out
+
+
+# Excel's General format switches to scientific notation from 12 digits on.
+_GENERAL_SCIENTIFIC_FROM = 1e11
+
+
+def _numbers_to_text(c: int, column: list[Any], facts: Facts) -> None:
+    """The number cells of a column of text and numbers, as Excel shows them."""
+    kinds = list(map(type, column))
+    positions = np.flatnonzero(np.fromiter((k is not str for k in kinds), bool, len(kinds)))
+    numbers = np.array([column[r] for r in positions.tolist()], dtype=object)
+    as_float = numbers.astype(np.float64)
+    # The common case (whole numbers) without the Decimal round trip; below 1e15 a whole
+    # float is exact and has at most 15 digits, as Excel shows it. An int is its digits.
+    floats = np.fromiter((kinds[r] is float for r in positions.tolist()), bool, len(positions))
+    whole = floats & np.isfinite(as_float)
+    whole[whole] = (as_float[whole] == np.trunc(as_float[whole])) & (
+        np.abs(as_float[whole]) < 1e15
+    )
+    for r, v, is_whole in zip(positions.tolist(), numbers.tolist(), whole.tolist(),
+                              strict=True):
+        column[r] = str(int(v)) if is_whole else cell_text(v)
+    with np.errstate(invalid="ignore"):
+        large = positions[np.abs(as_float) >= _GENERAL_SCIENTIFIC_FROM]
+    _note_numbers(facts, c, set(positions.tolist()), set(large.tolist()))
+
+
+def _note_numbers(facts: Facts, c: int, numeric: set[int], large: set[int]) -> None:
+    if numeric:
+        facts.numeric[c] = numeric
+    if large:
+        facts.large_numbers[c] = large
+
+
+def cell_text(value: _CellValue) -> str:
+    """The text of one cell value; numbers as Excel displays them, never a float repr.
+
+    Excel shows at most 15 significant digits, so ``0.1+0.2`` is ``0.3`` to the user and
+    ``816291271826.0`` is ``816291271826``.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return str(value)
+        text = format(Decimal(format(value, ".15g")), "f")
+        return "0" if text in ("-0", "-0.0") else text
+    if isinstance(value, datetime):
+        if value.time() == time(0):
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        seconds = int(value.total_seconds())
+        return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    return str(value)
