@@ -43,7 +43,7 @@ class Table:
 _NOT_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
 # "8.16291E+11", "8,16291E+11" (Indonesian decimal comma), "1E10": what Excel leaves behind
 # when a long number was displayed in scientific notation and then saved or copied as text.
-# The phone and digits normalisers (normalize.py) already report scientific-notation text;
+# The phone and digits normalisers (batchpay/normalize) already report scientific-notation text;
 # flagging it here too would list the same (row, column, code) twice.
 _NORMALISER_FLAGS_SCIENTIFIC = frozenset({"phone", "digits"})
 _SCIENTIFIC = re.compile(r"\s*[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+\s*")

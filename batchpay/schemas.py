@@ -206,7 +206,7 @@ RULES: dict[str, Rule] = {
     )
 }
 
-# Codes a normaliser may put in F__code, by field type (normalize.py documents each).
+# Codes a normaliser may put in F__code, by field type (batchpay/normalize documents each).
 _COMMON = ("required", "non-printable")
 _NUMERIC = ("scientific-notation", "non-ascii-digits")
 PARSE_CODES: dict[str, tuple[str, ...]] = {

@@ -175,6 +175,10 @@ def validate_table(
         )
     invalid = _blank_invalid(normalised, problems, kind)
     totals = _totals(normalised, kind, invalid)
+    if len(frame) >= _PARALLEL_FROM_ROWS:
+        # The check frame and the normalisers' intermediate columns are gone; hand their
+        # memory back rather than keep it in pyarrow's pool for the rest of a long run.
+        normalize.release_unused_memory()
     return ValidationResult(table, normalised, problems, invalid, totals)
 
 

@@ -38,6 +38,7 @@ from batchpay.normalize.base import (
     encode,
     mostly_repeated,
     per_unique,
+    release_unused_memory,
     text_series,
 )
 from batchpay.normalize.emails import _check_email as _check_email  # tests compare with it
@@ -77,5 +78,6 @@ __all__ = [
     "parse_amount_text",
     "parse_amounts",
     "per_unique",
+    "release_unused_memory",
     "text_series",
 ]

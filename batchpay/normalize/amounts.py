@@ -112,8 +112,9 @@ def parse_amounts(
     ``decimals`` is 0, else ``amount-too-many-decimals``); more than ``max_int_digits`` digits
     before the point is ``amount-too-large``.
 
-    Two vectorised tiers cover what spreadsheets export for number cells (``1500000`` and
-    ``1500000.00``); formatted text goes through :func:`parse_amount_text` once per distinct
+    Three vectorised tiers cover what spreadsheets export for number cells (``1500000`` and
+    ``1500000.00``) and the common formatted whole amounts (``Rp 1.500.000``,
+    ``1,250,000``); any other text goes through :func:`parse_amount_text` once per distinct
     value.
     """
     out = Out(raw)

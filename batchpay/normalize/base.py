@@ -77,6 +77,11 @@ def as_arrow(column: pd.Series | np.ndarray | Sequence[str] | pa.Array | pa.Chun
     return arr
 
 
+def release_unused_memory() -> None:
+    """Return memory pyarrow's allocator keeps for reuse to the operating system."""
+    pa.default_memory_pool().release_unused()
+
+
 def blank_where(values: pa.Array, where: np.ndarray) -> pa.Array:
     """``values`` with '' wherever ``where`` is true."""
     return pc.if_else(pa.array(where), BLANK, values) if where.any() else values
