@@ -436,6 +436,11 @@ def dumps_exact(obj: Any) -> bytes:
     return _dump(obj).encode("utf-8")
 
 
+# One encoder for every string: json.dumps(s, ensure_ascii=False) builds a new encoder per
+# call, which costs ~2 s per 100,000 rows; the output is byte-identical.
+_encode_str = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def _dump(obj: Any) -> str:
     if isinstance(obj, Mapping):
         return "{" + ",".join(f"{_dump(str(k))}:{_dump(v)}" for k, v in obj.items()) + "}"
@@ -453,7 +458,7 @@ def _dump(obj: Any) -> str:
     if isinstance(obj, float):
         raise TypeError("floats are never serialised: money must be Decimal or int")
     if isinstance(obj, str):
-        return json.dumps(obj, ensure_ascii=False)
+        return _encode_str(obj)
     raise TypeError(f"cannot serialise {type(obj).__name__}")
 
 
