@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, overload
+from typing import Any, NamedTuple, Protocol, overload
 
 from batchpay import ledger_records as lr
 from batchpay.kinds import KINDS
@@ -263,12 +263,27 @@ class LazyRows(Sequence[tuple[Any, ...]]):
         return map(self._build, self._source)
 
 
+class Replay(Iterable[tuple[Any, ...]]):
+    """Table rows read afresh from their source on every iteration (the journal, in
+    chunks): nothing is held between passes, so the workbook measures then writes a
+    100,000-row table with only a chunk of records in memory."""
+
+    def __init__(self, source: Callable[[], Iterable[Any]],
+                 build: Callable[[Any], tuple[Any, ...]]) -> None:
+        self._source = source
+        self._build = build
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return map(self._build, self._source())
+
+
 @dataclass
 class Table:
-    """Columns and rows of plain values (str, int, Decimal or None), ready to write."""
+    """Columns and rows of plain values (str, int, Decimal or None), ready to write.
+    ``rows`` may be iterated several times (a :class:`LazyRows` or a :class:`Replay`)."""
 
     columns: list[Column]
-    rows: Sequence[tuple[Any, ...]]
+    rows: Iterable[tuple[Any, ...]]
 
     @property
     def headers(self) -> list[str]:
@@ -285,19 +300,32 @@ def _amount_decimals(runs: Iterable[RunRecord]) -> int:
     return max((k.amount_decimals for k in kinds if k is not None), default=2)
 
 
-def _ordered_union(keys_per_item: Iterable[Iterable[str]]) -> list[str]:
-    # dict keeps first-seen order, so the sheet's column order survives; most rows share the
-    # same key tuple, so only new tuples are walked.
-    seen: dict[str, None] = {}
-    last: tuple[str, ...] | None = None
-    for keys in keys_per_item:
+class _KeyUnion:
+    """Keys in first-seen order, fed one item at a time."""
+
+    def __init__(self) -> None:
+        # dict keeps first-seen order, so the sheet's column order survives; most rows share
+        # the same key tuple, so only new tuples are walked.
+        self._seen: dict[str, None] = {}
+        self._last: tuple[str, ...] | None = None
+
+    def add(self, keys: Iterable[str]) -> None:
         keys = tuple(keys)
-        if keys == last:
-            continue
-        last = keys
+        if keys == self._last:
+            return
+        self._last = keys
         for k in keys:
-            seen.setdefault(k, None)
-    return list(seen)
+            self._seen.setdefault(k, None)
+
+    def keys(self) -> list[str]:
+        return list(self._seen)
+
+
+def _ordered_union(keys_per_item: Iterable[Iterable[str]]) -> list[str]:
+    union = _KeyUnion()
+    for keys in keys_per_item:
+        union.add(keys)
+    return union.keys()
 
 
 def _unique_headers(columns: list[Column], *, sheet: range) -> None:
@@ -331,8 +359,16 @@ def rows_table(
     input_cols = _ordered_union(r.input.keys() for r in rows)
     norm_cols = _ordered_union(r.normalised.keys() for r in rows)
     id_cols = _ordered_union(r.doku_ids.keys() for r in rows)
-    decimals = _amount_decimals(runs)
+    columns, build = _rows_layout(_amount_decimals(runs), with_run, input_cols, norm_cols,
+                                  id_cols)
+    return Table(columns, LazyRows(rows, build))
 
+
+def _rows_layout(
+    decimals: int, with_run: bool, input_cols: list[str], norm_cols: list[str],
+    id_cols: list[str],
+) -> tuple[list[Column], Callable[[RowRecord], tuple[Any, ...]]]:
+    """The Rows sheet's columns and the function making one line of a record."""
     columns: list[Column] = []
     if with_run:
         columns.append(Column("Run", Role.ID))
@@ -386,11 +422,45 @@ def rows_table(
             r.updated_at,
         )
 
-    return Table(columns, LazyRows(rows, build))
+    return columns, build
+
+
+class _Attempt(Protocol):
+    """What a failed row's next action needs of the attempt that retried it."""
+
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def attempt(self) -> int: ...
+    @property
+    def state(self) -> str: ...
+
+
+class Attempt(NamedTuple):
+    """A row attempt reduced to what :func:`next_action` reads of ``retried_by``."""
+
+    run_id: str
+    attempt: int
+    state: str
+
+
+class _LatestAttempts:
+    """Latest attempt per reference (the first seen wins a tie), fed one row at a time;
+    holds small shared tuples, not records."""
+
+    def __init__(self) -> None:
+        self.by_reference: dict[str, Attempt] = {}
+        self._shared: dict[Attempt, Attempt] = {}
+
+    def add(self, r: RowRecord) -> None:
+        seen = self.by_reference.get(r.reference)
+        if seen is None or r.attempt > seen.attempt:
+            key = Attempt(r.run_id, r.attempt, r.state)
+            self.by_reference[r.reference] = self._shared.setdefault(key, key)
 
 
 def next_action(
-    row: RowRecord, run: RunRecord | None = None, *, retried_by: RowRecord | None = None
+    row: RowRecord, run: RunRecord | None = None, *, retried_by: _Attempt | None = None
 ) -> str:
     """What the operator does next for a row that is not successfully terminal."""
     run_id = row.run_id
@@ -435,15 +505,23 @@ def exceptions_table(
     """
     if with_run is None:
         with_run = len(runs) > 1
-    run_by_id = {r.run_id: r for r in runs}
-    decimals = _amount_decimals(runs)
     # Latest attempt per reference, to point failed rows at their retry.
     latest: dict[str, RowRecord] = {}
     for r in (*rows, *retries):
         seen = latest.get(r.reference)
         if seen is None or r.attempt > seen.attempt:
             latest[r.reference] = r
+    columns, build = _exceptions_layout(runs, with_run, latest)
+    not_paid = [r for r in rows if classify(r.state) is not StatusClass.PAID]
+    return Table(columns, LazyRows(not_paid, build))
 
+
+def _exceptions_layout(
+    runs: Sequence[RunRecord], with_run: bool, latest: Mapping[str, _Attempt]
+) -> tuple[list[Column], Callable[[RowRecord], tuple[Any, ...]]]:
+    """The Exceptions sheet's columns and the function making one line of a record."""
+    run_by_id = {r.run_id: r for r in runs}
+    decimals = _amount_decimals(runs)
     columns: list[Column] = []
     if with_run:
         columns.append(Column("Run", Role.ID))
@@ -476,13 +554,19 @@ def exceptions_table(
             r.last_seen_at,
         )
 
-    not_paid = [r for r in rows if classify(r.state) is not StatusClass.PAID]
-    return Table(columns, LazyRows(not_paid, build))
+    return columns, build
 
 
 def events_table(events: Sequence[EventRecord], *, with_run: bool = False) -> Table:
     """The audit trail, in journal order: each event with the transition and what DOKU
     answered when the event is a row transition."""
+    columns, build = _events_layout(with_run)
+    ordered = sorted(events, key=lambda e: (e.run_id, e.seq)) if with_run else events
+    return Table(columns, LazyRows(ordered, build))
+
+
+def _events_layout(with_run: bool
+                   ) -> tuple[list[Column], Callable[[EventRecord], tuple[Any, ...]]]:
     columns: list[Column] = [Column("Seq", Role.COUNT)]
     if with_run:
         columns.append(Column("Run", Role.ID))
@@ -497,14 +581,13 @@ def events_table(events: Sequence[EventRecord], *, with_run: bool = False) -> Ta
         Column("Request-Id", Role.ID),
         Column("Detail", Role.TEXT),
     ]
-    ordered = sorted(events, key=lambda e: (e.run_id, e.seq)) if with_run else events
 
     def build(e: EventRecord) -> tuple[Any, ...]:
         tail = (e.at, e.row_number, e.type, e.old_state, e.new_state, e.outcome,
                 e.http_status, e.request_id, e.detail)
         return (e.seq, e.run_id, *tail) if with_run else (e.seq, *tail)
 
-    return Table(columns, LazyRows(ordered, build))
+    return columns, build
 
 
 # --- one run, several runs --------------------------------------------------------------------
@@ -594,4 +677,55 @@ def reconcile(
         rows=rows_table(runs, ordered, with_run=month),
         exceptions=exceptions_table(runs, ordered, with_run=month, retries=retries),
         events=events_table(events, with_run=month),
+    )
+
+
+def reconcile_run_stream(
+    run: RunRecord,
+    rows: Callable[[bool], Iterable[RowRecord]],
+    events: Callable[[], Iterable[EventRecord]],
+    *,
+    retries: Iterable[RowRecord] = (),
+) -> Reconciliation:
+    """:func:`reconcile` of one run whose records are read afresh on every pass, never all
+    held (a 100,000-row run's records take ~350 MB; issue 5, item 4).
+
+    ``rows(data)`` yields the run's rows in (row number, attempt) order, each time the same;
+    ``data=False`` may leave ``input`` and ``normalised`` empty (the Exceptions sheet and
+    the summary do not read them). ``events()`` yields the run's events in journal order.
+    One pass here computes the summary, the Rows sheet's columns and the latest attempt per
+    reference; the workbook then reads each table again to measure and to write it.
+    The tables are the ones :func:`reconcile` makes of the same records.
+    """
+    inputs, norms, ids = _KeyUnion(), _KeyUnion(), _KeyUnion()
+    latest = _LatestAttempts()
+
+    def first_pass() -> Iterator[RowRecord]:
+        for r in rows(True):
+            inputs.add(r.input.keys())
+            norms.add(r.normalised.keys())
+            ids.add(r.doku_ids.keys())
+            latest.add(r)
+            yield r
+
+    summary = summarise(first_pass())
+    for r in retries:
+        latest.add(r)
+    runs = [run]
+    row_columns, row_build = _rows_layout(_amount_decimals(runs), False, inputs.keys(),
+                                          norms.keys(), ids.keys())
+    exc_columns, exc_build = _exceptions_layout(runs, False, latest.by_reference)
+    event_columns, event_build = _events_layout(False)
+
+    def not_paid() -> Iterator[RowRecord]:
+        return (r for r in rows(False) if classify(r.state) is not StatusClass.PAID)
+
+    totals = {run.env: Summary()}
+    totals[run.env].merge(summary)
+    return Reconciliation(
+        runs=[RunReport(run, summary)],
+        totals=totals,
+        rows=Table(row_columns, Replay(lambda: rows(True), row_build)),
+        exceptions=Table(exc_columns, Replay(not_paid, exc_build)),
+        events=Table(event_columns, Replay(events, event_build)),
     )

@@ -14,10 +14,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from copy import copy
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,6 +40,7 @@ from batchpay.reconcile import (
     Table,
     classify,
     reconcile,
+    reconcile_run_stream,
 )
 from batchpay.workbook import (
     BANNER_FILL,
@@ -82,7 +84,12 @@ def write_reconciliation(
     on the Exceptions sheet. The previous file at ``path``, if any, stays intact until the
     new one is complete.
     """
-    rec = reconcile(runs, rows, events, retries=retries)
+    return _write_workbook(path, reconcile(runs, rows, events, retries=retries), now)
+
+
+def _write_workbook(path: str | os.PathLike[str], rec: Reconciliation,
+                    now: datetime | None) -> Path:
+    """Write ``rec`` (its tables are read twice: measured, then written) to ``path``."""
     generated = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     wb = Workbook(write_only=True)
     wb.properties.creator = "batchpay"
@@ -192,14 +199,17 @@ def amount_value(ws: Any, styles: _Styles, amount: Decimal | None, decimals: int
 # --- table sheets -----------------------------------------------------------------------------
 
 
-def _widths(table: Table) -> list[float]:
-    """Column widths that fit the header and the longest value, capped at MAX_WIDTH."""
+def _widths(table: Table) -> tuple[list[float], int]:
+    """Column widths that fit the header and the longest value, capped at MAX_WIDTH, and
+    the number of rows (one pass over the table, before any row is written)."""
     longest = [len(c.header) for c in table.columns]
     # Rows are built on demand: take them in chunks (bounded memory) and measure each chunk
     # column-wise with C-level max/map, several times faster than a Python loop per cell.
-    rows = table.rows
-    for start in range(0, len(rows), _WIDTH_CHUNK):
-        for i, values in enumerate(zip(*rows[start:start + _WIDTH_CHUNK], strict=True)):
+    rows = iter(table.rows)
+    count = 0
+    while chunk := list(islice(rows, _WIDTH_CHUNK)):
+        count += len(chunk)
+        for i, values in enumerate(zip(*chunk, strict=True)):
             n = max(map(len, map(str, values)))
             if n > longest[i]:
                 longest[i] = n
@@ -209,7 +219,7 @@ def _widths(table: Table) -> list[float]:
             # Thousands separators and the two decimals add about a third to the digits.
             n = max(len(column.header), n * 4 // 3 + 3)
         widths.append(float(min(MAX_WIDTH, max(MIN_WIDTH, n + 2))))
-    return widths
+    return widths, count
 
 
 # Wider tables than this stay readable only across several printed pages.
@@ -231,11 +241,12 @@ def _write_table(wb: Workbook, styles: _Styles, title: str, table: Table) -> Non
     _printable(ws, fit=len(table.columns) <= _FIT_TO_PAGE_MAX_COLUMNS)
     ws.print_title_rows = "1:1"  # the header row repeats on every printed page
     # Write-only sheets emit <cols> and <sheetViews> before the first row: set them first.
-    for i, width in enumerate(_widths(table), start=1):
+    widths, count = _widths(table)
+    for i, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "A2"
     ncols = len(table.columns)
-    ws.auto_filter.ref = f"A1:{get_column_letter(max(ncols, 1))}{len(table.rows) + 1}"
+    ws.auto_filter.ref = f"A1:{get_column_letter(max(ncols, 1))}{count + 1}"
     ws.append([styles.cell(ws, safe_text(c.header), "bp-header") for c in table.columns])
 
     text_idx = [i for i, c in enumerate(table.columns)
@@ -410,12 +421,24 @@ NOTES = (
 # --- from the journal -------------------------------------------------------------------------
 
 
+class _ChunkReader(Protocol):
+    """Chunked reads of one consistent journal state (:meth:`Ledger.snapshot`)."""
+
+    def iter_rows(self, run_id: str, *, data: bool = True, body: bool = True,
+                  chunk: int = 5000) -> Iterator[RowRecord]: ...
+    def iter_events(self, run_id: str, *, chunk: int = 5000) -> Iterator[EventRecord]: ...
+
+
 class LedgerReader(Protocol):
     """The read side of :class:`batchpay.ledger.Ledger` a report needs."""
 
     def run(self, run_id: str) -> RunRecord: ...
-    def rows(self, run_id: str) -> list[RowRecord]: ...
+    def rows(self, run_id: str, *, data: bool = True) -> list[RowRecord]: ...
     def events(self, run_id: str) -> list[EventRecord]: ...
+    def iter_rows(self, run_id: str, *, data: bool = True, body: bool = True,
+                  chunk: int = 5000) -> Iterator[RowRecord]: ...
+    def iter_events(self, run_id: str, *, chunk: int = 5000) -> Iterator[EventRecord]: ...
+    def snapshot(self) -> contextlib.AbstractContextManager[_ChunkReader]: ...
     def children(self, run_id: str) -> list[RunRecord]: ...
     def runs_for_month(self, month: str) -> list[RunRecord]: ...
 
@@ -435,7 +458,8 @@ def _later_attempts(ledger: LedgerReader, run_id: str) -> list[RowRecord]:
             if child.run_id not in seen:
                 seen.add(child.run_id)
                 pending.append(child.run_id)
-                found += ledger.rows(child.run_id)
+                # Only run id, attempt, state and reference are read: no input, no body.
+                found += ledger.rows(child.run_id, data=False)
     return found
 
 
@@ -444,10 +468,19 @@ def write_run_report(ledger: LedgerReader, run_id: str, path: str | os.PathLike[
     """The reconciliation workbook of one run, read from the journal (default path:
     :func:`default_report_path`). Failed rows already retried by a later run say so."""
     run = ledger.run(run_id)
-    return write_reconciliation(
-        path or default_report_path(run_id), [run], ledger.rows(run_id), ledger.events(run_id),
-        now=now, retries=_later_attempts(ledger, run_id),
-    )
+    retries = _later_attempts(ledger, run_id)
+    # Streamed (issue 5, item 4): the run's rows and events are read from the journal in
+    # chunks on every pass — summary, widths, cells — never all held; the body is not read.
+    with ledger.snapshot() as journal:
+
+        def rows(data: bool) -> Iterable[RowRecord]:
+            return journal.iter_rows(run_id, data=data, body=False)
+
+        def events() -> Iterable[EventRecord]:
+            return journal.iter_events(run_id)
+
+        rec = reconcile_run_stream(run, rows, events, retries=retries)
+        return _write_workbook(path or default_report_path(run_id), rec, now)
 
 
 def write_month_report(ledger: LedgerReader, month: str,
