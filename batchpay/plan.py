@@ -20,6 +20,7 @@ from batchpay.errors import DokuAuthError, DokuUnavailable, RunError, UsageError
 from batchpay.kinds import KINDS, Kind, build_body
 from batchpay.ledger import Ledger, NewRow, Repeat
 from batchpay.ledger import RepeatedReferences as RepeatedReferences  # re-exported
+from batchpay.money import format_minor
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -73,13 +74,6 @@ class InsufficientBalance(RunError):
 
 class TotalMismatch(RunError):
     """--expect-total (or the typed confirmation) does not match the plan."""
-
-
-def format_minor(minor: int, currency: str = "") -> str:
-    """``150000050`` → ``1,500,000.50``; whole amounts without decimals."""
-    value = Decimal(minor).scaleb(-2)
-    text = f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.2f}"
-    return f"{currency} {text}".strip()
 
 
 # --- building the plan --------------------------------------------------------------------

@@ -23,7 +23,8 @@ from typing import IO, Any
 
 from batchpay import ledger_records as st
 from batchpay.ledger_records import RowRecord, RunRecord
-from batchpay.plan import Plan, format_minor
+from batchpay.money import format_minor
+from batchpay.plan import Plan
 from batchpay.reconcile import StatusClass, classify, summarise
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_INTERRUPTED = 0, 1, 130

@@ -164,8 +164,11 @@ def create(
 
 
 def _rupiah(value: object) -> str:
+    """DOKU's balance strings (whole rupiah) written like every other amount batchpay shows."""
+    from batchpay.money import format_amount
+
     text = str(value) if value is not None else "?"
-    return f"IDR {int(text):,}".replace(",", ".") if text.isdigit() else text
+    return format_amount(int(text), "IDR") if text.isdigit() else text
 
 
 def register(group: click.Group) -> None:

@@ -405,7 +405,7 @@ def runs_cmd(month: str | None, limit: int, env_file: str | None, base_url: str 
     """
     from batchpay.config import load_settings
     from batchpay.ledger import WIB
-    from batchpay.plan import format_minor
+    from batchpay.money import format_minor
     from batchpay.reconcile import summarise
 
     settings = load_settings(base_url=base_url, dotenv_path=env_file, require_credentials=False)

@@ -72,7 +72,9 @@ def parse_mapping(entries: Sequence[str]) -> dict[str, str]:
 
 def format_money(currency: str, total: Decimal) -> str:
     """``IDR 1,284,500,000`` — grouping commas as in the issue's own example."""
-    return f"{currency} {total:,}"
+    from batchpay.money import format_amount
+
+    return format_amount(total, currency)
 
 
 def _totals_text(result: ValidationResult) -> str:
