@@ -46,6 +46,12 @@ BASE_URLS: Final[dict[str, str]] = {
     "sandbox": "https://api-sandbox.doku.com",
     "production": "https://api.doku.com",
 }
+# What a test environment says wherever batchpay names it (terminal, JSON, workbook banner);
+# production has none. One definition, so the wording cannot drift between outputs.
+TEST_ENVIRONMENT_BANNERS: Final[dict[str, str]] = {
+    "emulator": "EMULATOR — no real money moved",
+    "sandbox": "SANDBOX — no real money moved",
+}
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 30.0
 HOW_TO_SET = "in the environment or in a .env file (see .env.example)"

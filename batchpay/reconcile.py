@@ -26,8 +26,10 @@ from enum import StrEnum
 from typing import Any, NamedTuple, Protocol, overload
 
 from batchpay import ledger_records as lr
+from batchpay.config import TEST_ENVIRONMENT_BANNERS
 from batchpay.kinds import KINDS
 from batchpay.ledger_records import EventRecord, RowRecord, RunRecord
+from batchpay.money import minor_to_decimal as minor_to_decimal
 
 
 class StatusClass(StrEnum):
@@ -73,10 +75,8 @@ CLASS_ORDER: tuple[StatusClass, ...] = tuple(StatusClass)
 # REJECTED means DOKU proved it did not execute, so it was never "sent" in this sense.
 _ACCEPTED_STATES = frozenset((*lr.SUCCESS_TERMINAL, *_PROGRESSING_STATES, "FAILED", "EXPIRED"))
 
-ENVIRONMENT_BANNERS = {
-    "emulator": "EMULATOR — NO REAL MONEY MOVED",
-    "sandbox": "SANDBOX — NO REAL MONEY MOVED",
-}
+# The workbook shouts the same words the terminal uses.
+ENVIRONMENT_BANNERS = {env: text.upper() for env, text in TEST_ENVIRONMENT_BANNERS.items()}
 
 
 def classify(state: str) -> StatusClass:
@@ -88,11 +88,6 @@ def classify(state: str) -> StatusClass:
 def is_accepted(state: str) -> bool:
     """Whether DOKU acknowledged the request (it counts in "total sent")."""
     return state in _ACCEPTED_STATES
-
-
-def minor_to_decimal(minor: int) -> Decimal:
-    """Minor units (× 100) to an exact Decimal amount: 150000050 → Decimal('1500000.50')."""
-    return Decimal(minor).scaleb(-2)
 
 
 def environment_banner(env: str) -> str | None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 import requests
 from requests.adapters import HTTPAdapter
 
+from batchpay.config import TEST_ENVIRONMENT_BANNERS
 from batchpay.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from batchpay.doku.client import DokuClient
 
 EMULATOR_STATE_FILE = "emulator-state.sqlite"
-EMULATOR_BANNER = "EMULATOR — no real money moved"
+EMULATOR_BANNER = TEST_ENVIRONMENT_BANNERS["emulator"]
 # The runner's concurrency ceiling (architecture.md); one pooled connection per worker.
 MAX_CONCURRENCY = 32
 
