@@ -58,6 +58,9 @@ class RowRecord:
     sends: int  # how many times the request went on the wire
     last_seen_at: str | None  # last time DOKU told us the status
     updated_at: str
+    # Added in journal schema 2 (defaults keep older callers working):
+    code: str | None = None  # outcome code of the row's last answer (see RowChange.code)
+    reference_key: str = ""  # batchpay.references.reference_key(reference)
 
 
 @dataclass(frozen=True)

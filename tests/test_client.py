@@ -394,8 +394,11 @@ def test_payout_same_id_different_body_rejected_request_id_reused(
     admin.fund(SOURCE, 100_000)
     rid = _rid()
     _check(client.payout(rid, _payout_body("INV-A")), OutcomeClass.ACCEPTED)
-    out = _check(client.payout(rid, _payout_body("INV-B")), OutcomeClass.REJECTED)
+    # Our Request-Id is known to DOKU with other content: that proves nothing about what was
+    # executed under it, so it is UNKNOWN, never a retryable rejection (issue 8, finding 1).
+    out = _check(client.payout(rid, _payout_body("INV-B")), OutcomeClass.UNKNOWN)
     assert out.code == "REQUEST_ID_REUSED"
+    assert not out.proves_not_executed
     assert admin.executed()["count"] == 1
 
 

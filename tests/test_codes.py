@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from batchpay.config import Secret
+from batchpay.doku import codes
 from batchpay.doku.codes import TABLE, Failure, OutcomeClass, Product, from_failure, from_response
 
 NOW = datetime(2026, 11, 21, 6, 0, 0, tzinfo=UTC)
@@ -254,3 +255,38 @@ def test_from_response_message_never_contains_remembered_secret() -> None:
 def test_outcome_to_dict_is_json_ready() -> None:
     out = _resp(201, {"account": {"id": "SAC-1", "status": "PENDING"}})
     assert json.loads(json.dumps(out.to_dict()))["klass"] == "accepted"
+
+
+# --- issue 8, finding 1: which rejections prove nothing was executed ---------------------------
+
+
+def _error(code: str, status: int = 400) -> bytes:
+    return json.dumps({"error": {"code": code, "message": "m"}}).encode()
+
+
+@pytest.mark.parametrize("code", ["DUPLICATE_REFERENCE", "REFERENCE_ALREADY_EXISTS",
+                                  "DUPLICATE_INVOICE_NUMBER"])
+@pytest.mark.parametrize("status", [400, 409])
+def test_from_response_duplicate_reference_is_unknown_reference_exists(code, status) -> None:
+    out = codes.from_response(product="payout-link", http_status=status, body=_error(code),
+                              signature="n/a", now=NOW)
+    assert out.klass is OutcomeClass.UNKNOWN
+    assert out.reference_exists and out.may_have_executed and not out.proves_not_executed
+    assert "already holds this reference" in out.message
+
+
+@pytest.mark.parametrize(("code", "proves"), [
+    ("INVALID_FIELD", True), ("INSUFFICIENT_BALANCE", True), ("ACCOUNT_NOT_FOUND", True),
+    ("INVALID_JSON", True), ("DUPLICATE_REFERENCE", False), ("REQUEST_ID_REUSED", False),
+    ("INTERNAL_ERROR", False), ("timeout", False), ("answer-mismatch", False),
+    ("connection-reset", False), (None, False), ("", False),
+])
+def test_proves_not_executed_code_table(code, proves) -> None:
+    assert codes.proves_not_executed_code(code) is proves
+
+
+def test_rejected_field_error_proves_not_executed() -> None:
+    out = codes.from_response(product="payout-link", http_status=400,
+                              body=_error("INVALID_FIELD"), signature="n/a", now=NOW)
+    assert out.klass is OutcomeClass.REJECTED and out.proves_not_executed
+    assert not out.reference_exists

@@ -25,7 +25,27 @@ bad or missing response signature  UNKNOWN       code "bad-signature"
 unparsable body                    UNKNOWN       code "unparsable-body"
 connect refused / DNS failure      NOT_SENT      code "connect-failed"; nothing was sent
 connect timeout                    NOT_SENT      code "connect-timeout"; TCP never established
+body past the size cap             UNKNOWN       code "response-too-large"; reading stopped
+whole answer past the deadline     UNKNOWN       code "deadline-exceeded"
 =================================  ============  =============================================
+
+Which rejections prove that nothing was executed (:func:`proves_not_executed_code`): a 400,
+404 or 422 (or such an answer replayed in a 409) proves it, **except** when DOKU's error code
+says the thing already exists or the server failed:
+
+* ``DUPLICATE_REFERENCE`` (and any code reading DUPLICATE / ALREADY / EXIST) proves the
+  opposite — the reference **exists** at DOKU, paid by an earlier send, another run or another
+  journal. Class UNKNOWN with ``reference_exists=True``: the runner looks the reference up and
+  adopts its state (Payout Link), or leaves the row UNKNOWN for the operator (Sub Account has
+  no look-up). Never REJECTED, never offered to ``retry-failed``.
+* ``REQUEST_ID_REUSED`` (and REUSE / CONFLICT / IN_PROGRESS / PROCESSING): our Request-Id is
+  already known to DOKU with other content — UNKNOWN.
+* server-ish codes (INTERNAL / SERVER / UNAVAILABLE / TIMEOUT / UNKNOWN / GATEWAY): UNKNOWN.
+
+NOT_SENT (connect failures) and RATE_LIMITED (429) prove it too. Everything else that is not
+ACCEPTED may have executed. An ACCEPTED answer still counts only after
+:func:`batchpay.doku.answers.check_answer` found it is about what was sent
+(``answer-mismatch`` otherwise).
 """
 
 from __future__ import annotations
@@ -64,6 +84,8 @@ class Failure(StrEnum):
     NETWORK_ERROR = "network-error"
     BAD_SIGNATURE = "bad-signature"
     UNPARSABLE = "unparsable-body"
+    RESPONSE_TOO_LARGE = "response-too-large"
+    DEADLINE = "deadline-exceeded"
 
 
 @dataclass(frozen=True)
@@ -81,11 +103,22 @@ class Outcome:
     retry_after: float | None = None
     auth_failed: bool = False
     not_found: bool = False
+    # DOKU said the reference (reference_id / invoice_number / email) already exists: proof
+    # that something with it WAS executed — look it up, never re-send it under a new id.
+    reference_exists: bool = False
 
     @property
     def may_have_executed(self) -> bool:
         """True unless DOKU provably did not execute it (SAFETY.md: UNKNOWN is never FAILED)."""
-        return self.klass in (OutcomeClass.ACCEPTED, OutcomeClass.UNKNOWN)
+        return not self.proves_not_executed
+
+    @property
+    def proves_not_executed(self) -> bool:
+        """True only when this answer proves DOKU did not execute *this* request (module
+        docstring: which codes prove it)."""
+        if self.klass in (OutcomeClass.NOT_SENT, OutcomeClass.RATE_LIMITED):
+            return True
+        return self.klass is OutcomeClass.REJECTED and proves_not_executed_code(self.code)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -150,11 +183,45 @@ TABLE: dict[int | str, Rule] = {
     Failure.UNPARSABLE: Rule(
         U, "the response body is not the JSON DOKU sends", code=Failure.UNPARSABLE
     ),
+    Failure.RESPONSE_TOO_LARGE: Rule(
+        U,
+        "the response is far larger than any DOKU answer; reading stopped, DOKU may have "
+        "executed the request",
+        code=Failure.RESPONSE_TOO_LARGE,
+    ),
+    Failure.DEADLINE: Rule(
+        U,
+        "the whole response did not arrive in time; DOKU may have executed the request",
+        code=Failure.DEADLINE,
+    ),
 }
 
 # A replayed error (409) proves non-execution only if the original was a rejection; an error
 # code that reads like a server failure does not (SAFETY.md: when in doubt, UNKNOWN).
 _SERVERISH = re.compile(r"INTERNAL|SERVER|UNAVAILABLE|TIMEOUT|UNKNOWN|GATEWAY", re.IGNORECASE)
+# Codes saying the reference exists at DOKU (SAFETY.md "An answer counts only if it is about
+# what we sent": a duplicate reference proves the reference exists).
+_EXISTS = re.compile(r"DUPLICATE|ALREADY|EXIST", re.IGNORECASE)
+# Codes saying our Request-Id is known to DOKU with other content, or still being worked on.
+_CONTESTED = re.compile(r"REUSE|CONFLICT|IN_PROGRESS|PROCESSING", re.IGNORECASE)
+# Outcome codes of batchpay's own that never prove anything was not executed.
+_UNPROVEN_CODES = frozenset(
+    str(f) for f in Failure if f not in (Failure.CONNECT_FAILED, Failure.CONNECT_TIMEOUT)
+) | {"answer-mismatch"}
+ANSWER_MISMATCH = "answer-mismatch"
+
+
+def reference_exists_code(code: str | None) -> bool:
+    """True when DOKU's error code says the reference already exists (DUPLICATE_REFERENCE)."""
+    return bool(code) and bool(_EXISTS.search(code or ""))
+
+
+def proves_not_executed_code(code: str | None) -> bool:
+    """Whether a *rejection* with this code proves DOKU executed nothing (module docstring).
+    ``None`` (a journal row without a stored code) proves nothing."""
+    if not code or code in _UNPROVEN_CODES:
+        return False
+    return not (_EXISTS.search(code) or _CONTESTED.search(code) or _SERVERISH.search(code))
 
 # Business-status locations per product (doku-api.md §4, §5), first match wins.
 _STATUS_PATHS: tuple[tuple[str, str], ...] = (
@@ -258,6 +325,12 @@ def from_response(
     code = rule.code or (error_code if klass is not A else None)
     if code is None and klass is not A:
         code = f"http-{http_status}"
+    exists = klass is R and reference_exists_code(code)
+    unproven = klass is R and not rule.auth_failed and not proves_not_executed_code(code)
+    if unproven:
+        # DUPLICATE_REFERENCE & co: DOKU answered, but the answer does not prove it executed
+        # nothing — it proves the reference exists, or says nothing either way.
+        klass = U
     retry_after = None
     if klass is OutcomeClass.RATE_LIMITED:
         retry_after = retry_after_seconds(retry_after_header, now=now, cap=retry_after_cap)
@@ -266,7 +339,7 @@ def from_response(
     status = _business_status(parsed) if accepted else None
     message = _message(
         rule,
-        klass,
+        R if unproven else klass,
         http_status,
         status,
         error_code,
@@ -275,6 +348,14 @@ def from_response(
         parsed,
         auth_hint if rule.auth_failed else "",
     )
+    if exists:
+        message = (
+            f"{message} — DOKU already holds this reference, so it was executed before (by an "
+            "earlier send, another run or another journal); not a failure, never retried "
+            "under a new Request-Id"
+        )
+    elif unproven:
+        message = f"{message} — this answer does not prove DOKU executed nothing"
     return Outcome(
         klass=klass,
         http_status=http_status,
@@ -287,6 +368,7 @@ def from_response(
         retry_after=retry_after,
         auth_failed=rule.auth_failed,
         not_found=rule.not_found,
+        reference_exists=exists,
     )
 
 

@@ -133,6 +133,10 @@ class RowChange:
     count_send: bool = False  # this change is the intent to put the request on the wire
     # False only for a status look-up that changed nothing (no audit line per --watch poll).
     record_event: bool = True
+    # The outcome code of the answer that caused this change (DOKU's error.code or a batchpay
+    # code such as "timeout", "answer-mismatch", "duplicate-reference"); stored on the row so
+    # retry-failed can tell a rejection that proves non-execution from one that does not.
+    code: str | None = None
 
 
 @dataclass(frozen=True)
