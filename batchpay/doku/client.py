@@ -4,6 +4,10 @@ One attempt per call, never a retry: retrying is the caller's job (``doku/retry.
 reuse the Request-Id and the byte-identical body (doku-api.md §3). Network trouble never raises —
 it is an :class:`~batchpay.doku.codes.Outcome` (UNKNOWN or NOT_SENT); only programming errors
 raise (a malformed Request-Id, a non-bytes body).
+
+Every request runs under an overall ``deadline`` (:mod:`batchpay.doku.deadline`), and its body
+is read in chunks up to ``max_response_bytes``: a trickling or endless answer becomes an
+UNKNOWN outcome (``deadline-exceeded`` / ``response-too-large``) in bounded time and memory.
 """
 
 from __future__ import annotations
@@ -11,17 +15,20 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import requests
+import urllib3.exceptions
 from urllib3.exceptions import NewConnectionError
 
 from batchpay import __version__
 from batchpay.config import Secret
 from batchpay.doku import codes, signing
-from batchpay.doku.codes import Failure, Outcome, Product, SignatureCheck
+from batchpay.doku.codes import Failure, Outcome, OutcomeClass, Product, SignatureCheck
+from batchpay.doku.deadline import Watch, watching
 from batchpay.doku.retry import DEFAULT_RETRY_AFTER_CAP
 from batchpay.kinds import (
     PAYOUT_LINK,
@@ -38,6 +45,11 @@ BALANCE_PATH = "/sac-merchant/v1/balances/{account_id}"
 _NUMERIC = re.compile(r"[0-9]{1,64}")
 _SUB_ACCOUNT_ID = re.compile(r"[!-~]{1,128}")  # doku-api.md §1: any unique string, max 128
 _ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")  # goes into the URL path; §5: id ≤ 40
+
+DEFAULT_DEADLINE = 60.0
+# DOKU's largest answer is a few KB; a megabyte is far above it and still cheap to hold.
+DEFAULT_MAX_RESPONSE_BYTES = 1 << 20
+_CHUNK = 64 * 1024
 
 
 def new_payout_link_request_id() -> str:
@@ -62,9 +74,13 @@ class DokuClient:
         clock: Callable[[], datetime] | None = None,
         retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP,
         new_request_id: Callable[[], str] = new_payout_link_request_id,
+        deadline: float = DEFAULT_DEADLINE,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if payout_link_signature not in signing.SCHEMES:
             raise ValueError(f"unknown signature scheme {payout_link_signature!r}")
+        if not deadline > 0 or max_response_bytes < 1:
+            raise ValueError("deadline and max_response_bytes must be positive")
         self.base_url = base_url.rstrip("/")
         self.client_id = client_id
         # Kept wrapped so the client's repr, vars() or a traceback never show it.
@@ -75,6 +91,8 @@ class DokuClient:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._retry_after_cap = retry_after_cap
         self._new_request_id = new_request_id
+        self.deadline = deadline  # seconds for a whole request: connect, headers and body
+        self.max_response_bytes = max_response_bytes
 
     def __repr__(self) -> str:
         return (
@@ -156,32 +174,96 @@ class DokuClient:
         }
         if body is not None:
             headers["Content-Type"] = "application/json"
-        try:
-            # data=body: the exact bytes that were hashed (doku-api.md §2.1; json= would
-            # re-serialise). allow_redirects=False: a redirected POST could be re-sent elsewhere.
-            response = self.session.request(
-                method,
-                self.base_url + target,
-                data=body,
-                headers=headers,
-                timeout=self.timeout,
-                allow_redirects=False,
+        with watching(self.deadline) as watch:
+            try:
+                # data=body: the exact bytes that were hashed (doku-api.md §2.1; json= would
+                # re-serialise). allow_redirects=False: a redirected POST could be re-sent
+                # elsewhere. stream=True: the body is read below, capped and under the deadline.
+                response = self.session.request(
+                    method,
+                    self.base_url + target,
+                    data=body,
+                    headers=headers,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                    stream=True,
+                )
+            except requests.RequestException as exc:
+                failure = _failure_of(exc)
+                if watch.expired and codes.rule_for(failure).klass is OutcomeClass.UNKNOWN:
+                    failure = Failure.DEADLINE
+                return codes.from_failure(failure, self._failure_detail(failure, exc))
+            try:
+                content = self._read_body(response, watch)
+            finally:
+                response.close()  # a no-op after a complete read; otherwise never drained
+        if isinstance(content, Failure):
+            return codes.from_failure(
+                content,
+                self._failure_detail(content, None),
+                http_status=response.status_code,
             )
-        except requests.RequestException as exc:
-            return codes.from_failure(_failure_of(exc), type(exc).__name__)
         return codes.from_response(
             product=product,
             http_status=response.status_code,
-            body=response.content,
-            signature=self._check_response(product, response, request_id, target),
+            body=content,
+            signature=self._check_response(product, response, content, request_id, target),
             retry_after_header=response.headers.get("Retry-After"),
             now=self._clock(),
             retry_after_cap=self._retry_after_cap,
             auth_hint=self._auth_hint(product),
         )
 
+    def _read_body(self, response: requests.Response, watch: Watch) -> bytes | Failure:
+        """The whole body, or the failure that stopped reading it: more than
+        ``max_response_bytes`` (decoded), the deadline, or the connection breaking.
+
+        ``read1`` returns after a single socket read, so the deadline and the cap are checked
+        between reads however slowly bytes arrive; a read blocked at the deadline is woken by
+        the watch shutting the socket down."""
+        limit = self.max_response_bytes
+        declared = response.headers.get("Content-Length", "").strip()
+        if declared.isdigit() and int(declared) > limit:
+            return Failure.RESPONSE_TOO_LARGE  # refused before reading a byte
+        raw = response.raw
+        watch.guard_release(raw)
+        watch.arm(getattr(getattr(raw, "connection", None), "sock", None))
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while True:
+                if watch.remaining <= 0 or watch.expired:
+                    return Failure.DEADLINE
+                chunk = raw.read1(min(_CHUNK, limit + 1 - size), decode_content=True)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > limit:
+                    return Failure.RESPONSE_TOO_LARGE
+                chunks.append(chunk)
+        except (urllib3.exceptions.HTTPError, OSError, zlib.error) as exc:
+            if watch.expired:
+                return Failure.DEADLINE
+            return _body_failure_of(exc)
+        if watch.expired:
+            # The end of a body without a length may have been our own shutdown.
+            return Failure.DEADLINE
+        return b"".join(chunks)
+
+    def _failure_detail(self, failure: Failure, exc: BaseException | None) -> str:
+        if failure is Failure.DEADLINE:
+            return f"no complete answer within BATCHPAY_REQUEST_DEADLINE={self.deadline:g} s"
+        if failure is Failure.RESPONSE_TOO_LARGE:
+            return f"more than {self.max_response_bytes:,} bytes"
+        return type(exc).__name__ if exc is not None else ""
+
     def _check_response(
-        self, product: Product, response: requests.Response, request_id: str, target: str
+        self,
+        product: Product,
+        response: requests.Response,
+        content: bytes,
+        request_id: str,
+        target: str,
     ) -> SignatureCheck:
         if product == "payout-link":
             return "n/a"  # DOKU documents no response signature for Payout Link
@@ -198,7 +280,7 @@ class DokuClient:
             request_id=request_id,
             response_timestamp=timestamp,
             target=target,
-            body=response.content,
+            body=content,
         )
         return "ok" if ok else "bad"
 
@@ -230,6 +312,19 @@ def _failure_of(exc: requests.RequestException) -> Failure:
     if isinstance(exc, requests.exceptions.ConnectionError):
         if _caused_by_new_connection(exc):
             return Failure.CONNECT_FAILED
+        return Failure.CONNECTION_RESET
+    return Failure.NETWORK_ERROR
+
+
+def _body_failure_of(exc: BaseException) -> Failure:
+    """Map an error while reading the body (urllib3 level: requests does not wrap ``read1``)."""
+    if isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
+        return Failure.TIMEOUT
+    if isinstance(exc, urllib3.exceptions.DecodeError | zlib.error):
+        return Failure.UNPARSABLE  # a Content-Encoding that does not decode
+    if isinstance(exc, urllib3.exceptions.SSLError):
+        return Failure.NETWORK_ERROR
+    if isinstance(exc, urllib3.exceptions.ProtocolError | ConnectionError):
         return Failure.CONNECTION_RESET
     return Failure.NETWORK_ERROR
 

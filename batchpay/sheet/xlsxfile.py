@@ -6,14 +6,15 @@ error cells, hidden rows and columns, number formats) from :mod:`batchpay.sheet.
 
 from __future__ import annotations
 
+import functools
 import io
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -36,7 +37,16 @@ from batchpay.sheet.files import (
 )
 from batchpay.sheet.grid import TEXT, Grid
 from batchpay.sheet.model import Facts
-from batchpay.sheet.xmlscan import scan_xml, sheet_xml
+from batchpay.sheet.xmlscan import (
+    LimitExceeded,
+    measure_part,
+    measure_sheet,
+    scan_xml,
+    sheet_part,
+    sheet_xml,
+)
+
+_T = TypeVar("_T")
 
 
 def read_xlsx(
@@ -63,6 +73,10 @@ def read_xlsx(
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         names = set(archive.namelist())
+        if len(names) != len(archive.namelist()):
+            # Excel never writes one part twice; readers disagree on which copy counts, so
+            # the one measured below might not be the one calamine reads.
+            raise zipfile.BadZipFile("duplicate part names")
     except Exception:  # see scan_xml below: any zip failure is damage
         raise InputError(
             f"{p.name}: the workbook is damaged (incomplete or corrupt zip)",
@@ -73,6 +87,9 @@ def read_xlsx(
             f"{p.name}: this zip file is not an Excel workbook",
             hint="save the sheet from Excel as Excel Workbook (.xlsx)",
         )
+    # The parts calamine reads when it opens the workbook, measured before it does.
+    for part_name in _opened_parts(names):
+        _within_limits(p, None, functools.partial(measure_part, archive, part_name))
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
     except PasswordError:
@@ -84,9 +101,17 @@ def read_xlsx(
         ) from None
     with workbook, ThreadPoolExecutor(max_workers=1) as pool:
         index, name = _pick_sheet(p, workbook, sheet, problems)
-        # The sheet's XML is inflated on another core while calamine parses the same sheet
-        # (both release the GIL).
-        xml = pool.submit(sheet_xml, archive, index)
+        # The sheet's XML streamed once, and refused before calamine reads it when it is
+        # larger than Excel allows or than any real sheet (issue 8, finding 8).
+        try:
+            part = sheet_part(archive, index)
+        except Exception:  # unreadable workbook.xml or relationships
+            raise _damaged(p, name) from None
+        size = _within_limits(p, name, lambda: measure_sheet(archive, part))
+        kept = size.xml if size is not None else None
+        # A sheet too big to keep is inflated again on another core while calamine parses
+        # the same sheet (both release the GIL).
+        xml = pool.submit(lambda: kept if kept is not None else sheet_xml(archive, index))
         try:
             cells = workbook.get_sheet_by_index(index)
             values = cells.to_python(skip_empty_area=False)
@@ -106,11 +131,40 @@ def read_xlsx(
             # NotImplementedError for garbled versions, zlib.error, KeyError, …); every one
             # of them means the same thing to the user, who must get one line, never a
             # traceback.
-            raise InputError(
-                f"{p.name}: the workbook is damaged (sheet {name!r} cannot be read)",
-                hint="open it in Excel, re-save it as .xlsx and try again",
-            ) from None
+            raise _damaged(p, name) from None
     return Grid(columns, max((len(c) for c in columns), default=0)), facts, name
+
+
+def _damaged(p: Path, sheet: str) -> InputError:
+    return InputError(
+        f"{p.name}: the workbook is damaged (sheet {sheet!r} cannot be read)",
+        hint="open it in Excel, re-save it as .xlsx and try again",
+    )
+
+
+# Parts calamine reads when it opens a workbook (the sheets it reads only when asked).
+_OPENED_PARTS = ("sharedstrings.xml", "styles.xml", "workbook.xml", "workbook.xml.rels")
+
+
+def _opened_parts(names: set[str]) -> list[str]:
+    return sorted(n for n in names if n.lower().rsplit("/", 1)[-1] in _OPENED_PARTS)
+
+
+def _within_limits(p: Path, sheet: str | None, measure: Callable[[], _T]) -> _T | None:
+    """``measure()``, with a part over the limits as one line naming the file and sheet.
+
+    Damage found while measuring gives None: the readers that follow report it in their own
+    words, and can only read as far as the damage, which was within the limits."""
+    try:
+        return measure()
+    except LimitExceeded as exc:
+        where = f"sheet {sheet!r}" if sheet is not None else "the workbook"
+        raise InputError(
+            f"{p.name}: {where} cannot be read safely: {exc}",
+            hint="open it in Excel and save it again as .xlsx, or export the sheet as CSV",
+        ) from None
+    except Exception:  # zip damage (see scan_xml below)
+        return None
 
 
 def _pick_sheet(

@@ -1,15 +1,27 @@
-"""Cell facts python-calamine does not expose, read from the sheet's XML with byte searches.
+"""Cell facts python-calamine does not expose, read from the sheet's XML with byte searches;
+and the size limits a workbook must pass before calamine reads it.
 
 A full openpyxl pass costs ~10 s per 100,000 rows even in read-only mode, whereas
 ``bytes.find`` over the XML is milliseconds, and the per-cell regex work only runs when the
 cheap search says there is something to find.
+
+Limits (issue 8, finding 8): calamine builds a whole sheet in memory — about three times the
+XML, plus a dense grid of every cell between A1 and the last one — so a 1 MB zip that unpacks
+to 1 GiB of XML, a million-row sheet past Excel's last row, or two cells far apart would
+exhaust memory and time. :func:`measure_part` and :func:`measure_sheet` stream a part in 1 MiB
+pieces, counting the bytes really unpacked (a zip's declared sizes are only a first, cheap
+refusal, never trusted to accept), and raise :class:`LimitExceeded` at the first limit passed.
 """
 
 from __future__ import annotations
 
+import copy
 import html
 import re
 import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pyarrow as pa
 
@@ -27,9 +39,185 @@ _V = re.compile(rb"<v>([^<]*)</v>")
 _COL_TAG = re.compile(rb"<col\b[^>]*>")
 
 
+MAX_ROWS = 1_048_576  # Excel's last row
+MAX_COLUMNS = 16_384  # Excel's last column, XFD
+# The dense grid calamine builds (last row × last column): a full-height sheet 32 columns wide.
+MAX_CELLS = MAX_ROWS * 32
+# Unpacked XML per part. A full-height payment sheet is ~300 MB of XML; calamine needs about
+# three times a part's size in memory.
+MAX_PART_BYTES = 512 << 20
+# measure_sheet keeps a sheet's XML up to this size for scan_xml, so it is unpacked once.
+_KEEP_BYTES = 64 << 20
+_PIECE = 1 << 20
+_TAIL = 32  # bytes of one piece carried into the next, so no match is cut in two
+# Rare matches only, so this stays about as fast as a byte search: a cell reference with two
+# or more letters (column AA or later), or any row number with seven or more digits.
+_FAR_REF = re.compile(rb' r="(?:([A-Z]{2,})|[A-Z]{0,3}(\d{7,}))')
+_ROOT_PREFIX = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?worksheet\b")
+
+
+class LimitExceeded(Exception):
+    """A part of the workbook is bigger than any real sheet; ``str()`` says how."""
+
+
+@dataclass
+class SheetSize:
+    """What :func:`measure_sheet` counted."""
+
+    size: int  # unpacked bytes of XML
+    rows: int  # <row> elements
+    last_row: int  # highest row number in a reference (0 = none past 999,999)
+    last_column: int  # highest column number in a reference (1 = only column A … Z)
+    xml: bytes | None  # the XML when at most _KEEP_BYTES, so scan_xml need not unpack it again
+
+
+def sheet_part(archive: zipfile.ZipFile, index: int) -> str:
+    """Zip member of the ``index``-th sheet (workbook order, as calamine numbers them)."""
+    return _sheet_part(archive, index)
+
+
 def sheet_xml(archive: zipfile.ZipFile, index: int) -> bytes:
     """The XML of the ``index``-th sheet (workbook order, as calamine numbers them)."""
     return archive.read(_sheet_part(archive, index))
+
+
+def _pieces(archive: zipfile.ZipFile, part: str, limit: int) -> Iterator[bytes]:
+    """The unpacked part in pieces, refusing a declared or an actual size over ``limit``
+    before that many bytes are unpacked.
+
+    A deflated part is inflated here from its raw bytes until its deflate stream ends — what
+    calamine's own zip reader does — so a directory that understates the size cannot hide
+    the real one (zipfile stops at the declared size)."""
+    info = archive.getinfo(part)
+    if info.file_size > limit:
+        raise LimitExceeded(_too_big(part, info, info.file_size, limit))
+    size = 0
+    for piece in _inflated(archive, info):
+        size += len(piece)
+        if size > limit:
+            raise LimitExceeded(_too_big(part, info, size, limit))
+        yield piece
+    if size != info.file_size:
+        raise zipfile.BadZipFile(f"{part}: unpacks to {size} bytes, the zip says {info.file_size}")
+
+
+def _inflated(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 0x1:
+        with archive.open(info) as stream:  # stored: its size is its size; others: damage
+            while piece := stream.read(_PIECE):
+                yield piece
+        return
+    raw = copy.copy(info)  # the same member read as stored: its compressed bytes
+    raw.compress_type = zipfile.ZIP_STORED
+    raw.file_size = info.compress_size
+    del raw.CRC  # those bytes are not what the CRC covers
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    with archive.open(raw) as stream:
+        while not inflater.eof and (packed := stream.read(_PIECE >> 2)):
+            piece = inflater.decompress(packed, _PIECE)
+            while True:
+                if piece:
+                    yield piece
+                if not inflater.unconsumed_tail or inflater.eof:
+                    break
+                piece = inflater.decompress(inflater.unconsumed_tail, _PIECE)
+    if not inflater.eof:
+        raise zipfile.BadZipFile(f"{info.filename}: the compressed data is incomplete")
+
+
+def _too_big(part: str, info: zipfile.ZipInfo, size: int, limit: int) -> str:
+    what = "its sheet XML" if "worksheets/" in part else f"its part {part}"
+    text = f"{what} unpacks to more than {limit >> 20} MiB"
+    if size > 100 * max(info.compress_size, 1):
+        text += (
+            f" from {_mib(info.compress_size)} packed (a compressed file this small cannot hold "
+            "a real sheet that large)"
+        )
+    return text
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{max(n >> 10, 1)} KiB"
+
+
+def measure_part(archive: zipfile.ZipFile, part: str, limit: int = MAX_PART_BYTES) -> int:
+    """Unpacked size of ``part`` (streamed, bounded memory); :class:`LimitExceeded` over
+    ``limit``."""
+    return sum(len(piece) for piece in _pieces(archive, part, limit))
+
+
+def measure_sheet(
+    archive: zipfile.ZipFile, part: str, limit: int = MAX_PART_BYTES
+) -> SheetSize:
+    """Stream a sheet's XML once, counting bytes, rows, the last row and the last column;
+    :class:`LimitExceeded` as soon as one passes Excel's limits or ``limit`` bytes."""
+    kept: list[bytes] | None = []
+    size = rows = last_row = 0
+    last_column = 1
+    tail = b""
+    row_tag = b"<row"
+    for piece in _pieces(archive, part, limit):
+        if not size:
+            root = _ROOT_PREFIX.search(piece, 0, 4096)
+            if root is not None and root.group(1):
+                row_tag = b"<" + root.group(1) + b":row"
+        size += len(piece)
+        if kept is not None:
+            kept.append(piece)
+            if size > _KEEP_BYTES:
+                kept = None  # unpacked again by scan_xml, so memory stays bounded
+        window = tail + piece
+        rows += window.count(row_tag) - tail.count(row_tag)
+        if _other_spellings(window):
+            # Other (valid) spellings of the attribute, made to match the fast pattern.
+            window = window.replace(b"r='", b'r="').translate(_BLANKS_TO_SPACE)
+        for m in _FAR_REF.finditer(window):
+            if m.group(1):
+                last_column = max(last_column, _column_number(m.group(1)))
+            else:
+                last_row = max(last_row, int(m.group(2)))
+        _check_sheet_limits(rows, last_row, last_column)
+        tail = piece[-_TAIL:]
+    xml = b"".join(kept) if kept is not None else None
+    return SheetSize(size, rows, last_row, last_column, xml)
+
+
+_BLANKS_TO_SPACE = bytes.maketrans(b"\t\n\r", b"   ")
+
+
+def _other_spellings(window: bytes) -> bool:
+    """Whether ``window`` may spell an ``r`` attribute as ``r='…'`` or after a tab or line
+    break. Single-byte searches first: they are many times faster than the pairs."""
+    return (
+        (b"'" in window and b"r='" in window)
+        or (b"\t" in window and b"\tr=" in window)
+        or (b"\n" in window and b"\nr=" in window)
+        or (b"\r" in window and b"\rr=" in window)
+    )
+
+
+def _check_sheet_limits(rows: int, last_row: int, last_column: int) -> None:
+    if rows > MAX_ROWS:
+        raise LimitExceeded(f"it has more than {MAX_ROWS:,} rows, more than Excel allows")
+    if last_row > MAX_ROWS:
+        raise LimitExceeded(
+            f"it has a cell in row {last_row:,}, past Excel's last row {MAX_ROWS:,}"
+        )
+    if last_column > MAX_COLUMNS:
+        raise LimitExceeded("it has a cell past Excel's last column XFD")
+    height = max(rows, last_row)
+    if height * last_column > MAX_CELLS:
+        raise LimitExceeded(
+            f"its cells span {height:,} rows × {last_column:,} columns, more than the "
+            f"{MAX_CELLS:,} cells batchpay reads"
+        )
+
+
+def _column_number(letters: bytes) -> int:
+    col = 0
+    for ch in letters:
+        col = col * 26 + (ch - 64)
+    return col
 
 
 def scan_xml(

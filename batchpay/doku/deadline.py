@@ -1,0 +1,152 @@
+"""One overall deadline per DOKU request, headers and body included.
+
+``requests``' read timeout bounds each socket read, not the whole response: a server that
+trickles one byte per second never trips it. :class:`Watch` arms a timer for the whole
+request; when it fires it shuts the request's socket down, which wakes any read blocked on it
+(Linux returns EOF at once), and records that the deadline passed so the caller reports
+``deadline-exceeded`` instead of trusting a cut-off body.
+
+Where the socket comes from:
+
+* while the status line and headers are read — :class:`DeadlineAdapter` (mounted by
+  :func:`batchpay.doku.make_session`) uses connections that hand their socket to the current
+  watch before waiting for the response. Without that adapter only the per-read timeout bounds
+  the headers (http.client caps them at 100 lines of 64 KiB);
+* while the body is read — :class:`~batchpay.doku.client.DokuClient` arms the watch with the
+  response's own socket.
+
+A connection that goes back to the pool must never be shut down afterwards (another request
+may be using it): :meth:`Watch.guard_release` disarms the watch, under the same lock the timer
+takes, before urllib3 returns the connection to its pool.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+_CURRENT: ContextVar[Watch | None] = ContextVar("batchpay_request_watch", default=None)
+
+
+class Watch:
+    """The deadline of one request; see the module docstring."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.expired = False
+        self._lock = threading.Lock()
+        self._done = False
+        self._sock: socket.socket | None = None
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    @property
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def arm(self, sock: object) -> None:
+        """Watch ``sock`` (the request's socket); shut it at once if the deadline passed."""
+        if not isinstance(sock, socket.socket):
+            return  # e.g. urllib3's SSLTransport inside an HTTPS proxy: per-read timeouts only
+        with self._lock:
+            if self._done:
+                return
+            self._sock = sock
+            if self.expired:
+                _shut(sock)
+
+    def disarm(self) -> None:
+        """From now on the timer touches nothing (idempotent)."""
+        with self._lock:
+            self._done = True
+            self._sock = None
+        self._timer.cancel()
+
+    def guard_release(self, response: Any) -> None:
+        """Disarm before urllib3 hands ``response``'s connection back to its pool."""
+        release: Callable[[], None] = response.release_conn
+
+        def release_conn() -> None:
+            self.disarm()
+            release()
+
+        response.release_conn = release_conn
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            if self._sock is not None:
+                _shut(self._sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        # The plain socket's shutdown, also for an SSLSocket: SSLSocket.shutdown would drop
+        # its SSL object under the reader blocked in another thread.
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+
+
+@contextmanager
+def watching(seconds: float) -> Iterator[Watch]:
+    """Run one request under a :class:`Watch` (found by the connections of this thread)."""
+    watch = Watch(seconds)
+    token = _CURRENT.set(watch)
+    try:
+        yield watch
+    finally:
+        _CURRENT.reset(token)
+        watch.disarm()
+
+
+class _WatchedResponse:
+    """Mixin: the socket waits for the status line and headers under the current watch."""
+
+    sock: Any
+
+    def getresponse(self) -> Any:
+        watch = _CURRENT.get()
+        if watch is not None:
+            watch.arm(self.sock)
+        return super().getresponse()  # type: ignore[misc]
+
+
+class _HTTPConnection(_WatchedResponse, HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_WatchedResponse, HTTPSConnection):
+    pass
+
+
+class _HTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_POOLS = {"http": _HTTPConnectionPool, "https": _HTTPSConnectionPool}
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """An :class:`HTTPAdapter` whose connections honour :func:`watching` while the headers
+    arrive (direct connections; through a proxy only the per-read timeout applies)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_POOLS)
