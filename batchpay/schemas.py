@@ -27,6 +27,7 @@ from pandera.typing import Series
 from batchpay.kinds import KINDS, Field, Kind
 from batchpay.normalize import as_arrow
 from batchpay.problems import Severity
+from batchpay.references import reference_key
 
 CODE_SUFFIX = "__code"
 LENGTH_SUFFIX = "__len"
@@ -194,6 +195,19 @@ RULES: dict[str, Rule] = {
             "Convert the amount to rupiah and write IDR, or leave the cell empty.",
         ),
         Rule(
+            "reference-not-ascii",
+            "It contains {detail}; DOKU accepts references of plain letters A-Z, digits 0-9 "
+            "and ASCII punctuation only.",
+            "Retype the reference on an English (Latin) keyboard layout, or copy it from a "
+            "plain-text source.",
+        ),
+        Rule(
+            "formula-prefix",
+            "The value starts with '{detail}', which Excel treats as the start of a formula "
+            "(and DOKU would send it on as typed).",
+            "Remove the leading '{detail}'; a name, description or reference never needs it.",
+        ),
+        Rule(
             "duplicate-reference",
             "The {field} is used more than once in this sheet (also in {others}).",
             "Give every row its own {field}; DOKU accepts a reference only once.",
@@ -228,12 +242,12 @@ PARSE_CODES: dict[str, tuple[str, ...]] = {
     "email": (*_COMMON, "email-invalid"),
     "bic": (*_COMMON, "bank-code-unknown", "bank-code-invalid"),
     "digits": _COMMON + _NUMERIC + ("not-digits",),
-    "name": (*_COMMON, "name-invalid-characters"),
+    "name": (*_COMMON, "formula-prefix", "name-invalid-characters"),
     "account_id": (*_COMMON, "account-id-invalid"),
     "account_type": (*_COMMON, "account-type-invalid"),
     "currency": (*_COMMON, "currency-invalid", "currency-unsupported"),
-    "text": _COMMON,
-    "reference": _COMMON,
+    "text": (*_COMMON, "formula-prefix"),
+    "reference": (*_COMMON, "non-ascii-digits", "reference-not-ascii", "formula-prefix"),
 }
 
 # Types whose own rule already bounds the length (a BIC is 8/11, a currency 3 letters, a
@@ -271,20 +285,21 @@ def _value_checks(f: Field, kind: Kind) -> list[tuple[str, str, Callable[[pd.Ser
             min_len = f.min_len
             checks.append((length_column(f.name), "too-short", lambda n: (n == 0) | (n >= min_len)))
     if f.name == kind.reference_field:
-        # Case-insensitively: "inv-1" and "INV-1" in one sheet are a typo far more often than
-        # two payments, and a duplicate can pay twice (SAFETY.md "Bad input").
+        # On reference_key (case-folded, NFKC, look-alikes mapped), as across runs: "inv-1"
+        # and "INV-1" in one sheet are a typo far more often than two payments, and a
+        # duplicate can pay twice (SAFETY.md "Bad input").
         checks.append((f.name, "duplicate-reference", _not_duplicated))
     return checks
 
 
 def _not_duplicated(s: pd.Series) -> pd.Series:
     cells = as_arrow(s)
-    # str.casefold is str.lower for ASCII text, which pyarrow does without a Python call per
-    # cell; any other text is case-folded by Python.
+    # reference_key of ASCII text (trimmed, as every normalised value is) is str.lower,
+    # which pyarrow does without a Python call per cell; any other text gets the full key.
     if pc.all(pc.string_is_ascii(cells)).as_py() is not False:
         keys = pc.ascii_lower(cells)
     else:
-        keys = pyarrow.array([v.casefold() for v in cells.to_pylist()], type=cells.type)
+        keys = pyarrow.array([reference_key(v) for v in cells.to_pylist()], type=cells.type)
     blank = np.asarray(pc.equal(cells, "").to_numpy(zero_copy_only=False), dtype=bool)
     return pd.Series(blank | ~_repeated(keys), index=s.index)
 

@@ -28,6 +28,7 @@ from batchpay import normalize, schemas
 from batchpay.banks import BankTable
 from batchpay.kinds import Field, Kind, canonical_amount
 from batchpay.problems import Problem, sort_key
+from batchpay.references import reference_key
 
 if TYPE_CHECKING:
     from batchpay.headers import Table
@@ -254,13 +255,15 @@ def _normalise(
         fn = normalize.normalise_account_types
     elif f.type == "currency":
         fn = normalize.normalise_currencies
+    elif f.type == "reference":
+        # Not collapsed: every character of a reference is part of the id.
+        fn = normalize.normalise_references
     else:
-        # Whitespace runs are collapsed in free text (a double space is never meant), not in
-        # references, where every character is part of the id.
-        collapse = f.type == "text"
+        # Free text: whitespace runs are collapsed (a double space is never meant), and a
+        # leading formula prefix is refused.
 
         def text(s: pd.Series) -> normalize.Normalised:
-            return normalize.normalise_text(s, collapse=collapse)
+            return normalize.normalise_text(s, collapse=True, formulas=True)
 
         fn = text
     if normalize.mostly_repeated(raw):
@@ -391,10 +394,9 @@ def _evidence(counts: dict[str, int]) -> str:
 
 def _others(values: pd.Series, rows: list[int]) -> dict[int, str]:
     """For each duplicated row, the other rows with the same reference (at most 5 named)."""
-    keys = values.loc[rows].str.casefold()
     groups: dict[str, list[int]] = defaultdict(list)
-    for row, key in zip(rows, keys, strict=True):
-        groups[key].append(int(row))
+    for row, value in zip(rows, values.loc[rows].tolist(), strict=True):
+        groups[reference_key(value)].append(int(row))
     out = {}
     for members in groups.values():
         for row in members:

@@ -438,6 +438,53 @@ CASES: list[Case] = [
         kind="sub-account-transfer",
         records=rows("sub-account-transfer", {"destination": "SAC-0001-1234567890123"}),
     ),
+    # --- look-alike references and formula-prefixed text (issue 8, findings 2 and 13) -------
+    Case(
+        "reference-full-width-digits",
+        [(2, "reference_id", "non-ascii-digits")],
+        records=rows(P, {"reference_id": "BONUS-NOV-\uff10\uff10\uff101"}),
+    ),
+    Case(
+        "reference-cyrillic-letter",
+        [(2, "reference_id", "reference-not-ascii")],
+        records=rows(P, {"reference_id": "B\u041eNUS-NOV-0001"}),
+    ),
+    Case(
+        "invoice-cyrillic-letter",
+        [(2, "invoice_number", "reference-not-ascii")],
+        kind="sub-account-payout",
+        records=rows("sub-account-payout", {"invoice_number": "INV-\u0421-1"}),
+    ),
+    Case(
+        "receiver-name-dde-payload",
+        [(2, "receiver_name", "formula-prefix")],
+        records=rows(P, {"receiver_name": "=cmd|' /C calc'!A0"}),
+    ),
+    Case(
+        "sender-name-at-sum",
+        [(2, "sender_name", "formula-prefix")],
+        records=rows(P, {"sender_name": "@SUM(A1)"}),
+    ),
+    Case(
+        "reference-leading-dash",
+        [(2, "reference_id", "formula-prefix")],
+        records=rows(P, {"reference_id": "-R2"}),
+    ),
+    Case(
+        "bank-account-name-formula",
+        [(2, "bank_account_name", "formula-prefix")],
+        kind="sub-account-payout",
+        records=rows("sub-account-payout", {"bank_account_name": "+Budi"}),
+    ),
+    Case(
+        "references-ascii-punctuation-and-inner-dashes-understood",
+        [],
+        records=rows(
+            P,
+            {"reference_id": "INV/2026_11.0001#A", "description": "Bonus Q4 - 2026"},
+            {"reference_id": "R2-", "receiver_phone_number": "+62 812-3456-7890"},
+        ),
+    ),
     # --- banks and accounts ----------------------------------------------------------------
     Case(
         "bank-names-and-bi-codes-understood",
@@ -752,6 +799,8 @@ CLI_CASES = [
     "csv-cp1252",
     "amount-understood-forms",
     "xlsx-phone-as-number",
+    "receiver-name-dde-payload",
+    "reference-cyrillic-letter",
 ]
 
 

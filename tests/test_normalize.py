@@ -23,7 +23,9 @@ from batchpay.normalize import (
     normalise_emails,
     normalise_names,
     normalise_phones,
+    normalise_references,
     normalise_text,
+    not_ascii_detail,
     parse_amount_text,
     parse_amounts,
     per_unique,
@@ -489,3 +491,70 @@ def test_per_unique_matches_direct_normalisation_and_alignment() -> None:
     assert spread.blank.tolist() == direct.blank.tolist()
     assert spread.details == direct.details
     assert mostly_repeated(s)
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "code"),
+    [
+        ("BONUS-NOV-0001", "BONUS-NOV-0001", ""),
+        ("  INV/2026_11.0001#A  ", "INV/2026_11.0001#A", ""),
+        ("INV  001", "INV  001", ""),  # a reference is never collapsed
+        ("BONUS-NOV-\uff10\uff10\uff101", "", "non-ascii-digits"),  # full-width digits
+        ("B\u041eNUS-NOV-0001", "", "reference-not-ascii"),  # Cyrillic capital O
+        ("\uff22-1", "", "reference-not-ascii"),  # full-width B
+        ("INV\u00a0001", "", "reference-not-ascii"),  # no-break space
+        ("-R2", "", "formula-prefix"),
+        ("=cmd|' /C calc'!A0", "", "formula-prefix"),
+        ("+62812", "", "formula-prefix"),
+        ("@SUM(A1)", "", "formula-prefix"),
+        ("R2-", "R2-", ""),
+        ("INV\u200b1", "", "non-printable"),
+    ],
+)
+def test_normalise_references_ascii_only_and_no_formula_prefix(
+    text: str, value: str, code: str
+) -> None:
+    assert one(normalise_references(col(text))) == (value, code)
+
+
+def test_normalise_references_detail_names_the_character() -> None:
+    res = normalise_references(col("OK-1", "B\u041eNUS-NOV-0001", "-R2"))
+    assert res.details == {
+        3: "'\u041e' (CYRILLIC CAPITAL LETTER O), which looks like a Latin letter but is not one",
+        4: "-",
+    }
+    assert not_ascii_detail("caf\u00e9") == "'\u00e9' (LATIN SMALL LETTER E WITH ACUTE)"
+
+
+def test_normalise_references_per_unique_agrees_with_direct() -> None:
+    raw = col(*(["INV-1", "-R2", "B\u041eNUS", "INV-2"] * 50))
+    direct, spread = normalise_references(raw), per_unique(normalise_references, raw)
+    assert spread.values.tolist() == direct.values.tolist()
+    assert spread.codes.tolist() == direct.codes.tolist()
+    assert spread.details == direct.details
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "code"),
+    [
+        ("PT Maju Jaya", "PT Maju Jaya", ""),
+        ("=HYPERLINK(\"http://x\",\"y\")", "", "formula-prefix"),
+        ("@SUM(A1)", "", "formula-prefix"),
+        ("+1 bonus", "", "formula-prefix"),
+        ("- bonus", "", "formula-prefix"),
+        ("  =1+1", "", "formula-prefix"),  # trimmed first
+        ("Bonus Q4 - 2026", "Bonus Q4 - 2026", ""),
+        ("Bonus +10%", "Bonus +10%", ""),
+    ],
+)
+def test_normalise_text_formulas_refuses_leading_formula_prefix(
+    text: str, value: str, code: str
+) -> None:
+    assert one(normalise_text(col(text), formulas=True)) == (value, code)
+    # Without the flag (Sub Account ids, currencies) the value is kept as before.
+    assert one(normalise_text(col(text)))[1] == ""
+
+
+def test_normalise_names_formula_prefix_before_letters_rule() -> None:
+    assert one(normalise_names(col("=cmd"))) == ("", "formula-prefix")
+    assert one(normalise_names(col("-Budi"))) == ("", "formula-prefix")

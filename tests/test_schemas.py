@@ -213,3 +213,32 @@ def test_rules_every_code_has_message_and_hint_that_format() -> None:
         assert rule.code == rule.code.lower() and " " not in rule.code
     used = {c for codes in schemas.PARSE_CODES.values() for c in codes}
     assert used <= set(schemas.RULES)
+
+
+def test_model_duplicate_check_uses_reference_key_for_non_ascii() -> None:
+    # References are refused unless ASCII, but the check itself must agree with the
+    # cross-run key: a Cyrillic О and a full-width digit are the same reference.
+    s = pd.Series(["B\u041eNUS-1", "bonus-1", "BONUS-\uff12", "bonus-2", "OTHER", ""])
+    assert schemas._not_duplicated(s).tolist() == [False, False, False, False, True, True]
+
+
+def test_model_formula_prefix_on_every_free_text_field() -> None:
+    pl = "payout-link"
+    assert keys(pl, [row(pl, 1, sender_name="@SUM(A1)", receiver_name="=cmd|' /C calc'!A0",
+                         description="-R2 bonus", reference_id="+62812")]) == [
+        (2, "description", "formula-prefix"),
+        (2, "receiver_name", "formula-prefix"),
+        (2, "reference_id", "formula-prefix"),
+        (2, "sender_name", "formula-prefix"),
+    ]
+    sap = "sub-account-payout"
+    assert keys(sap, [row(sap, 1, bank_account_name="=Budi", invoice_number="@INV")]) == [
+        (2, "bank_account_name", "formula-prefix"),
+        (2, "invoice_number", "formula-prefix"),
+    ]
+    sac = "sub-account-create"
+    assert keys(sac, [row(sac, 1, name="-Toko")]) == [(2, "name", "formula-prefix")]
+    # Phones and amounts keep their own rules: +62… is a phone, -5000 a negative amount.
+    assert keys(pl, [row(pl, 1, receiver_phone_number="+62 812-3456-7890", amount="-5000")]) == [
+        (2, "amount", "amount-negative"),
+    ]

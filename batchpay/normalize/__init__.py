@@ -16,10 +16,11 @@ Money never becomes a float: amounts are split as text and turned into ``int64``
 
 Codes emitted here (the pandera models in ``schemas.py`` turn them into problems):
 ``amount-*``, ``scientific-notation``, ``non-ascii-digits``, ``non-printable``, ``phone-*``,
-``email-invalid``, ``bank-code-*``, ``not-digits``.
+``email-invalid``, ``bank-code-*``, ``not-digits``, ``formula-prefix`` (free text, names,
+references), ``reference-not-ascii``.
 
 Modules: :mod:`~batchpay.normalize.base` (result type, column helpers, per-unique),
-:mod:`~batchpay.normalize.text` (text, names, Sub Account ids/types, currencies),
+:mod:`~batchpay.normalize.text` (text, names, references, Sub Account ids/types, currencies),
 :mod:`~batchpay.normalize.amounts`, :mod:`~batchpay.normalize.phones`,
 :mod:`~batchpay.normalize.emails`, :mod:`~batchpay.normalize.identifiers` (bank codes,
 digits).
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 from batchpay.normalize.amounts import AmountFormat, AmountParse, parse_amount_text, parse_amounts
 from batchpay.normalize.base import (
+    FORMULA_PREFIXES,
     TEXT,
     Normalised,
     as_arrow,
@@ -51,11 +53,14 @@ from batchpay.normalize.text import (
     normalise_account_types,
     normalise_currencies,
     normalise_names,
+    normalise_references,
     normalise_text,
+    not_ascii_detail,
 )
 
 __all__ = [
     "ACCOUNT_TYPES",
+    "FORMULA_PREFIXES",
     "TEXT",
     "AmountFormat",
     "AmountParse",
@@ -74,7 +79,9 @@ __all__ = [
     "normalise_emails",
     "normalise_names",
     "normalise_phones",
+    "normalise_references",
     "normalise_text",
+    "not_ascii_detail",
     "parse_amount_text",
     "parse_amounts",
     "per_unique",

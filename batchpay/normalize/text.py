@@ -1,8 +1,9 @@
-"""Free text, names, Sub Account ids and types, currencies."""
+"""Free text, names, references, Sub Account ids and types, currencies."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from batchpay.normalize.base import (
+    FORMULA_PREFIXES,
+    NON_ASCII_DIGIT_RE,
     NON_PRINTABLE_RE,
     Normalised,
     Out,
@@ -19,10 +22,13 @@ from batchpay.normalize.base import (
     text_series,
 )
 from batchpay.normalize.base import upper as upper_cells
+from batchpay.references import reference_key
 
 # Printable ASCII words separated by single spaces: already trimmed, collapsed and free of
 # control characters, so the cell is its own normalised value (nearly every cell).
 _CLEAN_ASCII = r"[!-~]+(?: [!-~]+)*"
+# The same, not starting with a formula prefix (= + - @): printable ASCII but those four.
+_CLEAN_ASCII_NO_FORMULA = r"[!-*,.-<>-?A-~][!-~]*(?: [!-~]+)*"
 _WHITESPACE_RUN = re.compile(r"\s+")
 
 # doku-api.md §5: names are "letters (and spaces)". Conservative reading: ASCII letters only;
@@ -36,15 +42,21 @@ _CURRENCY = r"[A-Z]{3}"
 ACCOUNT_TYPES = ("STANDARD", "DEFAULT")
 
 
-def normalise_text(raw: pd.Series, *, collapse: bool = True, upper: bool = False) -> Normalised:
+def normalise_text(
+    raw: pd.Series, *, collapse: bool = True, upper: bool = False, formulas: bool = False
+) -> Normalised:
     """Trim; flag non-printable characters; collapse internal whitespace runs (``collapse``);
-    upper-case (``upper``: currency, account type)."""
+    upper-case (``upper``: currency, account type); with ``formulas``, refuse text that
+    starts with a formula prefix (``formula-prefix``: ``=``, ``+``, ``-``, ``@``)."""
     out = Out(raw)
-    out.keep(matches(out.cells, _CLEAN_ASCII))
+    # Formula-looking cells miss the fast pattern, so the check costs nothing for the rest.
+    out.keep(matches(out.cells, _CLEAN_ASCII_NO_FORMULA if formulas else _CLEAN_ASCII))
     pos, texts = out.rest()
     for p, text in zip(pos, texts, strict=True):
         if NON_PRINTABLE_RE.search(text):
             out.set(p, "", "non-printable")
+        elif formulas and text.startswith(FORMULA_PREFIXES):
+            _formula(out, p, text)
         else:
             out.set(p, _WHITESPACE_RUN.sub(" ", text) if collapse else text)
     res = out.result()
@@ -53,9 +65,55 @@ def normalise_text(raw: pd.Series, *, collapse: bool = True, upper: bool = False
     return res
 
 
+def _formula(out: Out, p: int, text: str) -> None:
+    """A cell that starts with a formula prefix: no value, ``formula-prefix``, and the
+    character as the detail."""
+    out.set(p, "", "formula-prefix")
+    out.detail(int(p), text[0])
+
+
+def normalise_references(raw: pd.Series) -> Normalised:
+    """A payment reference (reference_id, invoice_number): trimmed, kept as typed, and plain
+    ASCII as DOKU's limits say ("alphanumeric"): full-width or other non-ASCII digits are
+    ``non-ascii-digits``, any other non-ASCII character ``reference-not-ascii`` (the detail
+    names it: a Cyrillic О looks exactly like O, and would make another reference); a
+    formula prefix is ``formula-prefix``. ASCII cells never leave pyarrow."""
+    out = Out(raw)
+    out.keep(matches(out.cells, _CLEAN_ASCII_NO_FORMULA))
+    pos, texts = out.rest()
+    for p, text in zip(pos, texts, strict=True):
+        if NON_PRINTABLE_RE.search(text):
+            out.set(p, "", "non-printable")
+        elif NON_ASCII_DIGIT_RE.search(text):
+            out.set(p, "", "non-ascii-digits")
+        elif not text.isascii():
+            out.set(p, "", "reference-not-ascii")
+            out.detail(int(p), not_ascii_detail(text))
+        elif text.startswith(FORMULA_PREFIXES):
+            _formula(out, p, text)
+        else:
+            out.set(p, text)
+    return out.result()
+
+
+def not_ascii_detail(text: str) -> str:
+    """The first non-ASCII character of ``text`` in words: "'О' (CYRILLIC CAPITAL LETTER O),
+    which looks like a Latin letter but is not one"."""
+    ch = next(c for c in text if not c.isascii())
+    name = unicodedata.name(ch, f"U+{ord(ch):04X}")
+    shown = f"'{ch}' ({name})"
+    twin = reference_key(ch)
+    if len(twin) == 1 and twin.isascii() and twin.isalpha():
+        return f"{shown}, which looks like a Latin letter but is not one"
+    if len(twin) == 1 and twin.isascii() and twin.isdigit():
+        return f"{shown}, which looks like a digit but is not one"
+    return shown
+
+
 def normalise_names(raw: pd.Series) -> Normalised:
-    """Trimmed, whitespace collapsed, letters and spaces only (``name-invalid-characters``)."""
-    res = normalise_text(raw, collapse=True)
+    """Trimmed, whitespace collapsed, letters and spaces only (``name-invalid-characters``;
+    a leading formula prefix is ``formula-prefix``)."""
+    res = normalise_text(raw, collapse=True, formulas=True)
     return restrict(res, matches(as_arrow(res.values), _NAME), "name-invalid-characters")
 
 

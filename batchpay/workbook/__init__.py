@@ -39,8 +39,18 @@ STATUS_FILLS: dict[str, PatternFill] = {
 }
 
 
+def needs_quote_prefix(text: str) -> bool:
+    """Whether a text cell holding ``text`` must carry Excel's quote prefix: one that starts
+    with a formula trigger (``=``, ``+``, ``-``, ``@``, tab, CR) becomes a live formula when
+    a user presses F2+Enter on it, unless the cell's style says "typed with a leading
+    apostrophe" (``quotePrefix="1"`` in styles.xml), which shows the text as typed and
+    keeps it text on re-entry."""
+    return text.startswith(FORMULA_TRIGGERS)
+
+
 def set_text(cell: Any, value: str | None) -> None:
-    """Write ``value`` as a *string* cell, never a formula, even when it starts with ``=``."""
+    """Write ``value`` as a *string* cell, never a formula, even when it starts with ``=``;
+    formula-looking text gets the quote prefix (see :func:`needs_quote_prefix`)."""
     if value is None:
         cell.value = None
         return
@@ -48,15 +58,32 @@ def set_text(cell: Any, value: str | None) -> None:
     cell.value = text
     # openpyxl infers a formula from a leading "="; force the string type back.
     cell.data_type = "s"
+    if needs_quote_prefix(text):
+        cell.quotePrefix = True
+    elif cell.has_style and cell.quotePrefix:
+        cell.quotePrefix = False
 
 
 def write_only_text_cell(ws: Any, value: str | None) -> Any:
-    """A write-only-mode cell holding ``value`` as text (never a formula)."""
+    """A write-only-mode cell holding ``value`` as text (never a formula); formula-looking
+    text gets the quote prefix. Set fonts and fills afterwards: they keep it."""
     from openpyxl.cell import WriteOnlyCell
 
-    cell = WriteOnlyCell(ws, value=None if value is None else str(value))
-    if value is not None:
+    text = None if value is None else str(value)
+    cell = WriteOnlyCell(ws, value=text)
+    if text is not None:
         cell.data_type = "s"
+        if needs_quote_prefix(text):
+            cell.quotePrefix = True
+    return cell
+
+
+def quote_prefixed(cell: Any) -> Any:
+    """``cell`` (already styled) with the quote prefix added when its text needs it; for
+    writers that copy a prepared style array onto a cell."""
+    if isinstance(cell.value, str) and needs_quote_prefix(cell.value):
+        cell.data_type = "s"
+        cell.quotePrefix = True
     return cell
 
 

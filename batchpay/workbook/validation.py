@@ -224,7 +224,8 @@ class _Deferred:
     (so the workbook has the comments part and its relationships). openpyxl numbers those
     rows 1, 2, 3…; every other row is rendered here from the column lists, as inline strings
     (never formulas) and plain numbers, and :meth:`splice` puts all of them in their real
-    places.
+    places. Formula-looking text (``=…``, ``-…``, ``@…``) takes the quote-prefixed twin of its
+    cell's style; those are registered with openpyxl up front (:func:`_quoted_styles`).
     """
 
     def __init__(self, ws: Any, render: Callable[[int, dict[str, str]], str]) -> None:
@@ -232,7 +233,7 @@ class _Deferred:
         self.rows: set[int] = set()  # real row numbers rendered here
         self.written: list[int] = []  # real row number of openpyxl's 1st, 2nd, … row
         self.probes: dict[str, str] = {}  # style name -> openpyxl coordinate carrying it
-        self.styles: dict[str, str] = {}
+        self.styles: dict[str, str] = _quoted_styles(ws)
         # Every comment of the sheet, in order: (ref, 0-based row, 0-based column, comment).
         # openpyxl writes the first one (and with it the comments part, its relationship and
         # content type); the parts are then rewritten with all of them (see _splice).
@@ -296,13 +297,48 @@ def _xml_escape(text: str) -> str:
     return text
 
 
-def _xml_cell_text(ref: str, text: str, style: str | None = None) -> str:
-    s = f' s="{style}"' if style else ""
+_TRIGGER_CHARS = frozenset(FORMULA_TRIGGERS)  # one character each
+
+
+def _xml_cell_text(
+    ref: str, text: str, style: str | None = None, quoted: str | None = None
+) -> str:
+    """An inline-string cell with ``style``; text that looks like a formula takes ``quoted``
+    (the style's quote-prefixed twin, see :func:`_quoted_styles`) when given."""
     if not text:
+        s = f' s="{style}"' if style else ""
         return f'<c r="{ref}"{s} t="inlineStr" />'
+    if quoted is not None and text[0] in _TRIGGER_CHARS:
+        style = quoted
+    s = f' s="{style}"' if style else ""
     # text != text.strip(), without building the stripped copy
     space = ' xml:space="preserve"' if text[0].isspace() or text[-1].isspace() else ""
     return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{_xml_escape(text)}</t></is></c>'
+
+
+def _quoted(fill: str | None) -> str:
+    """The style name of the quote-prefixed twin of ``fill`` ('error', 'warning' or none)."""
+    return f"{fill or 'text'}-quoted"
+
+
+def _quoted_styles(ws: Any) -> dict[str, str]:
+    """Style ids of quote-prefixed text cells, plain and on each problem fill, registered
+    in openpyxl's style list now: ``style_id`` is the index openpyxl writes as ``s`` and the
+    position of the ``<xf quotePrefix="1">`` in styles.xml, so deferred rows use the very
+    style openpyxl gives the same cell (it keeps one entry per distinct style)."""
+    ids = {}
+    for fill_name, fill in ((None, None), ("error", PROBLEM_FILL), ("warning", WARNING_FILL)):
+        cell = write_only_text_cell(ws, "=")
+        if fill is not None:
+            cell.fill = fill
+        ids[_quoted(fill_name)] = str(cell.style_id)
+    return ids
+
+
+def _xml_text(ref: str, text: str, fill: str | None, styles: dict[str, str]) -> str:
+    """A text cell on ``fill`` (a style name or None); quote-prefixed when it looks like a
+    formula, so Excel shows it as typed and keeps it text on F2+Enter."""
+    return _xml_cell_text(ref, text, styles.get(fill) if fill else None, styles[_quoted(fill)])
 
 
 def _xml_cell_number(ref: str, number: str | int, style: str | None) -> str:
@@ -379,6 +415,7 @@ def _rows_sheet(
         problems = by_row.get(row_numbers[n])
         by_cell = marked.get(n, {})
         row_fill = styles.get(_fill_name(problems)) if problems else None
+        quoted = styles[_quoted(None)]
         cells = [
             _xml_cell_number(f"A{r}", row_numbers[n], _cell_style(by_cell.get(0), styles)),
             _xml_cell_text(f"B{r}", status_col[n], row_fill),
@@ -388,13 +425,13 @@ def _rows_sheet(
             ref = f"{letters[i + 2]}{r}"
             cell_problems = by_cell.get(i + 2)
             if cell_problems:
-                cells.append(_xml_cell_text(ref, value, _cell_style(cell_problems, styles)))
+                cells.append(_xml_text(ref, value, _fill_name(cell_problems), styles))
             elif not value:
                 continue
             elif i in amount_col and _PLAIN_DECIMAL.fullmatch(value):
                 cells.append(_xml_cell_number(ref, value, styles.get("amount")))
             else:
-                cells.append(_xml_cell_text(ref, value))
+                cells.append(_xml_cell_text(ref, value, None, quoted))
         return f'<row r="{r}">{"".join(cells)}</row>'
 
     sheet = _Deferred(ws, render)
@@ -502,11 +539,12 @@ def _problems_sheet(wb: Workbook, result: ValidationResult) -> _Deferred:
     def render(r: int, styles: dict[str, str]) -> str:
         row = rows[r - 2]
         parts = [f'<row r="{r}">']
+        quoted = styles[_quoted(None)]
         if row[0] is not None:
             parts.append(_xml_cell_number(f"A{r}", row[0], None))
         for letter, value in zip("BCDEFG", row[1:7], strict=True):
             if value:
-                parts.append(_xml_cell_text(f"{letter}{r}", value))
+                parts.append(_xml_cell_text(f"{letter}{r}", value, None, quoted))
         style = styles.get(row[7])
         s = f' s="{style}"' if style else ""
         parts.append(f'<c r="H{r}"{s} t="inlineStr"><is><t>{row[7]}</t></is></c></row>')
