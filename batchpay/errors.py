@@ -11,6 +11,12 @@ carries the exit code the CLI maps it to.
     │   ├── RunLocked                          another process holds the run
     │   ├── InputChanged             (exit 2)  resume against a file whose SHA-256 differs
     │   └── RunNotFound              (exit 2)
+    ├── JournalError                 (exit 4)  the journal cannot be used (path, cause, what
+    │   │                                      to do; never "pay again from a new journal")
+    │   ├── JournalMissing                     missing or empty where a journal was expected
+    │   ├── JournalCorrupt                     not a journal, or damaged
+    │   ├── JournalReadOnly                    a writing command on a read-only file/disk
+    │   └── JournalFull                        the disk is full
     └── DokuError                    (exit 1)  something DOKU (or the network) said
         ├── DokuAuthError            (exit 3)  401: fix credentials/signature scheme; batch stops
         ├── DokuRejected                       4xx proving DOKU did not execute: row failed,
@@ -23,6 +29,9 @@ Messages must never contain the secret key (SAFETY.md invariant 6).
 """
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 
 class BatchpayError(Exception):
@@ -65,6 +74,34 @@ class InputChanged(RunError):
 
 class RunNotFound(RunError):
     exit_code = 2
+
+
+class JournalError(BatchpayError):
+    """The journal cannot be used. ``path`` is the journal's path; the message names it and
+    the cause, the hint says what to do (see :mod:`batchpay.ledger.faults`)."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, *, path: str | os.PathLike[str],
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.path = Path(path)
+
+
+class JournalMissing(JournalError):
+    pass
+
+
+class JournalCorrupt(JournalError):
+    pass
+
+
+class JournalReadOnly(JournalError):
+    pass
+
+
+class JournalFull(JournalError):
+    pass
 
 
 class DokuError(BatchpayError):

@@ -232,8 +232,10 @@ def retry_reference(kind: Kind, reference: str, parent_attempt: int, attempt: in
 def find_repeats(ledger: Ledger, the_plan: Plan, *, exclude_run_ids: tuple[str, ...] = ()
                  ) -> list[Repeat]:
     """References of the plan an earlier run already used (see
-    :meth:`Ledger.reference_seen` for which states count). An early, friendly check: the
-    binding one is repeated inside :meth:`Ledger.create_run`'s transaction."""
+    :meth:`Ledger.reference_seen` for which states count), compared on
+    :func:`~batchpay.references.reference_key`: ``bonus-nov-0001`` repeats ``BONUS-NOV-0001``.
+    An early, friendly check: the binding one is repeated inside
+    :meth:`Ledger.create_run`'s transaction."""
     return ledger.repeats(the_plan.kind.name, the_plan.env, the_plan.rows,
                           exclude_run_ids=exclude_run_ids)
 

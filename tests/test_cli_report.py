@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from batchpay.cli import reports
-from batchpay.errors import RunNotFound, UsageError
+from batchpay.errors import JournalMissing, RunNotFound, UsageError
 from batchpay.ledger import Ledger, NewRow, RowChange
 
 NOV = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
@@ -19,7 +19,7 @@ NOV = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
 
 def make_ledger(path: Path) -> tuple[Ledger, str]:
     """A ledger with one emulator payout-link run: row 2 paid, row 3 UNKNOWN, row 4 PLANNED."""
-    ledger = Ledger(path, clock=lambda: NOV)
+    ledger = Ledger(path, clock=lambda: NOV, create=True)
     rows = [
         NewRow(
             row_number=n,
@@ -127,8 +127,8 @@ def test_report_bad_month_is_usage_error(tmp_path: Path) -> None:
 def test_report_missing_journal_not_created(tmp_path: Path) -> None:
     ledger_path = tmp_path / "nowhere" / "ledger.sqlite"
     result = invoke(["report", "run-x"], ledger_path)
-    assert isinstance(result.exception, RunNotFound)
-    assert not ledger_path.exists()
+    assert isinstance(result.exception, JournalMissing) and result.exception.exit_code == 4
+    assert not ledger_path.exists() and not ledger_path.parent.exists()
 
 
 def test_report_unknown_run_is_run_not_found(tmp_path: Path) -> None:

@@ -155,7 +155,7 @@ def _run(ledger: Ledger, tmp_path: Path, n: int) -> str:
 
 
 def test_journal_writer_commit_all_one_transaction_all_durable(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "l.sqlite")
+    ledger = Ledger(tmp_path / "l.sqlite", create=True)
     run_id = _run(ledger, tmp_path, 2)
     with JournalWriter(ledger) as journal:
         journal.commit_all(
@@ -170,7 +170,7 @@ def test_journal_writer_commit_all_one_transaction_all_durable(tmp_path: Path) -
 
 
 def test_journal_writer_commit_all_refused_change_raises_others_commit(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "l.sqlite")
+    ledger = Ledger(tmp_path / "l.sqlite", create=True)
     run_id = _run(ledger, tmp_path, 2)
     with JournalWriter(ledger) as journal, pytest.raises(IllegalTransition):
         journal.commit_all(
@@ -183,7 +183,7 @@ def test_journal_writer_commit_all_refused_change_raises_others_commit(tmp_path:
 
 
 def test_journal_writer_many_threads_every_change_durable(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "l.sqlite")
+    ledger = Ledger(tmp_path / "l.sqlite", create=True)
     run_id = _run(ledger, tmp_path, 40)
     with JournalWriter(ledger) as journal:
 
@@ -201,7 +201,7 @@ def test_journal_writer_many_threads_every_change_durable(tmp_path: Path) -> Non
 
 
 def test_ledger_rows_lean_equal_full_rows_but_for_input_and_normalised(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "l.sqlite")
+    ledger = Ledger(tmp_path / "l.sqlite", create=True)
     run_id = _run(ledger, tmp_path, 3)
     full, lean = ledger.rows(run_id), ledger.rows(run_id, data=False)
     assert all(r.input and r.normalised for r in full)

@@ -78,7 +78,7 @@ def _move(ledger: Ledger, run_id: str, row: int, *states: str, reason: str | Non
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Ledger:
-    return Ledger(tmp_path / "ledger.sqlite")
+    return Ledger(tmp_path / "ledger.sqlite", create=True)
 
 
 # --- durability -----------------------------------------------------------------------------
@@ -380,7 +380,8 @@ def test_reference_seen_dry_run_rows_do_not_count(ledger: Ledger) -> None:
 
 def test_runs_for_month_uses_jakarta_calendar(tmp_path: Path) -> None:
     # 2026-10-31 18:30 UTC is 2026-11-01 01:30 WIB: a November run for the accountant.
-    ledger = Ledger(tmp_path / "l.sqlite", clock=lambda: datetime(2026, 10, 31, 18, 30, tzinfo=UTC))
+    ledger = Ledger(tmp_path / "l.sqlite", clock=lambda: datetime(2026, 10, 31, 18, 30, tzinfo=UTC),
+                    create=True)
     run_id = _run(ledger, 1)
     assert [r.run_id for r in ledger.runs_for_month("2026-11")] == [run_id]
     assert ledger.runs_for_month("2026-10") == []
@@ -415,7 +416,7 @@ def test_create_run_repeated_reference_refused_in_transaction(ledger: Ledger) ->
 
 def test_create_run_concurrent_same_references_only_one_wins(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
-    Ledger(path)
+    Ledger(path, create=True)
     barrier = threading.Barrier(6)
     outcomes: list[str] = []
 
@@ -434,3 +435,33 @@ def test_create_run_concurrent_same_references_only_one_wins(tmp_path: Path) -> 
     for t in threads:
         t.join()
     assert sorted(outcomes) == ["created"] + ["refused"] * 5
+
+
+# --- issue 8: a REJECTED row frees its reference only with proof of non-execution -----------
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "frees"),
+    [
+        ("INVALID_FIELD", "DOKU rejected a field", True),
+        ("INSUFFICIENT_BALANCE", "short", True),
+        # what v0.1 journaled for a sheet paid from a second journal: the reference EXISTS
+        (None, "DOKU rejected a field (HTTP 400: DUPLICATE_REFERENCE — already used)", False),
+        (None, "DOKU rejected a field (HTTP 400: INVALID_FIELD — amount)", True),
+        ("DUPLICATE_REFERENCE", "already used", False),
+        ("REQUEST_ID_REUSED", "other body", False),
+    ],
+)
+def test_ledger_repeat_check_rejected_row_frees_reference_only_with_proof(
+    tmp_path: Path, code: str | None, message: str, frees: bool
+) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite", create=True)
+    first = _run(ledger, 1, prefix="BONUS")
+    ledger.apply(RowChange(run_id=first, row_number=2, new_state=st.SENDING, event="send",
+                           count_send=True))
+    ledger.apply(RowChange(run_id=first, row_number=2, new_state=st.REJECTED, event="outcome",
+                           message=message, code=code))
+    assert bool(ledger.repeats("payout-link", "emulator", _rows(1, "bonus"))) is not frees
+    if not frees:
+        with pytest.raises(RepeatedReferences):
+            _run(ledger, 1, prefix="BONUS")

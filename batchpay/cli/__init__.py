@@ -4,7 +4,9 @@ Each area registers its commands from its own module (``sheets``: validate/templ
 ``gateway``: emulator/balance/accounts; ``runs``: run/resume/status/runs/report/retry-failed).
 Commands parse options, make one library call and let :func:`main` map errors to exit codes:
 0 ok, 1 problems found / rows not paid, 2 usage or unreadable input, 3 configuration or
-authentication. No traceback reaches a user (set ``BATCHPAY_DEBUG=1`` to see one).
+authentication, 4 the journal cannot be used (missing, empty, damaged, read-only for a writing
+command, disk full: :class:`~batchpay.errors.JournalError`, one message with the path, the cause
+and what to do). No traceback reaches a user (set ``BATCHPAY_DEBUG=1`` to see one).
 """
 
 from __future__ import annotations

@@ -193,12 +193,12 @@ def fund(account_id: str, amount: str, url: str | None, pending: bool) -> None:
 def _fund_builtin(account_id: str, amount: str, *, pending: bool) -> dict[str, Any]:
     """Fund the built-in emulator: open its state file (the one ``open_gateway`` uses) in a
     short-lived in-process emulator and call the same admin endpoint."""
-    from batchpay.config import load_settings
+    from batchpay.config import ensure_private_dir, load_settings
     from batchpay.doku import EMULATOR_STATE_FILE
     from batchpay.emulator import start_emulator
 
     settings = load_settings(env="emulator", require_credentials=False)
-    settings.home.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(settings.home)
     with start_emulator(port=0, state_path=settings.home / EMULATOR_STATE_FILE) as handle:
         return handle.admin.fund(account_id, amount, pending=pending)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from batchpay.errors import RunNotFound, UsageError
+from batchpay.errors import UsageError
 
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -51,11 +51,9 @@ def report(run_id: str | None, month: str | None, output: Path | None,
     from batchpay.workbook.reconciliation import write_month_report, write_run_report
 
     settings = load_settings(dotenv_path=env_file, require_credentials=False)
-    if not settings.ledger_path.exists():
-        # Opening a missing journal would create an empty one; say what is wrong instead.
-        raise RunNotFound(f"no journal at {settings.ledger_path}",
-                          hint="set BATCHPAY_LEDGER to the journal your runs used")
-    ledger = Ledger(settings.ledger_path)
+    # Read-only: a report never writes the journal, so it works on a read-only journal; a
+    # missing or empty one is JournalMissing (exit 4), and nothing is created.
+    ledger = Ledger(settings.ledger_path, read_only=True)
     if month is not None:
         path = write_month_report(ledger, month, output)
     else:

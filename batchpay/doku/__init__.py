@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from batchpay.config import TEST_ENVIRONMENT_BANNERS
+from batchpay.doku.deadline import DeadlineAdapter
 from batchpay.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def make_session(*, trust_env: bool = True, pool_size: int = MAX_CONCURRENCY) ->
     the runner's decision with the same Request-Id (doku-api.md §3)."""
     session = requests.Session()
     session.trust_env = trust_env
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -67,9 +67,10 @@ def open_gateway(settings: Settings) -> Iterator[Gateway]:
     handle: EmulatorLike | None = None
     url = settings.url
     if settings.uses_builtin_emulator:
+        from batchpay.config import ensure_private_dir
         from batchpay.emulator import start_emulator
 
-        settings.home.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(settings.home)  # 0700: the emulator state holds payees
         handle = start_emulator(
             port=0,
             state_path=settings.home / EMULATOR_STATE_FILE,
@@ -90,6 +91,7 @@ def open_gateway(settings: Settings) -> Iterator[Gateway]:
             session=session,
             payout_link_signature=settings.payout_link_signature,
             timeout=settings.timeout,
+            deadline=settings.deadline,
         )
         yield Gateway(client=client, env=settings.env, base_url=url, emulator=handle)
     finally:

@@ -10,6 +10,8 @@ journal uses FULL, SAFETY.md), so losing the last commit on a power cut is accep
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -54,6 +56,11 @@ class Store:
     def __init__(self, path: Path | str | None) -> None:
         self.path = Path(path) if path is not None else None
         self._lock = threading.RLock()
+        if path is not None and not Path(path).exists():
+            # 0600 before SQLite creates it (its -wal/-shm files take the same mode): the
+            # state holds payees' names and accounts (issue 8 finding 11).
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         self._db = sqlite3.connect(
             str(path) if path is not None else ":memory:",
             check_same_thread=False,  # guarded by self._lock

@@ -14,10 +14,17 @@ kernel drops the lock when the process dies, so a crashed run never needs a manu
 and a second live process on the same run gets :class:`~batchpay.errors.RunLocked` before it
 sends anything. (POSIX only; ``flock`` is not reliable on NFS — keep the ledger on local disk.)
 
+Opening never creates a journal by accident: only ``Ledger(path, create=True)`` (``batchpay
+run``) makes one (0600, in 0700 directories); elsewhere a missing or empty journal is
+:class:`~batchpay.errors.JournalMissing`. ``read_only=True`` reads a journal on a read-only
+file or disk without writing. Every storage fault (disk full, read-only, damaged file) becomes
+one :class:`~batchpay.errors.JournalError` in :mod:`~batchpay.ledger.faults`.
+
 The package, by seam: :mod:`~batchpay.ledger.model` (states, transitions, identities, change
 records), :mod:`~batchpay.ledger.store` (the file, runs, reads), :mod:`~batchpay.ledger.sql`
 (statements shared by the store and the writer), :mod:`~batchpay.ledger.writer` (group
-commit), :mod:`~batchpay.ledger.lock` (one process per run).
+commit), :mod:`~batchpay.ledger.lock` (one process per run), :mod:`~batchpay.ledger.faults`
+(storage faults → JournalError).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 
 from batchpay.errors import RunLocked
+from batchpay.ledger.faults import storage_faults
 from batchpay.ledger.model import Clock, iso, utc_now
 
 
@@ -21,14 +22,19 @@ class RunLock:
     def __init__(self, ledger_path: str | os.PathLike[str], run_id: str,
                  *, clock: Clock = utc_now) -> None:
         base = Path(ledger_path)
+        self.ledger_path = base
         self.path = base.with_name(base.name + ".locks") / f"{run_id}.lock"
         self.run_id = run_id
         self.clock = clock
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        from batchpay.config import ensure_private_dir
+
+        # The lock file sits beside the journal: a read-only or full disk is the journal's.
+        with storage_faults(self.ledger_path, f"locking run {self.run_id}"):
+            ensure_private_dir(self.path.parent)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -39,10 +45,15 @@ class RunLock:
                 hint="wait for it to finish; if that process is gone, the lock frees itself — "
                      "nothing was sent by this one",
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                 "since": iso(self.clock())}).encode())
         self._fd = fd
+        try:
+            with storage_faults(self.ledger_path, f"locking run {self.run_id}"):
+                os.ftruncate(fd, 0)
+                os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                         "since": iso(self.clock())}).encode())
+        except BaseException:
+            self.release()
+            raise
 
     def release(self) -> None:
         if self._fd is not None:

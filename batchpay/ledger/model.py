@@ -17,7 +17,7 @@ from batchpay.errors import RunError
 
 Clock = Callable[[], datetime]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: rows.reference_key and rows.code (issue 8)
 # Western Indonesia Time has no daylight saving: a fixed offset is exact.
 WIB = timezone(timedelta(hours=7), "WIB")
 # Fixed namespace for Sub Account Request-Ids (uuid5 of the row identity); never change it,
@@ -31,10 +31,23 @@ ACCEPTED_STATES: tuple[str, ...] = (
 FINAL_STATES: frozenset[str] = frozenset((*st.TERMINAL, st.NOT_SENT))
 # Rows a run still has to work on (send, or resolve).
 OPEN_STATES: tuple[str, ...] = (st.PLANNED, st.SENDING, st.UNKNOWN)
-# SENDING -> PLANNED only when DOKU *proved* it did not execute the request and the row must
-# wait for the operator (SAFETY.md lists 401 among the "did not execute" answers; 429 is a
-# refusal before execution). The row keeps its Request-Id and bytes for `resume`.
-NOT_EXECUTED_REASONS = frozenset({"auth-failed", "rate-limited"})
+# SENDING -> PLANNED only when this request provably never executed at DOKU and the row must
+# wait (SAFETY.md lists 401 among the "did not execute" answers; 429 is a refusal before
+# execution; "not-sent" is a connect failure: not a byte left this machine, codes.py
+# NOT_SENT). The row keeps its Request-Id and bytes for `resume`.
+NOT_EXECUTED_REASONS = frozenset({"auth-failed", "rate-limited", "not-sent"})
+# A final Payout Link status DOKU may still change (a bank reversal; issue 8 finding 5), and
+# the only two reasons that may touch such a row: an explicit, audited change after
+# completion (journaled as a "status-changed-after-completion" event), or a re-check that
+# found it unchanged (refreshes last_seen_at only).
+RECHECKABLE_FINAL_STATES: tuple[str, ...] = ("COMPLETED", "FAILED", "EXPIRED")
+CHANGED_AFTER_COMPLETION = "changed-after-completion"
+RECHECKED_FINAL = "rechecked-final"
+# DOKU's error code for a reference (reference_id / invoice_number) it already holds: proof
+# that the reference EXISTS there (codes.py), kept on the row as its code.
+DUPLICATE_REFERENCE = "DUPLICATE_REFERENCE"
+# The states a Payout Link can have at DOKU (doku-api.md §4).
+_LINK_ACCEPTED_STATES: tuple[str, ...] = (*st.PAYOUT_LINK_PROGRESS, *RECHECKABLE_FINAL_STATES)
 # A reference in one of these states in an earlier run does not block a new run: DOKU proved
 # it never executed (REJECTED) or it never could have been sent (INVALID, NOT_SENT = dry run).
 REFERENCE_FREE_STATES = frozenset({st.REJECTED, st.INVALID, st.NOT_SENT})
@@ -92,7 +105,21 @@ def check_transition(old: str, new: str, *, reason: str | None = None) -> None:
     would leave a terminal state (COMPLETED/SUCCESS/CREATED/ACTIVE/FAILED/EXPIRED/REJECTED/
     INVALID, and NOT_SENT), because a terminal row has been settled with DOKU or the operator
     and re-opening it is how a payout gets made twice.
+
+    One explicit exception (SAFETY.md "A final status can change"): a final Payout Link status
+    (COMPLETED/FAILED/EXPIRED) that DOKU reports differently on a re-check becomes that
+    status with ``reason=CHANGED_AFTER_COMPLETION`` — an audited transition, never a silent
+    overwrite — and an unchanged re-check may touch the row with ``reason=RECHECKED_FINAL``.
     """
+    if old in RECHECKABLE_FINAL_STATES and reason == CHANGED_AFTER_COMPLETION:
+        if new != old and new in _LINK_ACCEPTED_STATES:
+            return
+        raise IllegalTransition(f"a {old} row cannot change after completion to {new}")
+    if old in RECHECKABLE_FINAL_STATES and reason == RECHECKED_FINAL:
+        if new == old:
+            return
+        raise IllegalTransition(f"a re-check of a {old} row cannot make it {new}; a change "
+                                "after completion must say so")
     if old in FINAL_STATES:
         raise IllegalTransition(f"row is {old}, a final state; it cannot become {new}")
     allowed: bool
@@ -160,6 +187,7 @@ class SeenReference:
     row_number: int
     state: str
     created_at: str
+    reference: str = ""  # as the earlier run wrote it (same reference_key, maybe not same text)
 
 
 @dataclass(frozen=True)
@@ -177,7 +205,10 @@ class RepeatedReferences(RunError):
     def __init__(self, repeats: list[Repeat]) -> None:
         self.repeats = repeats
         lines = [f"row {r.row_number}: {r.reference!r} was already used in run "
-                 f"{r.earlier.run_id} (row {r.earlier.row_number}, {r.earlier.state})"
+                 f"{r.earlier.run_id} (row {r.earlier.row_number}, {r.earlier.state}"
+                 + (f", as {r.earlier.reference!r}"
+                    if r.earlier.reference and r.earlier.reference != r.reference else "")
+                 + ")"
                  for r in repeats[:20]]
         more = f"\n  … and {len(repeats) - 20} more" if len(repeats) > 20 else ""
         super().__init__(

@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from batchpay import ledger_records as lr
 from batchpay.errors import RunNotFound
 from batchpay.ledger.model import (
     REFERENCE_FREE_STATES,
@@ -18,6 +19,7 @@ from batchpay.ledger.model import (
     check_transition,
 )
 from batchpay.ledger_records import EventRecord, RowRecord, RunRecord
+from batchpay.references import reference_key
 
 
 def repeats_in(conn: sqlite3.Connection, kind: str, env: str, rows: Sequence[NewRow],
@@ -38,27 +40,51 @@ def repeats_in(conn: sqlite3.Connection, kind: str, env: str, rows: Sequence[New
 def references_seen_in(conn: sqlite3.Connection, kind: str, env: str,
                        references: Iterable[str], excluded: tuple[str, ...]
                        ) -> dict[str, list[SeenReference]]:
-    refs = list(dict.fromkeys(references))
-    free = sorted(REFERENCE_FREE_STATES)
+    """Earlier rows whose reference has the same :func:`reference_key` as one of
+    ``references`` (``bonus-nov-0001`` finds ``BONUS-NOV-0001``), keyed by the reference as
+    given; each :class:`SeenReference` carries the earlier reference as it was written."""
+    by_key: dict[str, list[str]] = {}
+    for reference in dict.fromkeys(references):
+        by_key.setdefault(reference_key(reference), []).append(reference)
+    keys = list(by_key)
+    # REJECTED frees a reference only with proof that nothing executed (checked per row
+    # below): a legacy REJECTED "DUPLICATE_REFERENCE" proves the reference exists at DOKU.
+    free = sorted(REFERENCE_FREE_STATES - {lr.REJECTED})
     found: dict[str, list[SeenReference]] = {}
-    for i in range(0, len(refs), 500):
-        chunk = refs[i:i + 500]
+    for i in range(0, len(keys), 500):
+        chunk = keys[i:i + 500]
         # Only "?" placeholders are interpolated; every value is a bound parameter.
         marks, free_marks = ",".join("?" * len(chunk)), ",".join("?" * len(free))
         sql = (
-            "SELECT r.reference, r.run_id, r.row_number, r.state, u.created_at "
-            "FROM rows r JOIN runs u ON u.run_id = r.run_id "
-            "WHERE r.kind=? AND r.env=? AND r.reference IN (" + marks + ")"
+            "SELECT r.reference, r.reference_key, r.run_id, r.row_number, r.state, "  # noqa: S608
+            "r.code, r.message, u.created_at FROM rows r JOIN runs u ON u.run_id = r.run_id "
+            "WHERE r.kind=? AND r.env=? AND r.reference_key IN (" + marks + ")"
             " AND r.state NOT IN (" + free_marks + ")"
         )
         args: list[Any] = [kind, env, *chunk, *free]
         if excluded:
             sql += " AND r.run_id NOT IN (" + ",".join("?" * len(excluded)) + ")"
             args += excluded
-        for r in conn.execute(sql + " ORDER BY u.created_at", args):
-            found.setdefault(r["reference"], []).append(
-                SeenReference(r["run_id"], r["row_number"], r["state"], r["created_at"]))
+        for r in conn.execute(sql + " ORDER BY u.created_at, r.run_id, r.row_number", args):
+            if r["state"] == lr.REJECTED and rejection_frees_reference(r["code"], r["message"]):
+                continue
+            seen = SeenReference(r["run_id"], r["row_number"], r["state"], r["created_at"],
+                                 r["reference"])
+            for reference in by_key[r["reference_key"]]:
+                found.setdefault(reference, []).append(seen)
     return found
+
+
+def rejection_frees_reference(code: str | None, message: str | None) -> bool:
+    """Whether a REJECTED row no longer holds its reference: its rejection proves DOKU
+    executed nothing (docs/safety.md section 2). Rows journaled before schema 2 have no code;
+    their message names DOKU's code, and one naming an "exists" code keeps holding it."""
+    from batchpay.doku.codes import proves_not_executed_code, reference_exists_code
+
+    if code is not None:
+        return proves_not_executed_code(code)
+    text = message or ""
+    return not (reference_exists_code(text) or "REUSED" in text)
 
 
 def apply_change(conn: sqlite3.Connection, change: RowChange, at: str) -> None:
@@ -85,6 +111,9 @@ def apply_change(conn: sqlite3.Connection, change: RowChange, at: str) -> None:
     if change.message is not None:
         sets.append("message=?")
         args.append(change.message)
+    if change.code is not None:
+        sets.append("code=?")
+        args.append(change.code)
     if change.seen:
         sets.append("last_seen_at=?")
         args.append(at)
@@ -150,8 +179,18 @@ def row_record(r: sqlite3.Row, *, data: bool = True, strings: Strings | None = N
         request_id=r["request_id"], body=bytes(r["body"]), state=s(r["state"]) or "",
         doku_status=s(r["doku_status"]), doku_ids=s.keys_of(json.loads(r["doku_ids"])),
         message=s(r["message"]), sends=r["sends"], last_seen_at=s(r["last_seen_at"]),
-        updated_at=s(r["updated_at"]) or "",
+        updated_at=s(r["updated_at"]) or "", code=s(_column(r, "code", None)),
+        reference_key=_column(r, "reference_key", None) or reference_key(r["reference"]),
     )
+
+
+def _column(r: sqlite3.Row, name: str, default: Any) -> Any:
+    """A schema-2 column, or ``default`` on a schema-1 journal opened read-only (not
+    migrated: read-only commands never write)."""
+    try:
+        return r[name]
+    except IndexError:
+        return default
 
 
 def event_record(r: sqlite3.Row, *, strings: Strings | None = None) -> EventRecord:

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+from batchpay.ledger.faults import is_storage_fault, journal_error, storage_faults
 from batchpay.ledger.model import RowChange, iso
 from batchpay.ledger.sql import apply_change
 from batchpay.ledger.store import Ledger
@@ -45,7 +46,10 @@ class JournalWriter:
         self.ledger = ledger
         self.max_batch = max_batch
         self.commits = 0  # transactions committed (tests and benchmarks look at it)
-        self._conn = ledger.connect()  # used only by whoever holds _commit_lock
+        if ledger.read_only:
+            raise ValueError("a read-only ledger has no journal writer")
+        with storage_faults(ledger.path, "opening it for writing"):
+            self._conn = ledger.connect()  # used only by whoever holds _commit_lock
         self._queue: deque[_Pending] = deque()
         self._queue_lock = threading.Lock()
         self._commit_lock = threading.Lock()
@@ -135,6 +139,8 @@ class JournalWriter:
                 try:
                     apply_change(conn, item.change, at)
                 except Exception as exc:  # refused change: fail it alone
+                    if not conn.in_transaction or is_storage_fault(exc):
+                        raise  # the disk, not the change: the whole batch fails
                     conn.execute("ROLLBACK TO change")
                     conn.execute("RELEASE change")
                     item.future.set_exception(exc)
@@ -144,11 +150,36 @@ class JournalWriter:
             conn.execute("COMMIT")
             self.commits += 1
         except Exception as exc:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
+            # SQLite rolls back by itself on some faults (a full disk): roll back only what is
+            # still open, so the cause is what every waiting worker sees.
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            error = self._journal_error(exc, [item for item in batch
+                                              if not item.future.done()])
             for item in batch:
                 if not item.future.done():
-                    item.future.set_exception(exc)
+                    item.future.set_exception(error)
             return
         for item in done:
             item.future.set_result(None)
+
+    def _journal_error(self, exc: Exception, failed: list[_Pending]) -> Exception:
+        """``exc`` as the :class:`~batchpay.errors.JournalError` naming the rows that could
+        not be journaled (or ``exc`` itself when it is not a storage fault)."""
+        runs: dict[str, list[str]] = {}
+        for item in failed:
+            runs.setdefault(item.change.run_id, []).append(
+                f"{item.change.row_number} → {item.change.new_state}")
+        rows = "; ".join(f"run {run_id} row(s) {', '.join(changes)}"
+                         for run_id, changes in runs.items()) or "a batch of row changes"
+        run_ids = list(runs) or ["RUN_ID"]
+        then = (" / ".join(f"`batchpay resume {r}`" for r in run_ids)
+                + " (a row whose SENDING could not be journaled was not sent; a row the "
+                  "journal still shows SENDING or UNKNOWN may have been paid, and resume asks "
+                  "DOKU about it before sending anything)")
+        error = journal_error(exc, self.ledger.path, doing=f"journaling {rows}", then=then)
+        if error is None:
+            return exc
+        error.__cause__ = exc
+        return error

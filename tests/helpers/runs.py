@@ -200,7 +200,10 @@ def harness_fixture(emulator: EmulatorHandle, tmp_path: Path) -> Iterator[Harnes
     emulator.admin.reset()
     client = make_client(emulator.url)
     h = Harness(
-        tmp=tmp_path, emulator=emulator, ledger=Ledger(tmp_path / "ledger.sqlite"), client=client
+        tmp=tmp_path,
+        emulator=emulator,
+        ledger=Ledger(tmp_path / "ledger.sqlite", create=True),
+        client=client,
     )
     try:
         yield h
