@@ -18,6 +18,7 @@ Amounts are exact integers in minor units (amount × 100, as the journal stores 
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,9 @@ from typing import Any, NamedTuple, Protocol, overload
 
 from batchpay import ledger_records as lr
 from batchpay.config import TEST_ENVIRONMENT_BANNERS
+from batchpay.doku.codes import ANSWER_MISMATCH, proves_not_executed_code
 from batchpay.kinds import KINDS
+from batchpay.ledger.model import CHANGED_AFTER_COMPLETION, DUPLICATE_REFERENCE
 from batchpay.ledger_records import EventRecord, RowRecord, RunRecord
 from batchpay.money import minor_to_decimal as minor_to_decimal
 
@@ -93,6 +96,68 @@ def is_accepted(state: str) -> bool:
 def environment_banner(env: str) -> str | None:
     """The loud line a test environment's report must carry, or None for production."""
     return ENVIRONMENT_BANNERS.get(env)
+
+
+# --- which rows may be paid again ----------------------------------------------------------------
+
+# FAILED/EXPIRED: DOKU executed the link/payout and it ended in failure. REJECTED: DOKU refused
+# it — retryable only when the rejection proves nothing was executed (codes.py).
+RETRY_CANDIDATE_STATES: tuple[str, ...] = ("FAILED", "EXPIRED", lr.REJECTED)
+# A legacy row (journaled before rows had a code) names DOKU's code in its message.
+_LEGACY_CODE = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b")
+_LEGACY_HTTP = re.compile(r"\bHTTP (\d{3})\b")
+_NEVER_RETRY_CODES = (DUPLICATE_REFERENCE, "REQUEST_ID_REUSED")
+
+
+def changed_after_completion(row: RowRecord) -> bool:
+    """DOKU changed this row's final status on a re-check (``status --recheck-final``)."""
+    if row.code is not None:
+        return row.code == CHANGED_AFTER_COMPLETION
+    return (row.message or "").startswith(CHANGED_AFTER_COMPLETION.replace("-", " "))
+
+
+def why_not_retryable(row: RowRecord, *, history: str = "") -> str | None:
+    """``None`` when `retry-failed` may send this row again under a new Request-Id (SAFETY.md
+    "Resolution" 3); otherwise why it may not.
+
+    Only FAILED and EXPIRED (DOKU's terminal failure of a link/payout it executed) and a
+    REJECTED row whose rejection proves nothing was executed
+    (:func:`batchpay.doku.codes.proves_not_executed_code` of the row's code). A row DOKU
+    changed after completion, or a link adopted after ``DUPLICATE_REFERENCE`` (it may belong to
+    another run or journal), is never retried automatically. A row journaled before rows had a
+    code falls back to the code its message (or ``history``, its events' details) names; one
+    that mentions ``DUPLICATE_REFERENCE`` or ``REQUEST_ID_REUSED`` is never retried.
+    """
+    if row.state not in RETRY_CANDIDATE_STATES:
+        return f"it is {row.state}, not FAILED, EXPIRED or REJECTED"
+    text = f"{row.message or ''}\n{history}"
+    if changed_after_completion(row):
+        return ("DOKU changed its status after completion; check with DOKU's back office "
+                "before paying it again")
+    legacy = row.code is None
+    if row.code in _NEVER_RETRY_CODES or (legacy and any(c in text for c in _NEVER_RETRY_CODES)):
+        return ("DOKU said the reference already exists (DUPLICATE_REFERENCE) or the "
+                "Request-Id was used: it may have been paid by another run or journal — check "
+                "DOKU's back office; do not pay it again")
+    if row.state != lr.REJECTED:
+        return None
+    if not legacy:
+        if proves_not_executed_code(row.code):
+            return None
+        return (f"DOKU's answer ({row.code}) does not prove the request was not executed; "
+                "check DOKU's back office before paying it again")
+    message = row.message or ""
+    codes = _LEGACY_CODE.findall(message) + [f"http-{n}" for n in _LEGACY_HTTP.findall(message)]
+    if codes and all(proves_not_executed_code(c) for c in codes):
+        return None
+    return ("the journal does not show a DOKU code proving the request was not executed "
+            f"({', '.join(codes) or 'no code recorded'}); check DOKU's back office before "
+            "paying it again")
+
+
+def is_retryable(row: RowRecord, *, history: str = "") -> bool:
+    """Whether `retry-failed` offers this row (see :func:`why_not_retryable`)."""
+    return why_not_retryable(row, history=history) is None
 
 
 # --- summary ----------------------------------------------------------------------------------
@@ -457,20 +522,31 @@ class _LatestAttempts:
 def next_action(
     row: RowRecord, run: RunRecord | None = None, *, retried_by: _Attempt | None = None
 ) -> str:
-    """What the operator does next for a row that is not successfully terminal."""
+    """What the operator does next for a row that is not successfully terminal (or whose
+    final status DOKU changed after completion). Only a row :func:`why_not_retryable` allows
+    is ever pointed at `retry-failed`."""
     run_id = row.run_id
     state = row.state
     klass = classify(state)
     said = f" DOKU said: {row.message}." if row.message else ""
+    changed = ("Changed after completion: DOKU changed this row's final status (see the Events "
+               "sheet). " if changed_after_completion(row) else "")
     if klass is StatusClass.PAID:
+        if changed:
+            return (f"{changed}It is {state} now: nothing to pay. If it was retried meanwhile, "
+                    "check with DOKU's back office that it was not paid twice.")
         return "Nothing: paid."
     if klass is StatusClass.PROGRESSING:
-        return (f"Wait: DOKU accepted it and it is {state}, not paid yet. "
+        return (f"{changed}Wait: DOKU accepted it and it is {state}, not paid yet. "
                 f"Run `batchpay status {run_id}` to refresh.")
     if klass is StatusClass.FAILED:
         if retried_by is not None:
-            return (f"Already retried in run {retried_by.run_id} (attempt {retried_by.attempt}, "
-                    f"now {retried_by.state}); see that row.{said}")
+            return (f"{changed}Already retried in run {retried_by.run_id} (attempt "
+                    f"{retried_by.attempt}, now {retried_by.state}); see that row.{said}")
+        blocker = why_not_retryable(row)
+        if blocker is not None:
+            return (f"{changed}Do NOT retry or pay this row again: {blocker} (Request-Id "
+                    f"{row.request_id}, reference {row.reference}).{said}")
         return f"Fix the cause, then `batchpay retry-failed {run_id}`.{said}"
     if klass is StatusClass.NOT_SENT:
         if run is not None and run.dry_run:
@@ -481,6 +557,16 @@ def next_action(
         why = f" ({row.message})" if row.message else ""
         return f"Fix {where} in the sheet{why}, then run the corrected sheet; it was never sent."
     # UNKNOWN, SENDING, or a state we do not know: may or may not have executed.
+    if row.code == DUPLICATE_REFERENCE or (row.code is None
+                                           and DUPLICATE_REFERENCE in (row.message or "")):
+        return (f"Do NOT pay this row again: DOKU already holds reference {row.reference} "
+                "(DUPLICATE_REFERENCE) — another run or journal may have paid it. Check DOKU's "
+                f"back office before doing anything (Request-Id {row.request_id}).{said}")
+    if row.code == ANSWER_MISMATCH:
+        return (f"Do not pay this row by other means: DOKU's answer was about another payment "
+                f"(answer-mismatch). Run `batchpay resume {run_id}` to ask again; if it is "
+                f"still unknown, contact DOKU with Request-Id {row.request_id} "
+                f"(reference {row.reference}).{said}")
     return (f"Do not pay this row by other means. Run `batchpay resume {run_id}`; if it is "
             f"still unknown, contact DOKU with Request-Id {row.request_id} "
             f"(reference {row.reference}).{said}")
@@ -493,7 +579,8 @@ def exceptions_table(
     with_run: bool | None = None,
     retries: Sequence[RowRecord] = (),
 ) -> Table:
-    """Every row that is not successfully terminal, with what to do next.
+    """Every row that is not successfully terminal (or changed after completion), with what
+    to do next.
 
     A failed row that a later attempt covers (a retry-failed run's row, in ``rows`` or in
     ``retries``) says so, instead of asking for another retry.
@@ -507,8 +594,14 @@ def exceptions_table(
         if seen is None or r.attempt > seen.attempt:
             latest[r.reference] = r
     columns, build = _exceptions_layout(runs, with_run, latest)
-    not_paid = [r for r in rows if classify(r.state) is not StatusClass.PAID]
+    not_paid = [r for r in rows if is_exception(r)]
     return Table(columns, LazyRows(not_paid, build))
+
+
+def is_exception(row: RowRecord) -> bool:
+    """On the Exceptions sheet: every row not paid, and every row whose final status DOKU
+    changed after completion (even back to paid)."""
+    return classify(row.state) is not StatusClass.PAID or changed_after_completion(row)
 
 
 def _exceptions_layout(
@@ -713,7 +806,7 @@ def reconcile_run_stream(
     event_columns, event_build = _events_layout(False)
 
     def not_paid() -> Iterator[RowRecord]:
-        return (r for r in rows(False) if classify(r.state) is not StatusClass.PAID)
+        return (r for r in rows(False) if is_exception(r))
 
     totals = {run.env: Summary()}
     totals[run.env].merge(summary)

@@ -10,7 +10,8 @@ fault and kill -9 suites) can pin them.
 * :func:`dry_run` — sign every request, send nothing, every row NOT_SENT.
 * :func:`resume` — refuse a changed input file, then :func:`execute` (a finished run sends
   nothing: invariant 4).
-* :func:`refresh_statuses` — ask DOKU for the status of non-terminal Payout Link rows.
+* :func:`refresh_statuses` — ask DOKU for the status of non-terminal Payout Link rows (and,
+  with ``recheck_final``, of final ones: a change after completion is an audited transition).
 * :func:`plan_retry` / :func:`retry_failed` — a linked run with attempt+1 Request-Ids for
   rows that ended FAILED/EXPIRED/REJECTED (never UNKNOWN).
 """
@@ -26,7 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from batchpay import ledger_records as st
-from batchpay.errors import InputChanged, RunError
+from batchpay.doku.codes import ANSWER_MISMATCH
+from batchpay.errors import InputChanged, JournalError, RunError
 from batchpay.kinds import KINDS
 from batchpay.ledger import (
     OPEN_STATES,
@@ -35,6 +37,11 @@ from batchpay.ledger import (
     RowChange,
     RunLock,
     utc_now,
+)
+from batchpay.ledger.model import (
+    CHANGED_AFTER_COMPLETION,
+    RECHECKABLE_FINAL_STATES,
+    RECHECKED_FINAL,
 )
 from batchpay.ledger_records import RowRecord, RunRecord
 from batchpay.plan import Plan
@@ -151,7 +158,13 @@ def _execute_locked(ledger: Ledger, client: DokuClient, run_id: str, *,
                 engine.run(todo)
             finally:
                 if engine.halt is not None:
-                    ledger.add_event(run_id, engine.halt.reason, engine.halt.message)
+                    try:
+                        ledger.add_event(run_id, engine.halt.reason, engine.halt.message)
+                    except JournalError:
+                        # The journal died (disk full…): the engine's own JournalError names
+                        # the rows in flight; this one must not replace it.
+                        if not isinstance(engine.halt.error, JournalError):
+                            raise
     rows = ledger.rows(run_id, data=False)
     if not any(r.state in OPEN_STATES for r in rows):
         ledger.finish_run(run_id)
@@ -204,40 +217,91 @@ def resume(ledger: Ledger, client: DokuClient, run_id: str, *,
 # --- status -------------------------------------------------------------------------------
 
 
+STATUS_CHANGED_AFTER_COMPLETION = "status-changed-after-completion"
+
+
 def refresh_statuses(ledger: Ledger, client: DokuClient, run_id: str, *,
                      options: Options | None = None, stop: threading.Event | None = None,
-                     sleep: Sleep | None = None) -> RunResult:
+                     sleep: Sleep | None = None, recheck_final: bool = False) -> RunResult:
     """Ask DOKU for every non-terminal Payout Link row of the run (progressing, and
     SENDING/UNKNOWN — a found link resolves them) and journal what changed. Never sends a
-    money-moving request. Sub Account runs have no status endpoint: nothing to do."""
+    money-moving request. Sub Account runs have no status endpoint: nothing to do.
+
+    ``recheck_final`` also asks about final rows (COMPLETED/FAILED/EXPIRED): banks reverse.
+    A different answer is journaled as an explicit transition (reason
+    ``changed-after-completion``, event ``status-changed-after-completion`` with the old and
+    new state), never a silent overwrite; an answer about another link or amount
+    (``answer-mismatch``) changes nothing and is journaled as an event. Every status answer
+    is checked against what the row sent (:func:`batchpay.doku.answers.check_answer`)."""
     with RunLock(ledger.path, run_id, clock=ledger.clock):
         run = ledger.run(run_id)
         kind = KINDS[run.kind]
         if kind.product != "payout-link" or run.dry_run:
             return RunResult(run=run, rows=ledger.rows(run_id, data=False))
-        todo = ledger.rows(run_id, states=(*st.PAYOUT_LINK_PROGRESS, st.SENDING, st.UNKNOWN),
-                           data=False)
+        states: tuple[str, ...] = (*st.PAYOUT_LINK_PROGRESS, st.SENDING, st.UNKNOWN)
+        if recheck_final:
+            states += RECHECKABLE_FINAL_STATES
+        todo = ledger.rows(run_id, states=states, data=False)
         opts = options or Options()
+        notes: list[tuple[int, str, str]] = []
+        notes_lock = threading.Lock()
+
+        def note(row: RowRecord, type_: str, detail: str) -> None:
+            with notes_lock:
+                notes.append((row.row_number, type_, detail))
+
         with JournalWriter(ledger) as journal:
             engine = Engine(kind=kind, client=client, journal=journal, options=opts,
                             progress=NullProgress(), stop=stop or threading.Event(), sleep=sleep)
             _parallel(todo, opts.concurrency, engine,
-                      lambda row: _refresh_one(engine, journal, row))
+                      lambda row: _refresh_one(engine, journal, row, note))
+        for row_number, type_, detail in sorted(notes):
+            ledger.add_event(run_id, type_, detail, row_number=row_number)
+        if engine.halt is not None:
+            ledger.add_event(run_id, engine.halt.reason, engine.halt.message)
         rows = ledger.rows(run_id, data=False)
         return RunResult(run=ledger.run(run_id), rows=rows, halt=engine.halt)
 
 
-def _refresh_one(engine: Engine, journal: JournalWriter, row: RowRecord) -> None:
+def _refresh_one(engine: Engine, journal: JournalWriter, row: RowRecord,
+                 note: Callable[[RowRecord, str, str], None]) -> None:
     found, outcome = engine.look_up(row)
+    final = row.state in RECHECKABLE_FINAL_STATES
     if found is not True or outcome is None:
-        return  # unknown to DOKU or unanswered: nothing to journal, nothing is re-sent here
+        # Unknown to DOKU or unanswered: nothing to journal, nothing is re-sent here. An
+        # answer about another link is worth an audit line (it never changes the row).
+        if outcome is not None and outcome.code == ANSWER_MISMATCH:
+            note(row, ANSWER_MISMATCH, f"status look-up of {row.reference} ({row.state}): "
+                                       f"{outcome.message}")
+        elif final and found is None:
+            note(row, "status-not-found-after-completion",
+                 f"DOKU's status look-up does not find {row.reference}, which is {row.state} "
+                 "in the journal; the row is unchanged — check DOKU's back office")
+        return
     new = accepted_state(engine.kind, outcome)
+    if final:
+        if new == row.state:
+            # Unchanged: refresh "last seen" only; message and code stay as they were.
+            journal.commit(RowChange(
+                run_id=row.run_id, row_number=row.row_number, new_state=new,
+                event="status-check", reason=RECHECKED_FINAL, seen=True,
+                doku_status=outcome.status, record_event=False, code=row.code))
+            return
+        journal.commit(RowChange(
+            run_id=row.run_id, row_number=row.row_number, new_state=new,
+            event=STATUS_CHANGED_AFTER_COMPLETION, reason=CHANGED_AFTER_COMPLETION,
+            outcome=str(outcome.klass), http_status=outcome.http_status,
+            doku_status=outcome.status, doku_ids=dict(outcome.ids) or None, seen=True,
+            code=CHANGED_AFTER_COMPLETION,
+            message=f"changed after completion: DOKU now says {new}, the journal had "
+                    f"{row.state} ({outcome.message})"))
+        return
     unchanged = new == row.state and (outcome.status or "") == (row.doku_status or "")
     journal.commit(RowChange(
         run_id=row.run_id, row_number=row.row_number, new_state=new, event="status-check",
         outcome=str(outcome.klass), http_status=outcome.http_status, doku_status=outcome.status,
         doku_ids=dict(outcome.ids) or None, message=outcome.message, seen=True,
-        record_event=not unchanged))
+        record_event=not unchanged, code=outcome.code))
 
 
 def _parallel(rows: list[RowRecord], concurrency: int, engine: Engine,

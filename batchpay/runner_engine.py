@@ -9,9 +9,16 @@ For each row a worker does exactly this:
    its status is the outcome.
 2. Commit ``→ SENDING`` (sends+1) and *wait for that commit* — then, and only then, send the
    stored Request-Id and the stored bytes.
-3. Journal the outcome: accepted → DOKU's status; rejected → REJECTED; unknown → UNKNOWN and
-   re-send the **same** Request-Id and bytes after a backoff, a bounded number of times
-   (Sub Account: DOKU answers a replay with the original response and HTTP 409).
+3. Check that an accepted answer is about what was sent (:func:`batchpay.doku.answers.
+   check_answer`: reference, amount, accounts; ``answer-mismatch`` → UNKNOWN, never paid),
+   then journal the outcome: accepted → DOKU's status; a rejection that proves nothing was
+   executed → REJECTED; unknown → UNKNOWN and re-send the **same** Request-Id and bytes after
+   a backoff, a bounded number of times (Sub Account: DOKU answers a replay with the original
+   response and HTTP 409).
+4. ``DUPLICATE_REFERENCE`` proves the reference **exists** at DOKU (SAFETY.md "An answer counts
+   only if it is about what we sent"): a Payout Link is looked up by reference and adopts the
+   existing link's state; a Sub Account row (no look-up) stays UNKNOWN for the operator. Such a
+   row — and one whose answer did not match — is never re-sent blind: only looked up.
 
 Nothing here ever makes a new Request-Id (SAFETY.md "Resolution" 3).
 """
@@ -26,16 +33,34 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from batchpay import ledger_records as st
-from batchpay.doku.codes import Outcome, OutcomeClass
+from batchpay.doku.answers import check_answer
+from batchpay.doku.codes import ANSWER_MISMATCH, Outcome, OutcomeClass
 from batchpay.doku.retry import delay_before_retry, full_jitter
 from batchpay.kinds import Kind
 from batchpay.ledger import JournalWriter, RowChange
+from batchpay.ledger.model import DUPLICATE_REFERENCE
 from batchpay.ledger_records import RowRecord
 
 if TYPE_CHECKING:
     from batchpay.doku.client import DokuClient
 
 Sleep = Callable[[float], None]
+
+# Codes after which a link is only ever looked up, never re-sent by the engine, even when the
+# look-up does not find it: DOKU said it holds the reference already.
+LOOK_UP_ONLY_CODES = frozenset({DUPLICATE_REFERENCE})
+
+
+def last_code(row: RowRecord) -> str | None:
+    """The outcome code of the row's last answer: the journal's ``code`` column, or — for a
+    row journaled before it existed — the code named in the row's message."""
+    if row.code:
+        return row.code
+    text = row.message or ""
+    for code in (DUPLICATE_REFERENCE, "REQUEST_ID_REUSED", ANSWER_MISMATCH):
+        if code in text:
+            return code
+    return None
 
 
 @dataclass(frozen=True)
@@ -136,7 +161,9 @@ class Engine:
     def stopping(self) -> bool:
         """True once no new row may be started (Ctrl-C, auth failure, unreachable, bug)."""
         if self.user_stop.is_set() and self.halt is None:
-            self._stop("interrupted", "stopped by the operator (Ctrl-C)")
+            # The CLI's stop event names the signal (Ctrl-C, SIGTERM, SIGHUP).
+            self._stop("interrupted", getattr(self.user_stop, "message", None)
+                       or "stopped by the operator (Ctrl-C)")
         return self._halted.is_set()
 
     def _stop(self, reason: str, message: str, error: BaseException | None = None) -> None:
@@ -213,7 +240,7 @@ class Engine:
     def _commit(self, row: RowRecord, new_state: str, event: str, *,
                 outcome: Outcome | None = None, reason: str | None = None,
                 message: str | None = None, count_send: bool = False,
-                seen: bool = False, wait: bool = True) -> str:
+                seen: bool = False, wait: bool = True, code: str | None = None) -> str:
         """Journal a change of ``row`` and wait until it is durable.
 
         ``wait=False`` is for a row's final outcome only: the worker keeps it and journals it
@@ -231,7 +258,8 @@ class Engine:
             doku_status=outcome.status if outcome and outcome.status else None,
             doku_ids=dict(outcome.ids) if outcome and outcome.ids else None,
             message=message if message is not None else (outcome.message if outcome else None),
-            count_send=count_send, seen=seen)
+            count_send=count_send, seen=seen,
+            code=code or (outcome.code if outcome else None))
         if not wait:
             self._journaled()  # never more than one held back
             self._local.pending = change
@@ -257,16 +285,33 @@ class Engine:
         # May DOKU already have executed this row's request? (SENDING: crashed between the
         # commit and the answer; UNKNOWN: the answer was lost.)
         may_exist = state in (st.SENDING, st.UNKNOWN)
+        # DOKU said the reference exists: look it up, never re-send (a re-send cannot resolve
+        # it). An answer-mismatch row is looked up like any UNKNOWN link (found → adopted if
+        # the status answer matches; not found → the same Request-Id and bytes again).
+        look_up_only = state == st.UNKNOWN and last_code(row) in LOOK_UP_ONLY_CODES
+        sticky = last_code(row) if look_up_only else None
+        if look_up_only and self.kind.product != "payout-link":
+            # Sub Account has no look-up: the same Request-Id and bytes again (DOKU answers a
+            # replay with the original, which check_answer compares) is the only question.
+            look_up_only = False
         sends = rate_limited = not_sent = 0
         while True:
             if may_exist and self.kind.product == "payout-link":
                 found, outcome = self.look_up(row)
                 if found is True and outcome is not None:
+                    if sticky == DUPLICATE_REFERENCE:
+                        return self._adopt(row, outcome)
                     return self._commit(row, accepted_state(self.kind, outcome), "status-check",
                                         outcome=outcome, seen=True)
                 if found is False:
-                    # Unclear (status check failed): the row stays UNKNOWN, never re-sent blind.
-                    return self._mark_unknown(row, state, outcome, "status check unanswered")
+                    # Unclear (status check failed or did not match): the row stays UNKNOWN,
+                    # never re-sent blind.
+                    return self._mark_unknown(row, state, outcome, "status check unanswered",
+                                              code=sticky)
+                if look_up_only:
+                    return self._mark_unknown(
+                        row, state, outcome, f"{sticky}: DOKU's status look-up does not find "
+                        "the reference; not re-sent — check DOKU's back office", code=sticky)
                 # 404 → not at DOKU: re-send the same Request-Id and bytes (Resolution 1).
             if self.stopping():
                 # Ctrl-C / halt: nothing new goes on the wire; the row keeps its journaled
@@ -285,19 +330,32 @@ class Engine:
             sends += 1
             with self._count_lock:
                 self.sends += 1
-            outcome = self.client.send(self.kind, row.request_id, row.body)
+            # An answer counts only if it is about what we sent (SAFETY.md).
+            outcome = check_answer(self.kind, row.body, self.client.send(
+                self.kind, row.request_id, row.body))
             klass = outcome.klass
             if klass == OutcomeClass.ACCEPTED:
                 return self._commit(row, accepted_state(self.kind, outcome), "outcome",
                                     outcome=outcome, seen=True, wait=False)
+            if outcome.reference_exists:
+                return self._reference_exists(row, outcome)
+            if outcome.code == ANSWER_MISMATCH and self.kind.product != "payout-link":
+                # An answer about another payment: ours may or may not have executed. A Sub
+                # Account row waits for `resume`, whose same-Request-Id re-send DOKU answers
+                # with the original (checked again). A link falls through to UNKNOWN below:
+                # it is looked up next (the status answer is checked too), never re-sent
+                # under a new Request-Id.
+                return self._commit(row, st.UNKNOWN, "outcome", outcome=outcome)
             if klass == OutcomeClass.REJECTED:
                 if outcome.auth_failed:
                     self._stop("auth-failed", outcome.message)
                     return self._not_executed(row, outcome, "auth-failed", may_exist)
                 if may_exist and self.kind.product == "payout-link":
-                    # A rejected *re-send* of a link may mean "reference already used" by the
-                    # first send, which may have executed (Request-Ids are only unique within
-                    # a day) — not proof of non-execution.
+                    # A rejected *re-send* of a link proves only that this send was not
+                    # executed; the first send may have been (Request-Ids are only unique
+                    # within a day) — not proof of non-execution. (A Sub Account invoice
+                    # number is unique for ever: a re-send after an executed first send is
+                    # answered by a 409 replay or DUPLICATE_REFERENCE, both handled above.)
                     return self._commit(row, st.UNKNOWN, "outcome", outcome=outcome,
                                         message="DOKU rejected the re-send, but the first "
                                                 f"send may have executed: {outcome.message}")
@@ -328,6 +386,45 @@ class Engine:
                 return state
             self.wait(self._delay(sends))
 
+    def _reference_exists(self, row: RowRecord, outcome: Outcome) -> str:
+        """DOKU answered DUPLICATE_REFERENCE: the reference exists there (paid by an earlier
+        send, another run or another journal). Never REJECTED, never retried: a Payout Link
+        adopts the existing link's state (looked up, and checked against what this row
+        sent); a Sub Account row stays UNKNOWN for the operator."""
+        if self.kind.product != "payout-link":
+            return self._commit(
+                row, st.UNKNOWN, "outcome", outcome=outcome,
+                message=f"DUPLICATE_REFERENCE: the invoice number {row.reference} already "
+                        "exists at DOKU — another run or journal may have paid it. Check "
+                        "DOKU's back office before doing anything; do not pay it again. "
+                        f"({outcome.message})")
+        state = self._commit(
+            row, st.UNKNOWN, "outcome", outcome=outcome,
+            message=f"DUPLICATE_REFERENCE: the reference {row.reference} already exists at "
+                    f"DOKU; looking it up ({outcome.message})")
+        found, status = self.look_up(row)
+        if found is True and status is not None:
+            return self._adopt(row, status)
+        if found is None:
+            return self._mark_unknown(
+                row, state, status, "DUPLICATE_REFERENCE, yet DOKU's status look-up does "
+                "not find the reference; not re-sent — check DOKU's back office",
+                code=DUPLICATE_REFERENCE)
+        return self._mark_unknown(row, state, status, "DUPLICATE_REFERENCE, and the status "
+                                  "look-up gave no usable answer; not re-sent",
+                                  code=DUPLICATE_REFERENCE)
+
+    def _adopt(self, row: RowRecord, status: Outcome) -> str:
+        """Take the state of the link DOKU already held under this row's reference (its
+        status answer matched what the row sent). The code stays DUPLICATE_REFERENCE: the
+        link may belong to another run or journal, so a failed one is not retried from here
+        (runner_retry)."""
+        new = accepted_state(self.kind, status)
+        return self._commit(row, new, "status-check", outcome=status, seen=True,
+                            code=DUPLICATE_REFERENCE,
+                            message=f"DUPLICATE_REFERENCE: adopted the existing link's status "
+                                    f"{new} ({status.message})")
+
     def _not_executed(self, row: RowRecord, outcome: Outcome, reason: str,
                       may_exist: bool) -> str:
         """DOKU proved *this* request was not executed (401, 429, connect failure). The row
@@ -338,11 +435,15 @@ class Engine:
         return self._commit(row, st.PLANNED, "outcome", outcome=outcome, reason=reason)
 
     def _mark_unknown(self, row: RowRecord, state: str, outcome: Outcome | None,
-                      message: str) -> str:
+                      message: str, *, code: str | None = None) -> str:
+        """Journal the row UNKNOWN (unless it already is and nothing new was learnt).
+        ``code`` keeps a code that must stick (DUPLICATE_REFERENCE) over the look-up's."""
         if state == st.UNKNOWN and outcome is None:
             return state
+        if outcome is not None and outcome.code == ANSWER_MISMATCH:
+            code = ANSWER_MISMATCH
         return self._commit(row, st.UNKNOWN, "status-check" if outcome else "outcome",
-                            outcome=outcome,
+                            outcome=outcome, code=code,
                             message=f"{message}: {outcome.message}" if outcome else message)
 
     def look_up(self, row: RowRecord) -> tuple[bool | None, Outcome | None]:
@@ -350,10 +451,13 @@ class Engine:
         found, (False, outcome) no usable answer after the bounded attempts."""
         self._journaled()
         last: Outcome | None = None
+        not_sent = 0
         for attempt in range(1, self.opts.max_status_checks + 1):
             if self.bucket is not None:
                 self.bucket.acquire()
-            last = self.client.payout_link_status(row.reference)
+            # The answer must be about this row's link: reference, amount (SAFETY.md).
+            last = check_answer(self.kind, row.body, self.client.payout_link_status(
+                row.reference), reference=row.reference)
             if last.klass == OutcomeClass.ACCEPTED and last.status:
                 return True, last
             if last.not_found:
@@ -361,9 +465,13 @@ class Engine:
             if last.auth_failed:
                 self._stop("auth-failed", last.message)
                 return False, last
+            if last.klass == OutcomeClass.NOT_SENT:
+                not_sent += 1
             if self.stopping() or attempt == self.opts.max_status_checks:
                 break
             self.wait(self._delay(attempt, last.retry_after))
+        if last is not None and not_sent >= self.opts.max_status_checks:
+            self._stop("unreachable", f"DOKU could not be reached: {last.message}")
         return False, last
 
 

@@ -1,6 +1,9 @@
 """retry-failed: a new run, linked to its parent, with attempt+1 Request-Ids for the rows
-that ended FAILED, EXPIRED or REJECTED — never UNKNOWN (SAFETY.md "Resolution" 3: a new
-Request-Id only after DOKU gave a terminal failure, and only by an explicit operator action).
+that ended FAILED or EXPIRED, or REJECTED by an answer that proves nothing was executed —
+never UNKNOWN (SAFETY.md "Resolution" 3: a new Request-Id only after DOKU gave a terminal
+failure, and only by an explicit operator action). The rule is
+:func:`batchpay.reconcile.why_not_retryable`: a ``DUPLICATE_REFERENCE`` (the reference exists
+at DOKU) or a status changed after completion is never retried automatically.
 """
 
 from __future__ import annotations
@@ -10,20 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from batchpay import ledger_records as st
 from batchpay.errors import RunError
 from batchpay.kinds import KINDS, build_body
 from batchpay.ledger import Ledger, NewRow, RunLock
 from batchpay.ledger_records import RowRecord, RunRecord
 from batchpay.plan import Plan, retry_reference
+from batchpay.reconcile import RETRY_CANDIDATE_STATES, why_not_retryable
 from batchpay.runner_engine import Options, Progress, Sleep
 
 if TYPE_CHECKING:
     from batchpay.doku.client import DokuClient
     from batchpay.runner import RunResult
 
-# Rows retry-failed may retry: DOKU said they failed or were never executed. Never UNKNOWN.
-RETRYABLE_STATES = ("FAILED", "EXPIRED", st.REJECTED)
+# The states retry-failed looks at: DOKU said they failed or were not executed. Never
+# UNKNOWN. A REJECTED row is retried only if its code proves nothing was executed.
+RETRYABLE_STATES = RETRY_CANDIDATE_STATES
 
 
 @dataclass(frozen=True)
@@ -34,8 +38,10 @@ class RetryPlan:
 
 
 def plan_retry(ledger: Ledger, run_id: str) -> RetryPlan:
-    """What `retry-failed RUN_ID` would send: FAILED/EXPIRED/REJECTED rows, each as attempt
-    + 1 with a new Request-Id (and, for Payout Link, reference ``<original>-R<attempt>``)."""
+    """What `retry-failed RUN_ID` would send: FAILED/EXPIRED rows and REJECTED rows whose
+    rejection proves nothing was executed, each as attempt + 1 with a new Request-Id (and,
+    for Payout Link, reference ``<original>-R<attempt>``). Every other candidate is in
+    ``skipped`` with the reason (:func:`batchpay.reconcile.why_not_retryable`)."""
     parent = ledger.run(run_id)
     if parent.dry_run:
         raise RunError(f"run {run_id} is a dry run; there is nothing to retry",
@@ -52,7 +58,13 @@ def plan_retry(ledger: Ledger, run_id: str) -> RetryPlan:
     by_source: dict[str, int] = {}
     ref_field = kind.reference_field or ""
     limit = kind.field(ref_field).max_len if ref_field else None
-    for row in ledger.rows(run_id, states=RETRYABLE_STATES):
+    candidates = ledger.rows(run_id, states=RETRYABLE_STATES)
+    histories = _legacy_histories(ledger, run_id, candidates)
+    for row in candidates:
+        blocker = why_not_retryable(row, history=histories.get(row.row_number, ""))
+        if blocker is not None:
+            skipped.append((row, blocker))
+            continue
         attempt = row.attempt + 1
         reference = retry_reference(kind, row.reference, row.attempt, attempt)
         if limit is not None and len(reference) > limit:
@@ -74,6 +86,18 @@ def plan_retry(ledger: Ledger, run_id: str) -> RetryPlan:
                     input_sha256=parent.input_sha256, rows=rows, totals=totals,
                     by_source=by_source)
     return RetryPlan(parent=parent, plan=the_plan, skipped=skipped)
+
+
+def _legacy_histories(ledger: Ledger, run_id: str, rows: list[RowRecord]) -> dict[int, str]:
+    """The event details of rows journaled before rows had a code (only those are read)."""
+    legacy = {r.row_number for r in rows if r.code is None}
+    if not legacy:
+        return {}
+    out: dict[int, list[str]] = {}
+    for event in ledger.events(run_id):
+        if event.row_number in legacy:
+            out.setdefault(event.row_number, []).append(event.detail)
+    return {n: "\n".join(details) for n, details in out.items()}
 
 
 def create_retry_run(ledger: Ledger, retry: RetryPlan) -> RunRecord:

@@ -192,7 +192,9 @@ def test_minor_to_decimal_two_decimals_exact() -> None:
     ],
 )
 def test_next_action_each_state_says_what_to_do(state: str, expected: str) -> None:
-    assert expected in next_action(make_row(2, state), make_run())
+    # A REJECTED row is offered to retry-failed only when its code proves non-execution.
+    code = "INSUFFICIENT_BALANCE" if state == "REJECTED" else None
+    assert expected in next_action(make_row(2, state, code=code), make_run())
 
 
 def test_next_action_failed_row_quotes_doku_message() -> None:

@@ -328,7 +328,7 @@ def _journal_run(tmp_path: Path) -> tuple[Any, str]:
     from batchpay.ledger import Ledger
     from tests.test_ledger import _move, _run
 
-    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger = Ledger(tmp_path / "ledger.sqlite", create=True)
     run_id = _run(ledger, 7)
     _move(ledger, run_id, 2, "SENDING", "COMPLETED")
     _move(ledger, run_id, 3, "SENDING", "FAILED")

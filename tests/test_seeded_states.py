@@ -65,7 +65,7 @@ def _harness(gateway: EmulatorHandle, tmp_path: Path) -> Harness:
     return Harness(
         tmp=tmp_path,
         emulator=gateway,
-        ledger=Ledger(tmp_path / "ledger.sqlite"),
+        ledger=Ledger(tmp_path / "ledger.sqlite", create=True),
         client=make_client(gateway.url),
     )
 
@@ -306,7 +306,8 @@ def test_resume_payout_link_sending_across_wib_midnight_stays_unknown_never_twic
         timeout=(2.0, 5.0),
         clock=lambda: datetime.fromtimestamp(clock(), UTC),
     )
-    h = Harness(tmp=tmp_path, emulator=handle, ledger=Ledger(tmp_path / "l.sqlite"), client=client)
+    h = Harness(tmp=tmp_path, emulator=handle, ledger=Ledger(tmp_path / "l.sqlite", create=True),
+                client=client)
     rows = payout_link_rows(3)
     try:
         run = h.start(h.sheet("batch.csv", rows))

@@ -49,6 +49,8 @@ from batchpay.workbook import (
     STATUS_FILLS,
     WHOLE_AMOUNT_FORMAT,
     atomic_save,
+    quote_prefixed,
+    write_only_text_cell,
 )
 
 TWO_DECIMAL_FORMAT = "#,##0.00"
@@ -63,8 +65,9 @@ _WIDTH_CHUNK = 4096
 # openpyxl refuses these control characters in a cell; journal text (a DOKU message, a detail)
 # could carry one, so they are shown as U+FFFD instead of failing the whole report.
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-# Characters that make openpyxl infer a formula ("=") or an error value ("#N/A") from a str.
-_INFERRED_FIRST = frozenset("=#")
+# Characters that make openpyxl infer a formula ("=") or an error value ("#N/A") from a str,
+# or Excel a formula on F2+Enter (+, -, @, tab, CR): such text goes through text_cell.
+_INFERRED_FIRST = frozenset("=#+-@\t\r")
 
 
 def write_reconciliation(
@@ -159,7 +162,7 @@ class _Styles:
         if cell.data_type in ("f", "e"):
             cell.data_type = "s"
         cell._style = copy(self._arrays[name])
-        return cell
+        return quote_prefixed(cell)
 
     def status(self, ws: Any, state: str) -> Cell:
         """A state name on its status colour (an unlisted state gets UNKNOWN's colour)."""
@@ -177,10 +180,9 @@ def safe_text(value: Any) -> str:
 
 
 def text_cell(ws: Any, value: str) -> Cell:
-    """A write-only cell that is text whatever the value starts with (=, #, +, -, @)."""
-    cell = WriteOnlyCell(ws, safe_text(value))
-    cell.data_type = "s"
-    return cell
+    """A write-only cell that is text whatever the value starts with (=, #, +, -, @), with
+    Excel's quote prefix when it looks like a formula (workbook.write_only_text_cell)."""
+    return write_only_text_cell(ws, safe_text(value))
 
 
 def amount_value(ws: Any, styles: _Styles, amount: Decimal | None, decimals: int) -> Any:
@@ -264,7 +266,8 @@ def _write_table(wb: Workbook, styles: _Styles, title: str, table: Table) -> Non
                 continue
             if v.__class__ is not str:
                 v = row[i] = str(v)
-            # openpyxl would store "=…" as a formula and "#N/A" as an error: force text.
+            # openpyxl would store "=…" as a formula and "#N/A" as an error, and Excel
+            # "-…"/"@…" as one after F2+Enter: force text, quote-prefixed.
             if v[0] in inferred or illegal(v):
                 row[i] = text_cell(ws, v)
         for i, decimals in amount_idx:
