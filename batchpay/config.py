@@ -9,12 +9,14 @@ Variables::
     BATCHPAY_ENV                     emulator (default) | sandbox | production
     BATCHPAY_CLIENT_ID               DOKU Back Office client id (MCH-… / BRN-…)
     BATCHPAY_SECRET_KEY              DOKU secret key — environment or .env only, never argv
-    BATCHPAY_BASE_URL                overrides the environment's URL (e.g. http://127.0.0.1:8765)
+    BATCHPAY_BASE_URL                overrides the environment's URL (e.g. http://127.0.0.1:8765);
+                                     scheme://host[:port] only, never user:password@
     BATCHPAY_LEDGER                  journal path (default <BATCHPAY_HOME>/ledger.sqlite)
     BATCHPAY_HOME                    per-user data dir (default ~/.local/share/batchpay)
     BATCHPAY_PAYOUT_LINK_SIGNATURE   snap-hmac-sha512 (default) | hmac-sha256 (doku-api.md §2.2)
     BATCHPAY_CONNECT_TIMEOUT         seconds, default 5
-    BATCHPAY_READ_TIMEOUT            seconds, default 30
+    BATCHPAY_READ_TIMEOUT            seconds, default 30 (each read of the answer)
+    BATCHPAY_REQUEST_DEADLINE        seconds, default 60 (a whole request, answer included)
 
 ``emulator`` is the default environment because it cannot move money; ``production`` is only
 ever used when named explicitly.
@@ -54,6 +56,7 @@ TEST_ENVIRONMENT_BANNERS: Final[dict[str, str]] = {
 }
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 30.0
+DEFAULT_REQUEST_DEADLINE = 60.0
 HOW_TO_SET = "in the environment or in a .env file (see .env.example)"
 
 _SECRETS: set[str] = set()
@@ -133,6 +136,8 @@ class Settings:
     connect_timeout: float
     read_timeout: float
     home: Path  # per-user data dir: ledger default, emulator state
+    # Seconds for one whole request (the read timeout bounds each read, not the answer).
+    deadline: float = DEFAULT_REQUEST_DEADLINE
 
     @property
     def url(self) -> str | None:
@@ -203,6 +208,7 @@ def load_settings(
         payout_link_signature=cast("Scheme", scheme),
         connect_timeout=_seconds(source, "BATCHPAY_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT),
         read_timeout=_seconds(source, "BATCHPAY_READ_TIMEOUT", DEFAULT_READ_TIMEOUT),
+        deadline=_seconds(source, "BATCHPAY_REQUEST_DEADLINE", DEFAULT_REQUEST_DEADLINE),
         home=home,
     )
 
@@ -235,8 +241,36 @@ def _read_dotenv(path: str | Path | None, cwd: Path) -> Mapping[str, str | None]
     return dotenv_values(candidate, interpolate=False)
 
 
+CREDENTIALS_IN_URL = (
+    "BATCHPAY_BASE_URL / --base-url: the URL contains a user name or password; put "
+    "credentials in BATCHPAY_CLIENT_ID / BATCHPAY_SECRET_KEY, not in the URL"
+)
+
+
+def has_userinfo(url: str) -> bool:
+    """True when ``url`` may carry ``user[:password]@``. Any "@" counts: a base URL is
+    scheme://host[:port] only, and "user:pass@host" without a scheme has an "@" too."""
+    return "@" in url
+
+
+def display_url(url: str) -> str:
+    """``url`` fit to show: anything before an "@" (a user name or password) masked."""
+    if not has_userinfo(url):
+        return url
+    scheme, sep, rest = url.strip().partition("://")
+    host = rest.rpartition("@")[2] if sep else url.rpartition("@")[2]
+    return f"{scheme}://***@{host}" if sep else f"***@{host}"
+
+
 def _check_base_url(url: str, env: Env) -> str:
-    parts = urlsplit(url.strip())
+    # First, before any message quotes the URL: a password in it must never be echoed, and a
+    # URL that passed would be stored verbatim in the journal (issue 8, finding 14).
+    if has_userinfo(url):
+        raise ConfigError(CREDENTIALS_IN_URL)
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError as exc:  # e.g. an unclosed "[" of an IPv6 address
+        raise ConfigError(f"BATCHPAY_BASE_URL {url!r} is not a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
             f"BATCHPAY_BASE_URL {url!r} is not an http(s) URL; "
@@ -318,3 +352,24 @@ def _seconds(source: _Source, name: str, default: float) -> float:
     if not 0 < value <= 600:  # also rejects nan/inf
         raise ConfigError(f"{name} is {text!r}; use a number of seconds between 0 and 600")
     return value
+
+
+def ensure_private_dir(path: str | os.PathLike[str]) -> Path:
+    """Make ``path`` and every missing parent as 0700 directories (journals, their lock
+    directory, ``BATCHPAY_HOME``: they hold names, phones and bank accounts). Directories
+    that already exist keep their mode; batchpay never loosens or tightens a user's own."""
+    target = Path(path)
+    missing: list[Path] = []
+    current = target
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=0o700)
+        except FileExistsError:  # made meanwhile by another process
+            continue
+        os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
+    return target

@@ -8,7 +8,9 @@ Exit codes (architecture.md; the CLI raises DokuAuthError → 3 itself):
   not finished) with nothing failed or unresolved; a dry run with every row NOT_SENT.
 * **1** — anything else: a row REJECTED/FAILED/EXPIRED, UNKNOWN/SENDING (unresolved),
   PLANNED (not sent: stopped early).
-* **130** — interrupted by Ctrl-C (the rows in flight were settled and journaled).
+* **130** — interrupted by Ctrl-C, **143** by SIGTERM, **129** by SIGHUP (128 + the signal's
+  number, as a shell reports it; the rows in flight were settled and journaled, the workbook
+  written and the resume hint printed).
 """
 
 from __future__ import annotations
@@ -22,12 +24,22 @@ from pathlib import Path
 from typing import IO, Any
 
 from batchpay import ledger_records as st
+from batchpay.ledger.model import DUPLICATE_REFERENCE
 from batchpay.ledger_records import RowRecord, RunRecord
 from batchpay.money import format_minor
 from batchpay.plan import Plan
-from batchpay.reconcile import StatusClass, classify, summarise
+from batchpay.reconcile import (
+    RETRY_CANDIDATE_STATES,
+    StatusClass,
+    changed_after_completion,
+    classify,
+    is_retryable,
+    summarise,
+)
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_INTERRUPTED = 0, 1, 130
+# The signals that stop a run cleanly (cli/runs.py ``_ctrl_c_stops``) and their exit codes.
+EXIT_SIGNALS: dict[str, int] = {"SIGINT": EXIT_INTERRUPTED, "SIGTERM": 143, "SIGHUP": 129}
 
 BANNERS = {
     "emulator": "EMULATOR — local DOKU emulator, NO REAL MONEY MOVES",
@@ -37,12 +49,13 @@ BANNERS = {
 
 
 def exit_code(rows: Sequence[RowRecord], *, kind: str, dry_run: bool = False,
-              interrupted: bool = False) -> int:
+              interrupted: bool = False, signal_name: str = "SIGINT") -> int:
     """The exit code policy above, from the journal's rows. Only a Payout Link can be
     "accepted and progressing": a Sub Account movement DOKU accepted without SUCCESS is
-    not paid and has no status to follow, so it is a problem (exit 1)."""
+    not paid and has no status to follow, so it is a problem (exit 1). ``signal_name`` is
+    the signal that interrupted the run (SIGINT = Ctrl-C, SIGTERM, SIGHUP)."""
     if interrupted:
-        return EXIT_INTERRUPTED
+        return EXIT_SIGNALS.get(signal_name, EXIT_INTERRUPTED)
     links = kind == "payout-link"
     for row in rows:
         if dry_run and row.state == st.NOT_SENT:
@@ -86,6 +99,10 @@ def summary_lines(run: RunRecord, rows: Sequence[RowRecord], *, workbook: Path |
         bucket = summary.by_state[state]
         amounts = ", ".join(format_minor(m, c) for c, m in sorted(bucket.amounts.items()))
         lines.append(f"  {state:<{width}}  {bucket.count:>6}  {amounts}".rstrip())
+    changed = sum(1 for r in rows if changed_after_completion(r))
+    if changed:
+        lines.append(f"  Changed after completion: {changed} row(s) — DOKU changed a final "
+                     "status (see the Exceptions sheet)")
     if halt_message:
         lines.append(f"Stopped early: {halt_message}")
     if workbook is not None:
@@ -110,13 +127,33 @@ def next_steps(run: RunRecord, rows: Sequence[RowRecord]) -> list[str]:
     if any(states[s] for s in st.PAYOUT_LINK_PROGRESS):
         steps.append(f"Next: links are with the receivers; follow them with "
                      f"`batchpay status {run.run_id} --until-final`.")
-    retryable = states["FAILED"] + states["EXPIRED"] + states[st.REJECTED]
+    duplicates = sum(1 for r in rows if r.state in (st.SENDING, st.UNKNOWN)
+                     and _code_says(r, DUPLICATE_REFERENCE))
+    if duplicates:
+        steps.append(f"Next: {duplicates} row(s) have a reference DOKU already holds "
+                     "(DUPLICATE_REFERENCE): another run or journal may have paid them. Check "
+                     "DOKU's back office before doing anything; do NOT pay them again.")
+    candidates = [r for r in rows if r.state in RETRY_CANDIDATE_STATES]
+    retryable = sum(1 for r in candidates if is_retryable(r))
     if retryable:
         steps.append(f"Next: {retryable} row(s) failed or were rejected; fix the cause, then "
                      f"`batchpay retry-failed {run.run_id}`.")
+    if len(candidates) > retryable:
+        steps.append(f"Next: {len(candidates) - retryable} failed row(s) must NOT be retried "
+                     "automatically (DOKU may have executed them, or changed their status "
+                     "after completion): check DOKU's back office; the Exceptions sheet says "
+                     "why for each.")
+    changed = [r for r in rows if changed_after_completion(r)]
+    if changed:
+        steps.append(f"Next: {len(changed)} row(s) changed after completion; check them with "
+                     "DOKU before paying anything again.")
     if run.dry_run:
         steps.append("Dry run: nothing was sent. Run again without --dry-run to pay.")
     return steps
+
+
+def _code_says(row: RowRecord, code: str) -> bool:
+    return row.code == code or (row.code is None and code in (row.message or ""))
 
 
 class BarProgress:

@@ -41,7 +41,13 @@ def local(emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch, here: Path)
 
 
 def _ledger() -> Ledger:
-    return Ledger(load_settings(require_credentials=False).ledger_path)
+    return Ledger(load_settings(require_credentials=False).ledger_path, read_only=True)
+
+
+def _runs() -> list[object]:
+    """The journal's runs; none when no journal was created (only `run` creates one)."""
+    path = load_settings(require_credentials=False).ledger_path
+    return list(_ledger().runs()) if path.exists() else []
 
 
 def _clean(result: Result) -> None:
@@ -70,7 +76,7 @@ def test_cli_run_invalid_sheet_exit_1_no_run_nothing_sent(
     _clean(result)
     assert result.exit_code == 1
     assert "Nothing was sent" in result.output
-    assert _ledger().runs() == [] and local.admin.executed()["count"] == 0
+    assert _runs() == [] and local.admin.executed()["count"] == 0
     assert (here / "reports" / "bad-validation.xlsx").is_file()
 
 
@@ -102,7 +108,7 @@ def test_cli_run_expect_total_mismatch_exit_1_nothing_sent(
     result = run_cli("run", str(sheet), "--expect-total", "2,000,000")
     _clean(result)
     assert result.exit_code == 1 and "does not match" in result.output
-    assert _ledger().runs() == [] and local.admin.executed()["count"] == 0
+    assert _runs() == [] and local.admin.executed()["count"] == 0
 
 
 def test_cli_run_shortfall_exit_1_lists_need_and_available(
@@ -173,6 +179,7 @@ def test_cli_run_auth_failure_exit_3_names_fix_rows_planned(
 
 
 def test_cli_resume_unknown_run_exit_2(here: Path) -> None:
+    Ledger(load_settings(require_credentials=False).ledger_path, create=True)
     result = run_cli("resume", "20260101-000000-dead")
     _clean(result)
     assert result.exit_code == 2 and "batchpay runs" in result.output

@@ -249,3 +249,29 @@ def test_secret_equality_compares_values() -> None:
 def test_remember_secret_short_value_not_remembered() -> None:
     Secret("e")  # would otherwise turn every "e" in every message into ********
     assert redact("the message") == "the message"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://ops:Pa55-hunter2@127.0.0.1:8765",
+        "https://ops:Pa55-hunter2@api-sandbox.doku.com",
+        "ops:Pa55-hunter2@127.0.0.1:8765",  # no scheme: the old message quoted it whole
+        "http://Pa55-hunter2@127.0.0.1:8765",  # a user name only
+    ],
+)
+@pytest.mark.parametrize("via", ["environment", "option"])
+def test_load_settings_base_url_with_userinfo_refused_without_echoing_it(
+    tmp_path: Path, url: str, via: str
+) -> None:
+    environ = {"BATCHPAY_BASE_URL": url} if via == "environment" else {}
+    with pytest.raises(ConfigError) as info:
+        load_settings(base_url=url if via == "option" else None, environ=environ, cwd=tmp_path)
+    assert "contains a user name or password" in str(info.value)
+    assert "BATCHPAY_CLIENT_ID / BATCHPAY_SECRET_KEY" in str(info.value)
+    assert "Pa55-hunter2" not in str(info.value) and info.value.exit_code == 3
+
+
+def test_load_settings_base_url_unparsable_raises_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not a valid URL"):
+        load_settings(base_url="http://[::1", environ={}, cwd=tmp_path)

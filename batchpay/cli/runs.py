@@ -2,12 +2,14 @@
 
 Thin: parse options, confirm with the operator, call :mod:`batchpay.runner`, print. Exit
 codes follow :mod:`batchpay.runner_summary` (0 paid or links progressing, 1 anything not
-finished, 130 Ctrl-C) and :func:`batchpay.cli.main` (2 usage/input, 3 config/auth).
+finished, 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP) and :func:`batchpay.cli.main` (2 usage/input,
+3 config/auth, 4 journal).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 import time
@@ -63,33 +65,90 @@ def _echo(lines: list[str], *, err: bool = False) -> None:
     click.echo(redact("\n".join(lines)), err=err)
 
 
+class StopRequest(threading.Event):
+    """The stop event of a run, and which signal set it. The engine journals ``message`` as
+    its "interrupted" halt; :func:`_finish` exits with the signal's code (runner_summary)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.signal_name = "SIGINT"
+
+    @property
+    def message(self) -> str:
+        return _STOP_MESSAGES.get(self.signal_name, f"stopped by {self.signal_name}")
+
+
+_STOP_MESSAGES = {
+    "SIGINT": "stopped by the operator (Ctrl-C)",
+    "SIGTERM": "stopped by SIGTERM (the process was asked to terminate)",
+    "SIGHUP": "stopped by SIGHUP (the terminal or session closed)",
+}
+# Handled alike; SIGHUP does not exist on Windows.
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in _STOP_MESSAGES if hasattr(signal, name))
+_STOP_KEY = "batchpay.stop"  # ctx.meta: the StopRequest of the running command
+
+
+class _AbortNow(KeyboardInterrupt):
+    """A second stop signal: leave at once (rows in flight stay SENDING)."""
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
+def _signal_label(name: str) -> str:
+    return "Ctrl-C" if name == "SIGINT" else name
+
+
 @contextlib.contextmanager
-def _ctrl_c_stops() -> Iterator[threading.Event]:
-    """First Ctrl-C: stop taking rows, settle and journal those in flight. Second: abort
-    now (rows in flight stay SENDING; `resume` resolves them — SAFETY.md)."""
-    stop = threading.Event()
+def _ctrl_c_stops(run_id: str | None = None) -> Iterator[StopRequest]:
+    """First Ctrl-C, SIGTERM or SIGHUP: stop taking rows, settle and journal those in
+    flight; :func:`_finish` then writes the workbook, prints the resume hint and exits 130,
+    143 or 129. A second signal aborts now: rows in flight stay SENDING (their Request-Id
+    and bytes are journaled before the socket write), and `resume` resolves them —
+    SAFETY.md. Exits with the signal's code either way."""
+    from batchpay.runner_summary import EXIT_SIGNALS
+
+    stop = StopRequest()
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta[_STOP_KEY] = stop
 
     def handler(signum: int, frame: object) -> None:
+        name = signal.Signals(signum).name
         if stop.is_set():
-            raise KeyboardInterrupt
+            raise _AbortNow(name)
+        stop.signal_name = name
         stop.set()
-        click.echo("\nStopping: finishing the rows in flight (Ctrl-C again to abort now)…",
-                   err=True)
+        with contextlib.suppress(OSError):  # SIGHUP: the terminal may be gone
+            click.echo(f"\nStopping on {_signal_label(name)}: finishing the rows in flight "
+                       f"({_signal_label(name)} again to abort now)…", err=True)
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {signum: signal.signal(signum, handler) for signum in _STOP_SIGNALS}
     try:
         yield stop
+    except _AbortNow as exc:
+        with contextlib.suppress(OSError):
+            click.echo(f"Aborted by {_signal_label(exc.signal_name)}: rows in flight stay "
+                       "SENDING, nothing is sent twice; continue with: batchpay resume "
+                       f"{run_id or 'RUN_ID'}", err=True)
+        raise click.exceptions.Exit(EXIT_SIGNALS.get(exc.signal_name, 130)) from None
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, old in previous.items():
+            if old is not None:  # None: not installed from Python, cannot be restored
+                signal.signal(signum, old)
 
 
-def _ledger(settings: Settings) -> Ledger:
+def _ledger(settings: Settings, *, create: bool = False, read_only: bool = False) -> Ledger:
+    """The journal of ``settings``. Only ``run`` creates one (``create``); every other
+    command refuses a missing or empty journal (JournalMissing, exit 4) and creates nothing.
+    ``runs`` reads it ``read_only`` (works on a read-only file or disk)."""
     from batchpay.ledger import Ledger
 
-    return Ledger(settings.ledger_path)
+    return Ledger(settings.ledger_path, create=create, read_only=read_only)
 
 
 def _finish(ctx: click.Context, ledger: Ledger, result: RunResult,
@@ -122,12 +181,21 @@ def _finish(ctx: click.Context, ledger: Ledger, result: RunResult,
     if halt is not None and halt.reason == "unreachable":
         raise DokuUnavailable(halt.message, hint=f"check the network, then "
                                                  f"`batchpay resume {run_id}`")
-    if result.interrupted:
-        click.echo(f"Interrupted. Continue with: batchpay resume {run_id}", err=True)
+    stop = ctx.meta.get(_STOP_KEY)
+    signal_name = stop.signal_name if isinstance(stop, StopRequest) and stop.is_set() else None
+    # SIGTERM/SIGHUP always end with their code; Ctrl-C only when it cut the work short
+    # (it is also how `status --watch` normally ends).
+    interrupted = result.interrupted or signal_name not in (None, "SIGINT")
+    if interrupted:
+        said = ("Interrupted" if signal_name in (None, "SIGINT")
+                else f"Stopped by {signal_name}")
+        with contextlib.suppress(OSError):  # SIGHUP: the terminal may be gone
+            click.echo(f"{said}. Continue with: batchpay resume {run_id}", err=True)
+        ctx.exit(exit_code(result.rows, kind=result.run.kind, interrupted=True,
+                           signal_name=signal_name or "SIGINT"))
     if force_exit is not None:
         ctx.exit(force_exit)
-    ctx.exit(exit_code(result.rows, kind=result.run.kind, dry_run=result.run.dry_run,
-                       interrupted=result.interrupted))
+    ctx.exit(exit_code(result.rows, kind=result.run.kind, dry_run=result.run.dry_run))
 
 
 def _confirm(the_plan: Plan, *, env: str, yes: bool, expect_total: str | None) -> None:
@@ -208,12 +276,17 @@ def run_cmd(ctx: click.Context, sheet: Path, kind: str | None, sheet_name: str |
     the_plan = planning.plan(result, env=settings.env)
     if not the_plan.rows:
         raise RunError(f"{sheet.name} has no rows to pay")
-    ledger = _ledger(settings)
+    ledger = _ledger(settings, create=True)
     repeats = planning.find_repeats(ledger, the_plan)
-    if repeats and not allow_repeat:
+    if repeats and not allow_repeat and not dry_run:
         raise planning.RepeatedReferences(repeats)
     _echo(plan_lines(the_plan, dry_run=dry_run))
-    if repeats:
+    if repeats and dry_run and not allow_repeat:
+        # A dry run sends nothing, so it is not refused; it shows what a real run would be.
+        refused = planning.RepeatedReferences(repeats)
+        _echo([f"warning: {line.strip()}" for line in refused.message.splitlines()]
+              + [f"warning: a real run would refuse them: {refused.hint}"], err=True)
+    elif repeats:
         click.echo(f"warning: --allow-repeat: {len(repeats)} reference(s) already used in "
                    "earlier runs will be sent again", err=True)
     _confirm(the_plan, env=settings.env, yes=yes, expect_total=expect_total)
@@ -230,7 +303,9 @@ def run_cmd(ctx: click.Context, sheet: Path, kind: str | None, sheet_name: str |
             "report_dir": str(Path("reports").resolve()),
         }
         if report_path is not None:
-            run_settings["report_path"] = str(report_path.resolve())
+            # Not resolve(): a symlink at --report is replaced by the workbook, never
+            # followed to overwrite its target (issue 8 finding 12; atomic os.replace).
+            run_settings["report_path"] = os.path.abspath(report_path)
         record = runner.create_run(ledger, the_plan, settings=run_settings, dry_run=dry_run,
                                    allow_repeat=allow_repeat)
         click.echo(f"Run {record.run_id} journaled in {settings.ledger_path}")
@@ -245,7 +320,7 @@ def run_cmd(ctx: click.Context, sheet: Path, kind: str | None, sheet_name: str |
                                        rows=ledger.rows(record.run_id))
         else:
             bar = BarProgress(count, quiet=quiet)
-            with _ctrl_c_stops() as stop:
+            with _ctrl_c_stops(record.run_id) as stop:
                 try:
                     outcome = runner.execute(ledger, gateway.client, record.run_id,
                                              options=_options(concurrency, rate),
@@ -280,14 +355,32 @@ def _invalid(ctx: click.Context, result: Any) -> None:
 def _settings_for_run(run_id: str, base_url: str | None, env_file: str | None
                       ) -> tuple[Settings, Ledger, Any]:
     """Settings in the run's own environment: a run started against the emulator must never
-    be resumed against production, or the other way round."""
-    from batchpay.config import load_settings
+    be resumed against production, or the other way round.
+
+    The DOKU URL: --base-url, else BATCHPAY_BASE_URL (environment or .env), else the URL
+    stored with the run — and the operator is told which one when it is not the run's."""
+    from batchpay.config import CREDENTIALS_IN_URL, display_url, has_userinfo, load_settings
+    from batchpay.errors import ConfigError
 
     probe = load_settings(base_url=base_url, dotenv_path=env_file, require_credentials=False)
     ledger = _ledger(probe)
     run = ledger.run(run_id)
-    settings = load_settings(env=run.env, base_url=base_url or run.settings.get("base_url"),
+    stored: str | None = run.settings.get("base_url") or None
+    if probe.base_url is None and stored is not None and has_userinfo(stored):
+        # A run journaled before such URLs were refused: never echo it, never use it.
+        raise ConfigError(f"the DOKU URL stored with run {run_id}: {CREDENTIALS_IN_URL}",
+                          hint="pass the URL without credentials with --base-url or "
+                               "BATCHPAY_BASE_URL")
+    settings = load_settings(env=run.env, base_url=probe.base_url or stored,
                              dotenv_path=env_file, ledger=probe.ledger_path)
+    if probe.base_url is None and stored is not None:
+        click.echo(f"Using the DOKU URL stored with the run: {settings.base_url}")
+    elif probe.base_url is not None and probe.base_url != stored:
+        source = "--base-url" if base_url else "BATCHPAY_BASE_URL"
+        started = (display_url(stored) if stored else "the built-in emulator"
+                   if run.env == "emulator" else f"the {run.env} default URL")
+        click.echo(f"Using the DOKU URL from {source}: {settings.base_url} "
+                   f"(the run was started against {started})")
     return settings, ledger, run
 
 
@@ -326,7 +419,7 @@ def resume_cmd(ctx: click.Context, run_id: str, input_path: Path | None, env_fil
         return
     with open_gateway(settings) as gateway:
         bar = BarProgress(todo, quiet=quiet, desc="Resuming")
-        with _ctrl_c_stops() as stop:
+        with _ctrl_c_stops(run_id) as stop:
             try:
                 outcome = runner.resume(ledger, gateway.client, run_id, input_path=input_path,
                                         options=_options(concurrency, rate), progress=bar,
@@ -350,15 +443,19 @@ def resume_cmd(ctx: click.Context, run_id: str, input_path: Path | None, env_fil
               help="Seconds between refreshes.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Where to write the workbook (default: the run's).")
+@click.option("--recheck-final", is_flag=True,
+              help="Also ask DOKU about links already COMPLETED/FAILED/EXPIRED (banks "
+                   "reverse); a change is journaled and shown as 'changed after completion'.")
 @_settings_options
 @click.pass_context
 def status_cmd(ctx: click.Context, run_id: str, watch: bool, until_final: bool,
                timeout: float, interval: float, report_path: Path | None,
-               env_file: str | None, base_url: str | None) -> None:
+               recheck_final: bool, env_file: str | None, base_url: str | None) -> None:
     """Refresh the Payout Link statuses of RUN_ID from DOKU and rewrite its workbook.
 
     Only looks up (never sends a payment). Exit 0 when every row is paid or, for links,
     progressing; with --until-final, 0 only when every row is successfully terminal.
+    Final rows are asked again only with --recheck-final (once, on the first refresh).
 
     Example: batchpay status 20261121-054512-ab12 --until-final --timeout 300
     """
@@ -370,7 +467,9 @@ def status_cmd(ctx: click.Context, run_id: str, watch: bool, until_final: bool,
     deadline = time.monotonic() + timeout
     with open_gateway(settings) as gateway, _ctrl_c_stops() as stop:
         while True:
-            outcome = runner.refresh_statuses(ledger, gateway.client, run_id, stop=stop)
+            outcome = runner.refresh_statuses(ledger, gateway.client, run_id, stop=stop,
+                                              recheck_final=recheck_final)
+            recheck_final = False  # final rows once; later polls follow the open ones
             settled = runner.is_settled(outcome.rows)
             if settled or stop.is_set() or not (watch or until_final):
                 break
@@ -409,7 +508,7 @@ def runs_cmd(month: str | None, limit: int, env_file: str | None, base_url: str 
     from batchpay.reconcile import summarise
 
     settings = load_settings(base_url=base_url, dotenv_path=env_file, require_credentials=False)
-    ledger = _ledger(settings)
+    ledger = _ledger(settings, read_only=True)
     records = ledger.runs_for_month(month) if month else ledger.runs(limit=limit)
     if not records:
         click.echo("No runs yet." if not month else f"No runs in {month}.")
@@ -448,9 +547,11 @@ def runs_cmd(month: str | None, limit: int, env_file: str | None, base_url: str 
 def retry_failed_cmd(ctx: click.Context, run_id: str, yes: bool, expect_total: str | None,
                      env_file: str | None, base_url: str | None, concurrency: int,
                      rate: float | None, report_path: Path | None, quiet: bool) -> None:
-    """Send again, as a new linked run, the rows of RUN_ID that ended FAILED, EXPIRED or
-    REJECTED — with new Request-Ids (attempt + 1). UNKNOWN rows are never retried: resume
-    them instead. Payout Link rows get the reference ``<original>-R<attempt>`` because DOKU
+    """Send again, as a new linked run, the rows of RUN_ID that ended FAILED or EXPIRED, or
+    REJECTED by an answer proving nothing was executed — with new Request-Ids (attempt + 1).
+    UNKNOWN rows are never retried: resume them instead. A DUPLICATE_REFERENCE (DOKU already
+    holds the reference) or a status changed after completion is never retried. Payout Link
+    rows get the reference ``<original>-R<attempt>`` because DOKU
     keeps a reference_id unique for ever.
 
     Example: batchpay retry-failed 20261121-054512-ab12
@@ -466,7 +567,8 @@ def retry_failed_cmd(ctx: click.Context, run_id: str, yes: bool, expect_total: s
         click.echo(f"warning: row {row.row_number} ({row.reference}) is not retried: {why}",
                    err=True)
     if not retry.plan.rows:
-        click.echo(f"Run {run_id} has no FAILED, EXPIRED or REJECTED row to retry.")
+        click.echo(f"Run {run_id} has no row that can be retried (FAILED, EXPIRED, or "
+                   "REJECTED by an answer proving nothing was executed).")
         ctx.exit(0 if not retry.skipped else 1)
     _echo(plan_lines(retry.plan))
     lines = ["Rows to retry:"]
