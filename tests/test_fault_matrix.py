@@ -262,7 +262,8 @@ def test_fault_storm_concurrent_random_faults_every_invariant_holds(
     handle = start_emulator(port=0, link_step_seconds=0.2, fault_rates=STORM_RATES, seed=seed)
     client = make_client(handle.url, read_timeout=READ_TIMEOUT)
     h = Harness(
-        tmp=tmp_path, emulator=handle, ledger=Ledger(tmp_path / "ledger.sqlite"), client=client
+        tmp=tmp_path, emulator=handle, ledger=Ledger(tmp_path / "ledger.sqlite", create=True),
+        client=client
     )
     try:
         rows = payout_link_rows(30) if product == "payout-link" else sac_payout_rows(30)
@@ -281,3 +282,147 @@ def test_fault_storm_concurrent_random_faults_every_invariant_holds(
     finally:
         client.session.close()
         handle.stop()
+
+
+# --- DOKU unreachable: connection refused, a gateway that dies mid-run (issue 8, finding 6) ----
+
+
+def _dead_url() -> str:
+    """A loopback port where nothing listens (bound, then closed)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("product", list(PRODUCTS))
+def test_fault_matrix_connection_refused_then_resume_every_invariant_holds(
+    harness: Harness, tmp_path: Path, product: str
+) -> None:
+    """Finding 6: every connection is refused (nothing left the machine). The run stops as
+    "unreachable" with every row PLANNED — never SENDING/UNKNOWN ("may have been paid"), never
+    "a row cannot go from SENDING to PLANNED" — then `resume` against the emulator pays each
+    row exactly once."""
+    rows = _input_rows(product)
+    if product == "sub-account-payout":
+        harness.admin.fund(FUNDED, 10_000_000)
+    run = harness.start(harness.sheet("batch.csv", rows))
+    dead = make_client(_dead_url())
+    try:
+        first = harness.execute(run.run_id, client=dead, concurrency=2,
+                                backoff_base=0.01, backoff_cap=0.05)
+    finally:
+        dead.session.close()
+    assert first.halt is not None and first.halt.reason == "unreachable", first.halt
+    assert {r.state for r in harness.ledger.rows(run.run_id)} == {st.PLANNED}
+    events = harness.ledger.events(run.run_id)
+    assert not [e for e in events if e.new_state in (st.UNKNOWN, st.REJECTED)], events
+    assert harness.admin.executed()["count"] == 0
+    harness.resume(run.run_id, backoff_base=0.01, backoff_cap=0.05)
+    workbook = runner.write_workbook(harness.ledger, run.run_id, tmp_path / "r.xlsx")
+    proof = assert_invariants(harness.ledger.path, run.run_id, harness.admin, rows, workbook,
+                              client=harness.client)
+    assert proof.executed == BATCH
+
+
+def test_fault_matrix_connection_refused_cli_run_payout_link_writes_workbook(
+    tmp_path: Path,
+) -> None:
+    """Finding 6, as the operator sees it: `batchpay run` against a refused port exits non-zero
+    with the resume hint and a workbook, rows PLANNED, no internal error."""
+    from batchpay.ledger import Ledger
+    from tests.helpers.proofs import cli_env
+    from tests.helpers.runs import run_cli, write_csv
+
+    sheet = write_csv(tmp_path / "batch.csv", payout_link_rows(3))
+    env = cli_env(_dead_url(), tmp_path / "ledger.sqlite", tmp_path / "home")
+    report = tmp_path / "r.xlsx"
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in env.items():
+            if name.startswith("BATCHPAY_"):
+                mp.setenv(name, value)
+        mp.chdir(tmp_path)
+        result = run_cli("run", str(sheet), "--quiet", "--report", str(report))
+    assert result.exit_code not in (0, 4), result.output
+    assert "cannot go from" not in result.output and "internal error" not in result.output
+    assert "batchpay resume" in result.output, result.output
+    assert report.is_file()
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    run_id = ledger.runs()[0].run_id
+    assert {r.state for r in ledger.rows(run_id)} == {st.PLANNED}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("product", list(PRODUCTS))
+def test_fault_matrix_gateway_dies_mid_run_resume_elsewhere_every_invariant_holds(
+    tmp_path: Path, product: str
+) -> None:
+    """Finding 6: the gateway dies while the 3rd row's answer is in flight (executed, the
+    connection cut, the process gone); later rows meet a refused port. The gateway comes back
+    on its state file at another port; `resume RUN --base-url NEW` settles every row with each
+    reference executed exactly once."""
+    import subprocess
+
+    from batchpay.emulator import start_emulator
+    from tests.helpers.proofs import batchpay_cmd, cli_env
+    from tests.helpers.runs import write_csv
+
+    op = PRODUCTS[product]
+    rows = _input_rows(product)
+    sheet = write_csv(tmp_path / "batch.csv", rows)
+    state = tmp_path / "doku-state.sqlite"
+    ledger_path = tmp_path / "ledger.sqlite"
+    workbook = tmp_path / "r.xlsx"
+    first = start_emulator(port=0, state_path=state, link_step_seconds=0)
+    try:
+        if product == "sub-account-payout":
+            first.admin.fund(FUNDED, 10_000_000)
+        first.admin.queue_fault("hold-after", op=op, nth=3)
+        env = cli_env(first.url, ledger_path, tmp_path / "home")
+        proc = subprocess.Popen(
+            batchpay_cmd("run", str(sheet), "--quiet", "--concurrency", "1",
+                         "--report", str(workbook)),
+            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            while first.admin.health()["held"] < 1:
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, "the run never reached the 3rd row"
+                time.sleep(0.02)
+            first.emulator.close_connections()  # the answer never leaves: DOKU is gone
+            first.stop()
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    finally:
+        first.stop()
+    output = out + err
+    assert proc.returncode not in (0, 4), output
+    assert "cannot go from" not in output and "internal error" not in output, output
+    second = start_emulator(port=0, state_path=state, link_step_seconds=0)
+    client = make_client(second.url)
+    try:
+        from batchpay.ledger import Ledger
+
+        ledger = Ledger(ledger_path)
+        run_id = ledger.runs()[0].run_id
+        states = [r.state for r in ledger.rows(run_id)]
+        assert states[:2] == [("COMPLETED" if product == "payout-link" else "SUCCESS")] * 2
+        assert states[2] in (st.SENDING, st.UNKNOWN), states
+        assert set(states[3:]) == {st.PLANNED}, states  # refused: nothing left the machine
+        resumed = subprocess.run(
+            batchpay_cmd("resume", run_id, "--quiet", "--base-url", second.url),
+            env=cli_env(second.url, ledger_path, tmp_path / "home",
+                        extra={"BATCHPAY_BASE_URL": first.url}),
+            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        proof = assert_invariants(ledger_path, run_id, second.admin, rows, workbook,
+                                  client=client)
+        assert proof.executed == BATCH
+    finally:
+        client.session.close()
+        second.stop()
