@@ -1,8 +1,8 @@
 """Bank name / BI code → SWIFT/BIC table, shipped in ``data/banks.csv`` and overridable.
 
-DOKU's Sub Account payout wants ``beneficiary.bank_code`` as a SWIFT/BIC (doku-api.md §5), but
+DOKU's Sub Account payout wants ``beneficiary.bank_code`` as a SWIFT/BIC (docs/doku-api.md §5), but
 payroll clerks write "BCA", "Bank Mandiri" or the three-digit BI code "014". The shipped table
-holds only the banks doku-api.md §6 lists (checked there against two public lists); DOKU's own
+holds only the banks docs/doku-api.md §6 lists (checked there against two public lists); DOKU's own
 list of accepted codes is not public, so an unknown but well-formed BIC is a *warning*, and an
 operator can add or correct banks with a CSV of the same columns (``bic,bi_code,name,aliases``,
 aliases separated by ``|``). Operator rows win over shipped ones for the same name or code.
@@ -24,7 +24,7 @@ from batchpay.errors import ConfigError
 COLUMNS = ("bic", "bi_code", "name", "aliases")
 
 # SWIFT ISO 9362: 4 bank letters, 2 country letters, 2 location letters/digits, optional
-# 3-character branch. DOKU says "letters, ≤ 12" (doku-api.md §5); Indonesian BICs are letters.
+# 3-character branch. DOKU says "letters, ≤ 12" (docs/doku-api.md §5); Indonesian BICs are letters.
 BIC_RE = re.compile(r"[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
 _BI_CODE_RE = re.compile(r"[0-9]{3}")
 

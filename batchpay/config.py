@@ -13,7 +13,7 @@ Variables::
                                      scheme://host[:port] only, never user:password@
     BATCHPAY_LEDGER                  journal path (default <BATCHPAY_HOME>/ledger.sqlite)
     BATCHPAY_HOME                    per-user data dir (default ~/.local/share/batchpay)
-    BATCHPAY_PAYOUT_LINK_SIGNATURE   snap-hmac-sha512 (default) | hmac-sha256 (doku-api.md §2.2)
+    BATCHPAY_PAYOUT_LINK_SIGNATURE   snap-hmac-sha512 (default) | hmac-sha256 (doku-api §2.2)
     BATCHPAY_CONNECT_TIMEOUT         seconds, default 5
     BATCHPAY_READ_TIMEOUT            seconds, default 30 (each read of the answer)
     BATCHPAY_REQUEST_DEADLINE        seconds, default 60 (a whole request, answer included)
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 Env = Literal["emulator", "sandbox", "production"]
 ENVS: Final[tuple[Env, ...]] = get_args(Env)
 
-# doku-api.md (top): both products live on the same hosts.
+# docs/doku-api.md (top): both products live on the same hosts.
 BASE_URLS: Final[dict[str, str]] = {
     "sandbox": "https://api-sandbox.doku.com",
     "production": "https://api.doku.com",
@@ -85,7 +85,7 @@ class Secret:
     """A string that never shows itself: ``repr``/``str``/format give ``Secret('********')``.
 
     Deliberately not a ``str`` subclass, so concatenation or ``%s`` cannot leak the value by
-    accident (SAFETY.md invariant 6). Use :meth:`reveal` at the one place the bytes are needed
+    accident (docs/safety.md invariant 6). Use :meth:`reveal` at the one place the bytes are needed
     (signing).
     """
 

@@ -25,7 +25,7 @@ carries the exit code the CLI maps it to.
         └── OutcomeUnknown                     may or may not have executed: status check
                                                before any resend
 
-Messages must never contain the secret key (SAFETY.md invariant 6).
+Messages must never contain the secret key (docs/safety.md invariant 6).
 """
 
 from __future__ import annotations

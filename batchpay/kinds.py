@@ -1,5 +1,5 @@
 """The four kinds of sheet batchpay understands: their columns, DOKU's limits for each
-(``../shared/reference/doku-api.md`` §4–§5), header aliases, and how a normalised row becomes
+(``docs/doku-api.md`` §4–§5), header aliases, and how a normalised row becomes
 the exact request body DOKU receives.
 
 This module is the single source of the field limits: schemas, templates, the validation
@@ -431,7 +431,7 @@ def dumps_exact(obj: Any) -> bytes:
     """Serialise once, compactly, with Decimals written as JSON numbers (never via float).
 
     These are the exact bytes that are hashed, signed, journaled and sent
-    (doku-api.md §2.1: ``separators=(",", ":")``, ``ensure_ascii=False``).
+    (docs/doku-api.md §2.1: ``separators=(",", ":")``, ``ensure_ascii=False``).
     """
     return _dump(obj).encode("utf-8")
 

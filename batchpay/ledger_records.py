@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# Row states (SAFETY.md). Accepted rows carry DOKU's business status as their state.
+# Row states (docs/safety.md). Accepted rows carry DOKU's business status as their state.
 PLANNED = "PLANNED"
 SENDING = "SENDING"
 UNKNOWN = "UNKNOWN"
@@ -72,7 +72,7 @@ class EventRecord:
     type: str
     detail: str
     # Added by the journal (additive): the transition and what DOKU answered, when the event
-    # is a row transition. Never headers, never the secret (SAFETY.md invariant 6).
+    # is a row transition. Never headers, never the secret (docs/safety.md invariant 6).
     old_state: str | None = None
     new_state: str | None = None
     outcome: str | None = None  # OutcomeClass value: ACCEPTED / REJECTED / UNKNOWN / RATE_LIMITED

@@ -1,5 +1,5 @@
 """Planning a run: a validated sheet → the exact requests that will be sent, and the checks
-that must pass before the first one is (SAFETY.md "Bad input", "The journal").
+that must pass before the first one is (docs/safety.md §8, "The journal").
 
 Pure except :func:`find_repeats` (reads the journal) and :func:`preflight_balances` (asks
 DOKU for balances — a read, never a money-moving call).
@@ -211,7 +211,7 @@ def _text(value: Any) -> str:
 def retry_reference(kind: Kind, reference: str, parent_attempt: int, attempt: int) -> str:
     """The reference a retried row is sent with.
 
-    Payout Link: DOKU's ``reference_id`` is unique per merchant (doku-api.md §4) and a
+    Payout Link: DOKU's ``reference_id`` is unique per merchant (docs/doku-api.md §4) and a
     FAILED/EXPIRED link has used it up, so attempt *n* sends ``<original>-R<n>`` (the
     original is recovered by removing the previous attempt's suffix). Sub Account rows keep
     their invoice number / email: the rows retried there were REJECTED, which DOKU proved it
@@ -242,7 +242,7 @@ def find_repeats(ledger: Ledger, the_plan: Plan, *, exclude_run_ids: tuple[str, 
 
 def preflight_balances(client: DokuClient, the_plan: Plan) -> list[Shortfall]:
     """Per source Sub Account, what the sheet needs vs what DOKU says is available. DOKU
-    rejects a payout on a short balance rather than queueing it (doku-api.md §5), so a
+    rejects a payout on a short balance rather than queueing it (docs/doku-api.md §5), so a
     shortfall found now saves a half-paid batch. Empty list = every account covers its rows.
     """
     shortfalls: list[Shortfall] = []

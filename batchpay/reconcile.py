@@ -3,7 +3,7 @@
 No I/O, no clock, no openpyxl: :mod:`batchpay.workbook.reconciliation` turns these tables
 into cells. Every rule about what counts as *paid* lives here, so it is tested once.
 
-Status classes (SAFETY.md invariant 5: nothing is shown paid unless DOKU said so)::
+Status classes (docs/safety.md invariant 5: nothing is shown paid unless DOKU said so)::
 
     PAID         COMPLETED, SUCCESS, CREATED, ACTIVE          successfully terminal
     PROGRESSING  PENDING … CONFIRMED (Payout Link), ACCEPTED  DOKU accepted it, not paid yet
@@ -117,7 +117,7 @@ def changed_after_completion(row: RowRecord) -> bool:
 
 
 def why_not_retryable(row: RowRecord, *, history: str = "") -> str | None:
-    """``None`` when `retry-failed` may send this row again under a new Request-Id (SAFETY.md
+    """``None`` when `retry-failed` may send this row again under a new Request-Id (docs/safety.md
     "Resolution" 3); otherwise why it may not.
 
     Only FAILED and EXPIRED (DOKU's terminal failure of a link/payout it executed) and a

@@ -1,4 +1,4 @@
-"""The batch runner: plan → journal → send → journal (SAFETY.md).
+"""The batch runner: plan → journal → send → journal (docs/safety.md).
 
 Library functions, one per command; the CLI only parses options, confirms with the operator
 and prints. Clock, sleep, progress and the stop event are parameters so tests (and the
@@ -87,7 +87,7 @@ def create_run(ledger: Ledger, the_plan: Plan, *, settings: dict[str, Any],
                allow_repeat: bool = False, exclude_run_ids: tuple[str, ...] = ()
                ) -> RunRecord:
     """Journal the plan: a run bound to the input's SHA-256, every row PLANNED with its
-    deterministic Request-Id and exact body (SAFETY.md: stored before the first send).
+    deterministic Request-Id and exact body (docs/safety.md: stored before the first send).
     References an earlier run holds are refused atomically unless ``allow_repeat`` (a dry
     run never blocks anything, so it is never refused either)."""
     return ledger.create_run(
@@ -181,7 +181,7 @@ def file_sha256(path: str | Path) -> str:
 
 
 def check_input(run: RunRecord, input_path: str | Path | None = None) -> None:
-    """SAFETY.md: a run is bound to the SHA-256 of its input; resuming against a changed (or
+    """docs/safety.md: a run is bound to the SHA-256 of its input; resuming against a changed (or
     missing) file is refused — the journal's bytes are what will be sent, and an operator
     who edited the sheet expects something else."""
     path = Path(input_path or run.input_path)
@@ -368,7 +368,7 @@ def workbook_path(run: RunRecord, override: str | Path | None = None) -> Path:
 def write_workbook(ledger: Ledger, run_id: str, path: str | Path | None = None, *,
                    now: datetime | None = None) -> Path:
     """Write the reconciliation workbook of one run from the journal (reports engineer's
-    writer; atomic: SAFETY.md invariant 7)."""
+    writer; atomic: docs/safety.md invariant 7)."""
     from batchpay.workbook.reconciliation import write_run_report
 
     return write_run_report(ledger, run_id, workbook_path(ledger.run(run_id), path), now=now)

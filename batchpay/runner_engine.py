@@ -1,12 +1,12 @@
 """The sending engine: worker threads that settle rows one at a time, journaling before the
-wire (SAFETY.md "The journal (ledger) is written before the wire").
+wire (docs/safety.md §1 (the state machine)).
 
 For each row a worker does exactly this:
 
 1. A Payout Link row that may already exist at DOKU (journaled SENDING or UNKNOWN) is looked
-   up by ``reference_id`` first (SAFETY.md "Resolution" 1; doku-api.md §3: the Request-Id is
-   only unique within a day, so after midnight WIB only the status check is safe). Found →
-   its status is the outcome.
+   up by ``reference_id`` first (docs/safety.md §2 "Resolution" 1; docs/doku-api.md §3: the
+   Request-Id is only unique within a day, so after midnight WIB only the status check is
+   safe). Found → its status is the outcome.
 2. Commit ``→ SENDING`` (sends+1) and *wait for that commit* — then, and only then, send the
    stored Request-Id and the stored bytes.
 3. Check that an accepted answer is about what was sent (:func:`batchpay.doku.answers.
@@ -15,12 +15,12 @@ For each row a worker does exactly this:
    executed → REJECTED; unknown → UNKNOWN and re-send the **same** Request-Id and bytes after
    a backoff, a bounded number of times (Sub Account: DOKU answers a replay with the original
    response and HTTP 409).
-4. ``DUPLICATE_REFERENCE`` proves the reference **exists** at DOKU (SAFETY.md "An answer counts
+4. ``DUPLICATE_REFERENCE`` proves the reference **exists** at DOKU (docs/safety.md "An answer counts
    only if it is about what we sent"): a Payout Link is looked up by reference and adopts the
    existing link's state; a Sub Account row (no look-up) stays UNKNOWN for the operator. Such a
    row — and one whose answer did not match — is never re-sent blind: only looked up.
 
-Nothing here ever makes a new Request-Id (SAFETY.md "Resolution" 3).
+Nothing here ever makes a new Request-Id (docs/safety.md §2 "Resolution" 3).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def last_code(row: RowRecord) -> str | None:
 @dataclass(frozen=True)
 class Options:
     """How hard to try. Bounded everywhere: a batch must end, leaving UNKNOWN rows listed
-    (SAFETY.md "Resolution" 4) rather than retrying forever."""
+    (docs/safety.md §2 "Resolution" 4) rather than retrying forever."""
 
     concurrency: int = 4
     rate: float | None = None  # requests per second across all workers (token bucket)
@@ -248,7 +248,7 @@ class Engine:
         before that row's socket write — in one transaction. One fsync per row instead of
         two, and the intent is still durable before every send. A crash before the outcome
         is journaled leaves the row SENDING, which resume resolves like any crash after a
-        send (SAFETY.md "Resolution"); the outcome is journaled before the worker does
+        send (docs/safety.md §2 "Resolution"); the outcome is journaled before the worker does
         anything else that takes time (a status look-up, a rate-limit wait) or stops."""
         change = RowChange(
             run_id=row.run_id, row_number=row.row_number, new_state=new_state, event=event,
@@ -323,14 +323,14 @@ class Engine:
             if self.bucket is not None:
                 self._journaled()
                 self.bucket.acquire()
-            # SAFETY.md: SENDING (with the stored Request-Id and bytes) is committed before
+            # docs/safety.md: SENDING (with the stored Request-Id and bytes) is committed before
             # the socket write; commit() returns only once it is durable.
             state = self._commit(row, st.SENDING, "send", count_send=True,
                                  message=f"sending (send {row.sends + sends + 1})")
             sends += 1
             with self._count_lock:
                 self.sends += 1
-            # An answer counts only if it is about what we sent (SAFETY.md).
+            # An answer counts only if it is about what we sent (docs/safety.md).
             outcome = check_answer(self.kind, row.body, self.client.send(
                 self.kind, row.request_id, row.body))
             klass = outcome.klass
@@ -379,7 +379,7 @@ class Engine:
                 self.wait(self._delay(not_sent))
                 continue
             # UNKNOWN: it may have executed. Same Request-Id and bytes next time, after a
-            # status check for links (SAFETY.md "Resolution" 1–2).
+            # status check for links (docs/safety.md §2 "Resolution" 1–2).
             state = self._commit(row, st.UNKNOWN, "outcome", outcome=outcome)
             may_exist = True
             if sends >= self.opts.max_sends or self.stopping():
@@ -455,7 +455,7 @@ class Engine:
         for attempt in range(1, self.opts.max_status_checks + 1):
             if self.bucket is not None:
                 self.bucket.acquire()
-            # The answer must be about this row's link: reference, amount (SAFETY.md).
+            # The answer must be about this row's link: reference, amount (docs/safety.md).
             last = check_answer(self.kind, row.body, self.client.payout_link_status(
                 row.reference), reference=row.reference)
             if last.klass == OutcomeClass.ACCEPTED and last.status:
@@ -479,10 +479,10 @@ def accepted_state(kind: Kind, outcome: Outcome) -> str:
     """The journal state for an accepted answer (the business status is the state).
 
     * Payout Link: DOKU's ``payout_status``; a success envelope without a status we know
-      means the link was initiated, i.e. PENDING (doku-api.md §4).
+      means the link was initiated, i.e. PENDING (docs/doku-api.md §4).
     * Sub Account payout/transfer: ``SUCCESS`` or ``FAILED`` as DOKU says; any other status
       becomes PENDING (accepted, not paid) — SUCCESS only when DOKU said SUCCESS
-      (SAFETY.md invariant 5).
+      (docs/safety.md invariant 5).
     * Sub Account creation: ``CREATED`` (terminal success: the account exists); DOKU's
       ``account.status`` (``PENDING`` until activated) is kept as ``doku_status``.
     """

@@ -1,6 +1,6 @@
 """retry-failed: a new run, linked to its parent, with attempt+1 Request-Ids for the rows
 that ended FAILED or EXPIRED, or REJECTED by an answer that proves nothing was executed —
-never UNKNOWN (SAFETY.md "Resolution" 3: a new Request-Id only after DOKU gave a terminal
+never UNKNOWN (docs/safety.md §2 "Resolution" 3: a new Request-Id only after DOKU gave a terminal
 failure, and only by an explicit operator action). The rule is
 :func:`batchpay.reconcile.why_not_retryable`: a ``DUPLICATE_REFERENCE`` (the reference exists
 at DOKU) or a status changed after completion is never retried automatically.

@@ -287,7 +287,7 @@ def _value_checks(f: Field, kind: Kind) -> list[tuple[str, str, Callable[[pd.Ser
     if f.name == kind.reference_field:
         # On reference_key (case-folded, NFKC, look-alikes mapped), as across runs: "inv-1"
         # and "INV-1" in one sheet are a typo far more often than two payments, and a
-        # duplicate can pay twice (SAFETY.md "Bad input").
+        # duplicate can pay twice (docs/safety.md §8).
         checks.append((f.name, "duplicate-reference", _not_duplicated))
     return checks
 
@@ -362,7 +362,7 @@ def build_model(kind: Kind) -> type[pa.DataFrameModel]:
         for column, code, fn in _value_checks(f, kind):
             namespace[f"_value_{f.name}_{code}"] = _column_check(column, code, fn)
     if kind.name == "sub-account-transfer":
-        # doku-api.md §5: "origin/destination ≤ 40 (and different)".
+        # docs/doku-api.md §5: "origin/destination ≤ 40 (and different)".
         namespace["_same_account"] = pa.dataframe_check(
             name="transfer-same-account",
             error=RULES["transfer-same-account"].message,

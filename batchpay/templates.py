@@ -1,7 +1,7 @@
 """Blank XLSX and CSV templates, one per kind, built from the field specs in :mod:`batchpay.kinds`.
 
 The XLSX template is what keeps Excel from damaging a sheet before batchpay ever sees it
-(SAFETY.md "Bad input"): every column that is not an amount is formatted as Text, so phone
+(docs/safety.md §8): every column that is not an amount is formatted as Text, so phone
 and account numbers keep their leading zeros and never turn into ``8.16291E+11``; Excel
 data validation stops over-long values and non-positive amounts as they are typed.
 
@@ -51,7 +51,7 @@ DECIMAL_AMOUNT_FORMAT = "#,##0.00"
 
 
 def field_limit(kind: Kind, f: Field) -> str:
-    """The rule for one column in words, as DOKU states it (doku-api.md §4–§5)."""
+    """The rule for one column in words, as DOKU states it (docs/doku-api.md §4–§5)."""
     if f.type == "amount":
         if kind.amount_decimals:
             return (

@@ -1,7 +1,7 @@
 """Kill -9 at every k of a 300-row batch (issue 4, "Proof"): for k = 1..300, `batchpay run`
 in a subprocess at concurrency 1, SIGKILL it right after the emulator executed its k-th
 payout (held with the emulator's ``hold-after`` fault), release, `batchpay resume` in a
-subprocess, then check every invariant of SAFETY.md (tests/helpers/proofs.py): zero
+subprocess, then check every invariant of docs/safety.md (tests/helpers/proofs.py): zero
 duplicates, zero lost rows, journal = emulator truth, workbook = journal.
 
 CI runs 50 of these k (tests/test_kill9.py); this script runs them all.

@@ -1,4 +1,4 @@
-"""SAFETY.md invariant 6: the secret key appears nowhere — stdout, stderr, the journal
+"""docs/safety.md invariant 6: the secret key appears nowhere — stdout, stderr, the journal
 (the raw SQLite file and its -wal/-shm, lock files), any workbook (unzipped XML), exception
 text.
 

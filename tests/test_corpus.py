@@ -1,5 +1,5 @@
 """The malformed-input corpus: every trap a real payout sheet falls into (issue #2 "Done when",
-SAFETY.md "Bad input"), each asserting the exact ``(row, column, code)`` list
+docs/safety.md §8), each asserting the exact ``(row, column, code)`` list
 :func:`batchpay.validate.validate_file` reports — nothing more, nothing less — and that no
 case ends in a traceback.
 

@@ -396,7 +396,7 @@ def test_payout_link_request_id_reused_next_wib_day_is_new_request(
     doku: Caller, clock: Clock
 ) -> None:
     doku.post(INITIATE, link_body(), request_id="777")
-    clock.now += 86_400  # "unique within the same day" (doku-api.md §3)
+    clock.now += 86_400  # "unique within the same day" (docs/doku-api.md §3)
     response = doku.post(INITIATE, link_body(), request_id="777")
     assert (response.status_code, error_code(response)) == (400, "DUPLICATE_REFERENCE")
 

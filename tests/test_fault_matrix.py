@@ -2,7 +2,7 @@
 inject, at the first, a middle and the last row of an 8-row batch, for Payout Link and Sub
 Account payouts, settled either inside the run (bounded re-sends) or by a later `resume`
 (the run allowed one send per row). Real emulator over real sockets, real SQLite journal;
-after settling, every invariant of SAFETY.md is asserted by tests.helpers.proofs.
+after settling, every invariant of docs/safety.md is asserted by tests.helpers.proofs.
 
 The matrix (pass/FAIL per cell) is printed at the end of the module's run:
 ``pytest tests/test_fault_matrix.py -q`` shows it under "fault × position matrix".
@@ -55,7 +55,7 @@ def _both(value: Any) -> dict[str, Any]:
 
 
 # Sub Account resolves by re-sending (409 replay); Payout Link by a status check first, and
-# re-sends only when DOKU says it has no such link (SAFETY.md "Resolution" 1–2).
+# re-sends only when DOKU says it has no such link (docs/safety.md §2 "Resolution" 1–2).
 CELLS: dict[str, Cell] = {
     "drop-after": Cell(
         (("drop-after", None),), {"payout-link": 1, "sub-account-payout": 2}, _both(True)

@@ -1,7 +1,7 @@
 """The hostile gateway (issue 8, "Make the suite adversarial"): batchpay driven as a user
 drives it — the CLI, BATCHPAY_ENV=sandbox, BATCHPAY_BASE_URL at a lying DOKU
 (tests/helpers/hostile.py) — and, after following the tool's own advice (resume,
-retry-failed), every SAFETY.md invariant is checked against the gateway's OWN truth: nothing
+retry-failed), every docs/safety.md invariant is checked against the gateway's OWN truth: nothing
 executed twice per business reference, nothing shown paid (journal, workbook, summary) that
 the gateway did not execute for that reference AND amount and still holds as paid.
 

@@ -1,5 +1,5 @@
 """The journal: durability pragmas, the state machine, events, Request-Ids, the run lock,
-group commit and cross-run reference look-ups (SAFETY.md "The journal")."""
+group commit and cross-run reference look-ups (docs/safety.md §1)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The runner against the real emulator over real sockets, with a real SQLite journal:
 happy paths per kind, dry run, preflight, repeats, resume, UNKNOWN resolution under injected
-faults, auth failure, rate limiting, Ctrl-C, retry-failed (SAFETY.md invariants)."""
+faults, auth failure, rate limiting, Ctrl-C, retry-failed (docs/safety.md invariants)."""
 
 from __future__ import annotations
 

@@ -282,7 +282,7 @@ def test_resume_payout_link_unknown_unresolvable_stays_unknown_never_shown_paid(
 def test_resume_payout_link_sending_across_wib_midnight_stays_unknown_never_twice(
     tmp_path: Path,
 ) -> None:
-    """doku-api.md §3: a Payout Link Request-Id is unique only within a WIB day. A link
+    """docs/doku-api.md §3: a Payout Link Request-Id is unique only within a WIB day. A link
     executed at 23:59:30 WIB, journaled SENDING, resumed after midnight while DOKU's status
     look-up still says "not found": the re-send of the same id is a *new* request for DOKU,
     refused because the reference is used. That refusal proves nothing about the first send:

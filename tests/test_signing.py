@@ -1,6 +1,6 @@
-"""Signing: the reference vectors of doku-api.md §2, tamper detection, constant-time checks.
+"""Signing: the reference vectors of docs/doku-api.md §2, tamper detection, constant-time checks.
 
-Every vector below is copied verbatim from ``../shared/reference/doku-api.md`` §2; if one of
+Every vector below is copied verbatim from ``docs/doku-api.md`` §2; if one of
 them stops reproducing, DOKU would reject every request we sign.
 """
 
@@ -195,7 +195,7 @@ def test_format_timestamp_wib_time_converts_to_utc_without_millis() -> None:
 # --- tampering: every single-byte change of every input is rejected ----------------------------
 
 # (vector, scheme, signature, inputs covered by that scheme). The SNAP string to sign
-# (doku-api.md §2.2) covers method, path, body and timestamp only — not Client-Id or
+# (docs/doku-api.md §2.2) covers method, path, body and timestamp only — not Client-Id or
 # Request-Id — so those two are tampered under the HMACSHA256 vectors.
 REQUEST_CASES: list[tuple[str, dict[str, Any], signing.Scheme, str, tuple[str, ...]]] = [
     (

@@ -111,7 +111,7 @@ def test_storage_full_disk_mid_run_exit_4_then_resume_pays_each_once(
 ) -> None:
     """Finding 10: the disk fills while the 3rd row's answer is in flight. The run stops
     with exit 4 naming the journal; after space is freed, `resume` settles every row with
-    each reference executed exactly once (every invariant of SAFETY.md)."""
+    each reference executed exactly once (every invariant of docs/safety.md)."""
     sheet, rows = _sheet(tmp_path)
     with tmpfs(tmp_path / "disk", size="1m") as disk:
         ledger = disk / "ledger.sqlite"

@@ -106,7 +106,7 @@ def _ctrl_c_stops(run_id: str | None = None) -> Iterator[StopRequest]:
     flight; :func:`_finish` then writes the workbook, prints the resume hint and exits 130,
     143 or 129. A second signal aborts now: rows in flight stay SENDING (their Request-Id
     and bytes are journaled before the socket write), and `resume` resolves them —
-    SAFETY.md. Exits with the signal's code either way."""
+    docs/safety.md. Exits with the signal's code either way."""
     from batchpay.runner_summary import EXIT_SIGNALS
 
     stop = StopRequest()
@@ -332,7 +332,7 @@ def run_cmd(ctx: click.Context, sheet: Path, kind: str | None, sheet_name: str |
 
 def _invalid(ctx: click.Context, result: Any) -> None:
     """Invalid sheet: the validation report and a short list; no run is created (a run of
-    INVALID rows would look like a payment run — SAFETY.md "Bad input": nothing is sent)."""
+    INVALID rows would look like a payment run — docs/safety.md §8: nothing is sent)."""
     import shutil
 
     from batchpay.cli.sheets import summary_lines

@@ -50,7 +50,7 @@ class Gateway:
 
 def make_session(*, trust_env: bool = True, pool_size: int = MAX_CONCURRENCY) -> requests.Session:
     """A pooled session. ``max_retries=0``: urllib3 must never re-send on its own — a retry is
-    the runner's decision with the same Request-Id (doku-api.md §3)."""
+    the runner's decision with the same Request-Id (docs/doku-api.md §3)."""
     session = requests.Session()
     session.trust_env = trust_env
     adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)

@@ -1,4 +1,4 @@
-"""Does an accepted answer talk about what we sent? (SAFETY.md "An answer counts only if it is
+"""Does an accepted answer talk about what we sent? (docs/safety.md "An answer counts only if it is
 about what we sent".)
 
 A valid signature proves who answered and, for Sub Account, which Request-Id the answer is

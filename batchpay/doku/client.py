@@ -1,9 +1,9 @@
 """DokuClient: one signed request per call over an injected :class:`requests.Session`.
 
 One attempt per call, never a retry: retrying is the caller's job (``doku/retry.py``) and must
-reuse the Request-Id and the byte-identical body (doku-api.md §3). Network trouble never raises —
-it is an :class:`~batchpay.doku.codes.Outcome` (UNKNOWN or NOT_SENT); only programming errors
-raise (a malformed Request-Id, a non-bytes body).
+reuse the Request-Id and the byte-identical body (docs/doku-api.md §3). Network trouble
+never raises — it is an :class:`~batchpay.doku.codes.Outcome` (UNKNOWN or NOT_SENT); only
+programming errors raise (a malformed Request-Id, a non-bytes body).
 
 Every request runs under an overall ``deadline`` (:mod:`batchpay.doku.deadline`), and its body
 is read in chunks up to ``max_response_bytes``: a trickling or endless answer becomes an
@@ -43,7 +43,7 @@ PAYOUT_LINK_STATUS_PATH = "/v1/payout/status"
 BALANCE_PATH = "/sac-merchant/v1/balances/{account_id}"
 
 _NUMERIC = re.compile(r"[0-9]{1,64}")
-_SUB_ACCOUNT_ID = re.compile(r"[!-~]{1,128}")  # doku-api.md §1: any unique string, max 128
+_SUB_ACCOUNT_ID = re.compile(r"[!-~]{1,128}")  # docs/doku-api.md §1: any unique string, max 128
 _ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")  # goes into the URL path; §5: id ≤ 40
 
 DEFAULT_DEADLINE = 60.0
@@ -131,7 +131,7 @@ class DokuClient:
         return self._post("sub-account", SUB_ACCOUNT_TRANSFER.path, request_id, body)
 
     def balance(self, account_id: str) -> Outcome:
-        """``data["balance"]["available"/"pending"]`` as strings (doku-api.md §5)."""
+        """``data["balance"]["available"/"pending"]`` as strings (docs/doku-api.md §5)."""
         if not _ACCOUNT_ID.fullmatch(account_id):
             raise ValueError(f"account id {account_id!r} is not a DOKU Sub Account id")
         target = BALANCE_PATH.format(account_id=account_id)
@@ -176,7 +176,7 @@ class DokuClient:
             headers["Content-Type"] = "application/json"
         with watching(self.deadline) as watch:
             try:
-                # data=body: the exact bytes that were hashed (doku-api.md §2.1; json= would
+                # data=body: the exact bytes that were hashed (docs/doku-api.md §2.1; json= would
                 # re-serialise). allow_redirects=False: a redirected POST could be re-sent
                 # elsewhere. stream=True: the body is read below, capped and under the deadline.
                 response = self.session.request(
@@ -288,7 +288,7 @@ class DokuClient:
         if product != "payout-link":
             return "check BATCHPAY_CLIENT_ID and BATCHPAY_SECRET_KEY"
         other = next(s for s in signing.SCHEMES if s != self.payout_link_signature)
-        # doku-api.md §2.2: DOKU's page does not pin the string to sign, so a 401 may mean
+        # docs/doku-api.md §2.2: DOKU's page does not pin the string to sign, so a 401 may mean
         # the other scheme; say which one was used and how to switch.
         return (
             f"Payout Link requests were signed with {self.payout_link_signature}; if your "

@@ -1,7 +1,7 @@
 """Response → :class:`Outcome`: ONE table, no if-chains deciding the class.
 
 The table (:data:`TABLE`) is keyed by HTTP status (or status family) and by the failures that
-leave no trustworthy HTTP response. It encodes SAFETY.md's rule: only a response that *proves*
+leave no trustworthy HTTP response. It encodes docs/safety.md's rule: only a response that *proves*
 DOKU did not execute the request may become REJECTED; anything that might have executed is
 UNKNOWN. ``NOT_SENT`` is batchpay's addition for failures that provably happened before a single
 byte reached the server (connect refused / connect timeout / name resolution): nothing can have
@@ -11,7 +11,7 @@ executed, so the same Request-Id and body may be sent again at once.
 status / failure                   class         notes
 =================================  ============  =============================================
 2xx                                ACCEPTED      Sub Account: response signature must verify
-409 (replay, doku-api.md §3)       (original)    body parsed as the original outcome; replayed
+409 (replay, docs/doku-api.md §3)       (original)    body parsed as the original outcome; replayed
 400, 404, 422                      REJECTED      DOKU's error.code / error.message; 404 not_found
 401                                REJECTED      auth_failed — fix credentials/scheme, stop batch;
                                                  UNKNOWN (auth_failed) if its signature fails
@@ -109,7 +109,7 @@ class Outcome:
 
     @property
     def may_have_executed(self) -> bool:
-        """True unless DOKU provably did not execute it (SAFETY.md: UNKNOWN is never FAILED)."""
+        """True unless DOKU provably did not execute it (UNKNOWN is never FAILED)."""
         return not self.proves_not_executed
 
     @property
@@ -145,7 +145,7 @@ TABLE: dict[int | str, Rule] = {
     "2xx": Rule(A, "DOKU accepted the request", needs_signature=True),
     409: Rule(
         None,
-        "replay of the original response (doku-api.md §3)",
+        "replay of the original response (docs/doku-api.md §3)",
         needs_signature=True,
         replayed=True,
     ),
@@ -197,9 +197,9 @@ TABLE: dict[int | str, Rule] = {
 }
 
 # A replayed error (409) proves non-execution only if the original was a rejection; an error
-# code that reads like a server failure does not (SAFETY.md: when in doubt, UNKNOWN).
+# code that reads like a server failure does not (docs/safety.md: when in doubt, UNKNOWN).
 _SERVERISH = re.compile(r"INTERNAL|SERVER|UNAVAILABLE|TIMEOUT|UNKNOWN|GATEWAY", re.IGNORECASE)
-# Codes saying the reference exists at DOKU (SAFETY.md "An answer counts only if it is about
+# Codes saying the reference exists at DOKU (docs/safety.md "An answer counts only if it is about
 # what we sent": a duplicate reference proves the reference exists).
 _EXISTS = re.compile(r"DUPLICATE|ALREADY|EXIST", re.IGNORECASE)
 # Codes saying our Request-Id is known to DOKU with other content, or still being worked on.
@@ -223,7 +223,7 @@ def proves_not_executed_code(code: str | None) -> bool:
         return False
     return not (_EXISTS.search(code) or _CONTESTED.search(code) or _SERVERISH.search(code))
 
-# Business-status locations per product (doku-api.md §4, §5), first match wins.
+# Business-status locations per product (docs/doku-api.md §4, §5), first match wins.
 _STATUS_PATHS: tuple[tuple[str, str], ...] = (
     ("data", "payout_status"),
     ("payout", "status"),
@@ -382,7 +382,7 @@ def _parse(body: bytes) -> dict[str, Any] | None:
 
 def _is_success_envelope(product: Product, data: dict[str, Any]) -> bool:
     """Payout Link wraps results in ``{"status": "0", "message": "Success", "data": …}``
-    (doku-api.md §4); anything else in a 2xx is not a success we can rely on."""
+    (docs/doku-api.md §4); anything else in a 2xx is not a success we can rely on."""
     if "error" in data:
         return False
     if product == "payout-link":

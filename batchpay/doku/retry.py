@@ -1,7 +1,7 @@
 """Pure retry timing: exponential backoff with injectable jitter, and ``Retry-After`` parsing.
 
 Nothing here sleeps or reads a clock; callers pass ``now`` and a jitter function so tests pin
-the schedule exactly. Retrying never changes the Request-Id or the body (doku-api.md §3) —
+the schedule exactly. Retrying never changes the Request-Id or the body (docs/doku-api.md §3) —
 that is the caller's rule; this module only says *when*.
 """
 

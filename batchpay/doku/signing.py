@@ -1,6 +1,6 @@
 """DOKU request and response signatures — pure functions, no I/O, no clock.
 
-Two schemes (``../shared/reference/doku-api.md`` §2):
+Two schemes (``docs/doku-api.md`` §2):
 
 * ``hmac-sha256`` — the Sub Account (non-SNAP) component scheme::
 
@@ -32,7 +32,7 @@ HMAC_PREFIX = "HMACSHA256="
 
 
 def format_timestamp(moment: datetime) -> str:
-    """UTC, ``YYYY-MM-DDTHH:MM:SSZ``, no milliseconds (doku-api.md §1)."""
+    """UTC, ``YYYY-MM-DDTHH:MM:SSZ``, no milliseconds (docs/doku-api.md §1)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -1,5 +1,5 @@
 """A local DOKU: a real HTTP server that behaves like DOKU's Payout Link and Sub Account APIs
-(``../shared/reference/doku-api.md``), including the ways a real network fails.
+(``docs/doku-api.md``), including the ways a real network fails.
 
 EMULATOR — no real money moves. The credentials below are public test values, not secrets.
 """

@@ -1,7 +1,7 @@
 """DOKU's endpoints as the emulator executes them: idempotency, dispatch, Payout Link.
 
 Authentication and faults happen around this (pipeline.py); here a request is already known to
-come from the merchant. Idempotency (doku-api.md §3) — decision on what is remembered:
+come from the merchant. Idempotency (docs/doku-api.md §3) — decision on what is remembered:
 
 * executed requests **and** business rejections (400 bad field / duplicate reference,
   404 unknown account, 422 short balance) are stored with their response: the same

@@ -1,6 +1,6 @@
 """Sub Account money: account creation, payouts, transfers, balances, accept-payment routing.
 
-Amounts are whole rupiah integers throughout (doku-api.md §5); nothing here is a float.
+Amounts are whole rupiah integers throughout (docs/doku-api.md §5); nothing here is a float.
 A payout or transfer is checked completely before the first write, so a rejection never
 leaves a partial change behind.
 """
@@ -63,7 +63,7 @@ class SubAccountOps:
                 where,
             )
         if account["available"] < amount:
-            # DOKU rejects a short payout outright; it never queues it (doku-api.md §5).
+            # DOKU rejects a short payout outright; it never queues it (docs/doku-api.md §5).
             raise Rejected(
                 422,
                 "INSUFFICIENT_BALANCE",

@@ -15,7 +15,7 @@ from batchpay.emulator.faults import Fired
 if TYPE_CHECKING:
     from batchpay.emulator.server import Handler
 
-SKEW_SECONDS = 300  # doku-api.md / issue 3: timestamp further than 5 minutes → 401
+SKEW_SECONDS = 300  # docs/doku-api.md / issue 3: timestamp further than 5 minutes → 401
 _RESPONSE_FAULTS = ("error-500-after", "drop-after", "timeout-after", "bad-signature", "hold-after")
 
 
@@ -139,7 +139,7 @@ def _signed(
     h: Handler, target: str, request_id: str, reply: wire.Reply, *, bad: bool = False
 ) -> None:
     """Every DOKU response carries Client-Id, Request-Id, Response-Timestamp and an
-    ``HMACSHA256=`` Signature over the body (doku-api.md §2.1), replays included."""
+    ``HMACSHA256=`` Signature over the body (docs/doku-api.md §2.1), replays included."""
     emulator = h.server.emulator
     stamp = signing.format_timestamp(datetime.fromtimestamp(emulator.clock(), UTC))
     signature = signing.sign_response(

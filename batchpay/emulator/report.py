@@ -1,5 +1,5 @@
 """The executed report — the gateway's truth that reliability tests assert against
-(SAFETY.md invariants 1 and 3: nothing paid twice; ledger and gateway agree in total)."""
+(docs/safety.md invariants 1 and 3: nothing paid twice; ledger and gateway agree in total)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from batchpay.kinds import (
     Kind,
 )
 
-# doku-api.md §1: Payout Link ids are numeric strings; the length cap is ours (DOKU gives
+# docs/doku-api.md §1: Payout Link ids are numeric strings; the length cap is ours (DOKU gives
 # none) and generous enough for the ledger's 20-digit ids.
 _PAYOUT_LINK_REQUEST_ID = re.compile(r"[0-9]{1,64}")
 _SUB_ACCOUNT_REQUEST_ID_MAX = 128
@@ -31,7 +31,7 @@ _LETTERS_AND_SPACES = re.compile(r"[^\W\d_]+(?: [^\W\d_]+)*")
 _LETTERS = re.compile(r"[^\W\d_]+")
 _DIGITS = re.compile(r"[0-9]+")
 
-# JSON path of each field in the request body, per kind (doku-api.md §4–§5).
+# JSON path of each field in the request body, per kind (docs/doku-api.md §4–§5).
 BODY_PATHS: dict[str, dict[str, tuple[str, ...]]] = {
     PAYOUT_LINK.name: {f.name: (f.name,) for f in PAYOUT_LINK.fields},
     SUB_ACCOUNT_PAYOUT.name: {
@@ -59,7 +59,7 @@ class FieldError(Exception):
 
 
 def request_id_problem(product: str, request_id: str | None) -> str | None:
-    """Why ``request_id`` is not acceptable for ``product``, or None (doku-api.md §1)."""
+    """Why ``request_id`` is not acceptable for ``product``, or None (docs/doku-api.md §1)."""
     if not request_id:
         return "the Request-Id header is missing"
     if product == "payout-link":
@@ -183,7 +183,7 @@ def whole_amount(body: Mapping[str, Any], path: tuple[str, ...], max_digits: int
     return value
 
 
-# --- Payout Link lifecycle (doku-api.md §4) ---------------------------------------------------
+# --- Payout Link lifecycle (docs/doku-api.md §4) ----------------------------------------
 
 NORMAL_PATH = ("PENDING", "EMAIL_SENT", "EMAIL_LINK_OPENED", "CONFIRMED", "COMPLETED")
 # "+fail": confirmation fails, is retried (PENDING_PROCESS), and the remittance finally fails.

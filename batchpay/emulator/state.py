@@ -5,7 +5,7 @@ One connection guarded by one lock: every request's check-and-execute runs as a 
 transaction, so two concurrent requests with the same Request-Id can never both execute.
 The work inside is a handful of indexed statements, well under a millisecond.
 WAL with ``synchronous=NORMAL``: this is a test double, not the merchant's journal (the
-journal uses FULL, SAFETY.md), so losing the last commit on a power cut is acceptable.
+journal uses FULL, docs/safety.md), so losing the last commit on a power cut is acceptable.
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ class Rejected(Exception):
 def error_body(
     product: str, status: int, code: str, message: str, *, now: float, field: str | None = None
 ) -> bytes:
-    """``{"error": {"code", "message"}}`` (doku-api.md §5 decision); Payout Link errors also
+    """``{"error": {"code", "message"}}`` (docs/doku-api.md §5 decision); Payout Link errors also
     carry its envelope (``status`` ≠ ``"0"``, ``message``, ``timestamp``)."""
     error: dict[str, Any] = {"code": code, "message": message}
     if field:

@@ -1,9 +1,9 @@
-"""The journal: a SQLite file that is written *before* the wire (SAFETY.md "The journal").
+"""The journal: a SQLite file that is written *before* the wire (docs/safety.md §1).
 
 Three tables — ``runs``, ``rows`` (one state machine per input row), ``events`` (append-only
 audit trail) — and one rule for every change of a row's state: :func:`check_transition`.
 
-Durability: every connection sets ``journal_mode=WAL`` and ``synchronous=FULL`` (SAFETY.md:
+Durability: every connection sets ``journal_mode=WAL`` and ``synchronous=FULL`` (docs/safety.md:
 "set on every connection"), so a commit that returned is on disk and survives kill -9 or a
 power cut. :class:`JournalWriter` is the group-commit writer the runner's workers share: it
 commits the changes queued by many workers in one transaction (one fsync), and each worker

@@ -16,7 +16,7 @@ from batchpay.ledger.model import Clock, iso, utc_now
 class RunLock:
     """An exclusive, process-scoped lock on one run: ``flock`` on
     ``<ledger>.locks/<run_id>.lock``. The kernel releases it when the process exits or is
-    killed, so there is no stale-lock clean-up (SAFETY.md: a second process on the same run
+    killed, so there is no stale-lock clean-up (docs/safety.md: a second process on the same run
     exits before sending anything)."""
 
     def __init__(self, ledger_path: str | os.PathLike[str], run_id: str,

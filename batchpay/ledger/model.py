@@ -32,7 +32,7 @@ FINAL_STATES: frozenset[str] = frozenset((*st.TERMINAL, st.NOT_SENT))
 # Rows a run still has to work on (send, or resolve).
 OPEN_STATES: tuple[str, ...] = (st.PLANNED, st.SENDING, st.UNKNOWN)
 # SENDING -> PLANNED only when this request provably never executed at DOKU and the row must
-# wait (SAFETY.md lists 401 among the "did not execute" answers; 429 is a refusal before
+# wait (docs/safety.md lists 401 among the "did not execute" answers; 429 is a refusal before
 # execution; "not-sent" is a connect failure: not a byte left this machine, codes.py
 # NOT_SENT). The row keeps its Request-Id and bytes for `resume`.
 NOT_EXECUTED_REASONS = frozenset({"auth-failed", "rate-limited", "not-sent"})
@@ -46,7 +46,7 @@ RECHECKED_FINAL = "rechecked-final"
 # DOKU's error code for a reference (reference_id / invoice_number) it already holds: proof
 # that the reference EXISTS there (codes.py), kept on the row as its code.
 DUPLICATE_REFERENCE = "DUPLICATE_REFERENCE"
-# The states a Payout Link can have at DOKU (doku-api.md §4).
+# The states a Payout Link can have at DOKU (docs/doku-api.md §4).
 _LINK_ACCEPTED_STATES: tuple[str, ...] = (*st.PAYOUT_LINK_PROGRESS, *RECHECKABLE_FINAL_STATES)
 # A reference in one of these states in an earlier run does not block a new run: DOKU proved
 # it never executed (REJECTED) or it never could have been sent (INVALID, NOT_SENT = dry run).
@@ -74,11 +74,11 @@ def new_run_id(now: datetime, *, token: str | None = None) -> str:
 
 
 def request_id_for(product: str, run_id: str, row_number: int, reference: str, attempt: int) -> str:
-    """The deterministic Request-Id of one attempt of one row (SAFETY.md: derived from the
+    """The deterministic Request-Id of one attempt of one row (docs/safety.md: derived from the
     run and row identity, stored before the first send, identical on every re-send).
 
     Sub Account: a UUID5 (any string ≤ 128 chars is allowed). Payout Link: DOKU wants a
-    numeric string (doku-api.md §1) — 20 digits from SHA-256 of the same identity, with a
+    numeric string (docs/doku-api.md §1) — 20 digits from SHA-256 of the same identity, with a
     non-zero first digit so no system can shorten it by reading it as a number.
     """
     identity = f"{run_id}:{row_number}:{reference}:{attempt}"
@@ -99,14 +99,14 @@ def current_operator() -> str:
 
 
 def check_transition(old: str, new: str, *, reason: str | None = None) -> None:
-    """The one place row transitions are allowed or refused (SAFETY.md state machine).
+    """The one place row transitions are allowed or refused (docs/safety.md state machine).
 
     Raises :class:`IllegalTransition` for anything else — above all for any change that
     would leave a terminal state (COMPLETED/SUCCESS/CREATED/ACTIVE/FAILED/EXPIRED/REJECTED/
     INVALID, and NOT_SENT), because a terminal row has been settled with DOKU or the operator
     and re-opening it is how a payout gets made twice.
 
-    One explicit exception (SAFETY.md "A final status can change"): a final Payout Link status
+    One explicit exception (docs/safety.md §5): a final Payout Link status
     (COMPLETED/FAILED/EXPIRED) that DOKU reports differently on a re-check becomes that
     status with ``reason=CHANGED_AFTER_COMPLETION`` — an audited transition, never a silent
     overwrite — and an unchanged re-check may touch the row with ``reason=RECHECKED_FINAL``.

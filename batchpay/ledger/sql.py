@@ -90,7 +90,7 @@ def rejection_frees_reference(code: str | None, message: str | None) -> bool:
 def apply_change(conn: sqlite3.Connection, change: RowChange, at: str) -> None:
     """Apply ``change`` inside the caller's transaction: check the transition, update the
     row, append the event (old→new, outcome class, http status, Request-Id — never headers,
-    never the secret, SAFETY.md invariant 6)."""
+    never the secret, docs/safety.md invariant 6)."""
     current = conn.execute(
         "SELECT state, request_id, doku_ids FROM rows WHERE run_id=? AND row_number=?",
         (change.run_id, change.row_number)).fetchone()

@@ -328,7 +328,7 @@ class Ledger:
         return conn
 
     def connect(self) -> sqlite3.Connection:
-        """A new connection with the durability pragmas set (SAFETY.md: WAL and
+        """A new connection with the durability pragmas set (docs/safety.md: WAL and
         synchronous=FULL on *every* connection — both are per-connection settings in SQLite,
         except WAL mode which is persistent but is re-asserted here anyway). A read-only
         ledger's connections are ``mode=ro`` and assert nothing that would write."""
@@ -395,12 +395,12 @@ class Ledger:
         exclude_run_ids: Iterable[str] = (),
     ) -> RunRecord:
         """Create a run with every row PLANNED, its Request-Id and exact body bytes stored
-        (SAFETY.md: stored before the first send), in one transaction.
+        (docs/safety.md: stored before the first send), in one transaction.
 
         Unless ``allow_repeat``, references an earlier run still holds are refused
         (:class:`RepeatedReferences`) *inside* that transaction: ``BEGIN IMMEDIATE``
         serialises writers, so two operators starting the same sheet at the same moment
-        cannot both pass the check (SAFETY.md invariant 1)."""
+        cannot both pass the check (docs/safety.md invariant 1)."""
         excluded = tuple(exclude_run_ids)
         now = self.clock()
         path = Path(input_path)
@@ -566,7 +566,7 @@ class Ledger:
     def reference_seen(self, kind: str, reference: str, *, env: str,
                        exclude_run_ids: Iterable[str] = ()) -> list[SeenReference]:
         """Earlier rows of ``kind`` in ``env`` that used ``reference`` and still count
-        (SAFETY.md: the same reference already paid in an earlier run is refused).
+        (docs/safety.md: the same reference already paid in an earlier run is refused).
 
         Counts: every state except REJECTED (DOKU proved it never executed), INVALID and
         NOT_SENT (never sent). So PLANNED/SENDING/UNKNOWN (may be or will be paid),

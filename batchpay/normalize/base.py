@@ -31,7 +31,7 @@ NON_PRINTABLE_RE = re.compile(
 # Python's \d matches every script's digits; money and identifiers must be ASCII 0-9.
 NON_ASCII_DIGIT_RE = re.compile(r"(?![0-9])\d")
 # What makes a spreadsheet read a typed cell as a formula (DDE: =cmd|' /C calc'!A0); free
-# text and references must not start with one (SAFETY.md "Output"). Trimmed cells never start
+# text and references must not start with one (docs/safety.md §8). Trimmed cells never start
 # with the tab or CR, but the list is the same as the workbook writer's.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # What Excel shows for a long number in a General cell: 8.16291E+11, 1E+06, 1.5e6.

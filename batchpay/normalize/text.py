@@ -31,11 +31,11 @@ _CLEAN_ASCII = r"[!-~]+(?: [!-~]+)*"
 _CLEAN_ASCII_NO_FORMULA = r"[!-*,.-<>-?A-~][!-~]*(?: [!-~]+)*"
 _WHITESPACE_RUN = re.compile(r"\s+")
 
-# doku-api.md §5: names are "letters (and spaces)". Conservative reading: ASCII letters only;
+# docs/doku-api.md §5: names are "letters (and spaces)". Conservative reading: ASCII letters only;
 # apostrophes, dots and hyphens (Ma'ruf, Muh. Ali) are rejected with a hint rather than sent
 # for DOKU or the bank to reject after money is committed.
 _NAME = r"[A-Za-z]+(?: [A-Za-z]+)*"
-# DOKU's Sub Account ids look like SAC-9914-1628075940045 (doku-api.md §5); the exact shape is
+# DOKU's Sub Account ids look like SAC-9914-1628075940045 (docs/doku-api.md §5); the exact shape is
 # not published, so only the prefix and the character set are enforced.
 _ACCOUNT_ID = r"SAC-[A-Za-z0-9-]+"
 _CURRENCY = r"[A-Z]{3}"
@@ -133,7 +133,7 @@ def normalise_account_types(raw: pd.Series) -> Normalised:
 
 def normalise_currencies(raw: pd.Series) -> Normalised:
     """ISO 4217, upper-cased: not 3 letters is ``currency-invalid``; anything but IDR is
-    ``currency-unsupported`` — Payout Link pays Indonesian receivers in rupiah (doku-api.md §4
+    ``currency-unsupported`` — Payout Link pays Indonesian receivers in rupiah (docs/doku-api.md §4
     "ISO 4217 (IDR)"), so another currency in a payroll sheet is a mistake, not a request to
     convert."""
     res = normalise_text(raw, collapse=False, upper=True)

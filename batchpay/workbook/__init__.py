@@ -1,6 +1,6 @@
 """XLSX writing primitives shared by the validation report and the reconciliation workbook.
 
-No business rules here: only how a cell is written safely (SAFETY.md "Output") and how a
+No business rules here: only how a cell is written safely (docs/safety.md §8) and how a
 workbook reaches disk (never half-written: temp file + ``os.replace``, invariant 7).
 """
 

@@ -1,7 +1,7 @@
 """The reconciliation workbook: Summary, Rows, Exceptions and Events sheets.
 
 Cell writing only; what the numbers *mean* is decided in :mod:`batchpay.reconcile`.
-SAFETY.md "Output": text is never a formula, identifiers are text, amounts are numbers with a
+docs/safety.md §8: text is never a formula, identifiers are text, amounts are numbers with a
 thousands format, totals are values computed from the records (no formula anywhere), and the
 file reaches disk through a temp file + ``os.replace`` (invariant 7).
 

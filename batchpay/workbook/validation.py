@@ -86,7 +86,7 @@ def clean_text(value: Any) -> str:
 
 
 def _text_cell(ws: Any, value: Any, *, fill: Any = None, comment: Comment | None = None) -> Any:
-    """A text cell, never a formula (SAFETY.md "Output"); plain ``str`` when no style is needed
+    """A text cell, never a formula (docs/safety.md §8); plain ``str`` when no style is needed
     because write-only mode streams those fastest."""
     text = clean_text(value)
     if fill is None and comment is None and not text.startswith(FORMULA_TRIGGERS):

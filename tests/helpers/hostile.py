@@ -92,7 +92,7 @@ class _Link:
 
 @dataclass
 class _Prior:
-    """What a Request-Id was first answered with (idempotency, doku-api.md §3)."""
+    """What a Request-Id was first answered with (idempotency, docs/doku-api.md §3)."""
 
     body_sha256: str
     status: int
@@ -558,7 +558,7 @@ def truth_problems(
     outputs: Sequence[str] = (),
     workbooks: bool = True,
 ) -> list[str]:
-    """SAFETY.md invariants 1 and 5 against the hostile gateway's own truth, across every run
+    """docs/safety.md invariants 1 and 5 against the hostile gateway's own truth, across every run
     of every journal given: (1) per business reference the gateway executed at most once;
     (5) every row the journal shows paid was executed by the gateway for that reference and
     amount and is paid there now; each run's workbook shows exactly the journal (so nothing

@@ -1,4 +1,4 @@
-"""The invariants of SAFETY.md as one reusable check, plus the kill -9 cycle that the
+"""The invariants of docs/safety.md as one reusable check, plus the kill -9 cycle that the
 reliability suites (fault matrix, kill -9, seeded journal states) and
 ``benchmarks/kill9_all.py`` share.
 
@@ -6,7 +6,7 @@ reliability suites (fault matrix, kill -9, seeded journal states) and
 read through :class:`batchpay.ledger.Ledger`), the gateway's truth (the emulator's
 ``/_emulator/executed``) and, when given, the reconciliation workbook read back with openpyxl
 — against the input rows. It never trusts batchpay's own summary code alone: "paid" is
-recomputed here from the states SAFETY.md names.
+recomputed here from the states docs/safety.md names.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ REFERENCE_FIELDS = ("reference_id", "invoice_number", "email")
 
 
 class InvariantError(AssertionError):
-    """One or more invariants of SAFETY.md do not hold; the message lists every breach."""
+    """One or more invariants of docs/safety.md do not hold; the message lists every breach."""
 
 
 def reference_of(row: Mapping[str, str]) -> str:
@@ -126,7 +126,7 @@ def assert_invariants(
     client: DokuClient | None = None,
     check_resume: bool = True,
 ) -> Proof:
-    """Assert SAFETY.md invariants 1–5 and 7 for ``run_id``; raise :class:`InvariantError`
+    """Assert docs/safety.md invariants 1–5 and 7 for ``run_id``; raise :class:`InvariantError`
     listing every breach.
 
     1. per business reference the gateway executed at most once;
@@ -185,7 +185,7 @@ def assert_invariants(
         at_gateway = r.reference in counts
         if r.state not in KNOWN_STATES:
             problems.append(
-                f"(2) row {r.row_number} has a state SAFETY.md does not know: {r.state!r}"
+                f"(2) row {r.row_number} has a state docs/safety.md does not know: {r.state!r}"
             )
         if at_gateway and executed_id[r.reference] != r.request_id:
             problems.append(
@@ -609,7 +609,7 @@ def kill9_cycle(
 def check_killed_journal(rows: Sequence[RowRecord], k: int) -> None:
     """The journal a kill -9 right after the k-th execution (concurrency 1) must leave:
     rows 1..k-1 settled with DOKU's answer, the k-th SENDING (committed before the socket
-    write, SAFETY.md), every later row PLANNED — nothing else, nothing lost."""
+    write, docs/safety.md), every later row PLANNED — nothing else, nothing lost."""
     got = [r.state for r in sorted(rows, key=lambda r: r.row_number)]
     settled = [s for s in got[: k - 1] if s in ACCEPTED_STATES]
     problems = []
