@@ -122,3 +122,14 @@ class DokuUnavailable(DokuError):
 
 class OutcomeUnknown(DokuError):
     pass
+
+
+class IllegalTransition(RunError):
+    """A row state change the state machine (:mod:`batchpay.states`) forbids: a bug, never a
+    user error."""
+
+    def __init__(self, message: str, *, old_state: str | None = None,
+                 new_state: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.old_state = old_state
+        self.new_state = new_state

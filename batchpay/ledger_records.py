@@ -6,19 +6,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# Row states (docs/safety.md). Accepted rows carry DOKU's business status as their state.
-PLANNED = "PLANNED"
-SENDING = "SENDING"
-UNKNOWN = "UNKNOWN"
-REJECTED = "REJECTED"
-INVALID = "INVALID"
-NOT_SENT = "NOT_SENT"
-PAYOUT_LINK_PROGRESS = (
-    "PENDING", "EMAIL_SENT", "EMAIL_LINK_OPENED", "PENDING_PROCESS", "CONFIRMED"
-)
-SUCCESS_TERMINAL = ("COMPLETED", "SUCCESS", "CREATED", "ACTIVE")
-FAILED_TERMINAL = ("FAILED", "EXPIRED", REJECTED)
-TERMINAL = SUCCESS_TERMINAL + FAILED_TERMINAL + (INVALID,)
+# Row states: batchpay.states is the one definition; these names are kept for readers.
+from batchpay import states
+from batchpay.states import State
+
+FAILED_TERMINAL = states.FAILURE
+PAYOUT_LINK_PROGRESS = states.PROGRESS
+SUCCESS_TERMINAL = states.SUCCESS
+
+PLANNED = State.PLANNED
+SENDING = State.SENDING
+UNKNOWN = State.UNKNOWN
+REJECTED = State.REJECTED
+INVALID = State.INVALID
+NOT_SENT = State.NOT_SENT
+TERMINAL = (*SUCCESS_TERMINAL, *FAILED_TERMINAL, INVALID)
 
 
 @dataclass(frozen=True)

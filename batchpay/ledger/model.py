@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
-from batchpay import ledger_records as st
+from batchpay import states
+from batchpay.errors import IllegalTransition as IllegalTransition
 from batchpay.errors import RunError
 
 Clock = Callable[[], datetime]
@@ -24,37 +25,20 @@ WIB = timezone(timedelta(hours=7), "WIB")
 # or a resumed run would compute different ids than the ones its rows were sent with.
 REQUEST_ID_NAMESPACE = uuid.UUID("6d0c2f3e-8b1a-5c7e-9f4d-2a6b8e0c1d3f")
 
-ACCEPTED_STATES: tuple[str, ...] = (
-    *st.PAYOUT_LINK_PROGRESS, "COMPLETED", "FAILED", "EXPIRED", "SUCCESS", "CREATED", "ACTIVE"
-)
-# Terminal for the journal: nothing leaves them. NOT_SENT (dry run) is final too.
-FINAL_STATES: frozenset[str] = frozenset((*st.TERMINAL, st.NOT_SENT))
-# Rows a run still has to work on (send, or resolve).
-OPEN_STATES: tuple[str, ...] = (st.PLANNED, st.SENDING, st.UNKNOWN)
-# SENDING -> PLANNED only when this request provably never executed at DOKU and the row must
-# wait (docs/safety.md lists 401 among the "did not execute" answers; 429 is a refusal before
-# execution; "not-sent" is a connect failure: not a byte left this machine, codes.py
-# NOT_SENT). The row keeps its Request-Id and bytes for `resume`.
-NOT_EXECUTED_REASONS = frozenset({"auth-failed", "rate-limited", "not-sent"})
-# A final Payout Link status DOKU may still change (a bank reversal; issue 8 finding 5), and
-# the only two reasons that may touch such a row: an explicit, audited change after
-# completion (journaled as a "status-changed-after-completion" event), or a re-check that
-# found it unchanged (refreshes last_seen_at only).
-RECHECKABLE_FINAL_STATES: tuple[str, ...] = ("COMPLETED", "FAILED", "EXPIRED")
-CHANGED_AFTER_COMPLETION = "changed-after-completion"
-RECHECKED_FINAL = "rechecked-final"
+# The one state table lives in batchpay.states; the journal's names for its sets:
+ACCEPTED_STATES = states.ACCEPTED
+CHANGED_AFTER_COMPLETION = states.CHANGED_AFTER_COMPLETION
+FINAL_STATES = states.FINAL
+NOT_EXECUTED_REASONS = states.NOT_EXECUTED_REASONS
+OPEN_STATES = states.OPEN
+RECHECKABLE_FINAL_STATES = states.RECHECKABLE
+RECHECKED_FINAL = states.RECHECKED_FINAL
+REFERENCE_FREE_STATES = states.REFERENCE_FREE
+check_transition = states.check_transition
+
 # DOKU's error code for a reference (reference_id / invoice_number) it already holds: proof
 # that the reference EXISTS there (codes.py), kept on the row as its code.
 DUPLICATE_REFERENCE = "DUPLICATE_REFERENCE"
-# The states a Payout Link can have at DOKU (docs/doku-api.md §4).
-_LINK_ACCEPTED_STATES: tuple[str, ...] = (*st.PAYOUT_LINK_PROGRESS, *RECHECKABLE_FINAL_STATES)
-# A reference in one of these states in an earlier run does not block a new run: DOKU proved
-# it never executed (REJECTED) or it never could have been sent (INVALID, NOT_SENT = dry run).
-REFERENCE_FREE_STATES = frozenset({st.REJECTED, st.INVALID, st.NOT_SENT})
-
-
-class IllegalTransition(RunError):
-    """A state change the journal's state machine forbids (a bug, never a user error)."""
 
 
 def utc_now() -> datetime:
@@ -96,50 +80,6 @@ def current_operator() -> str:
 
 
 # --- the state machine --------------------------------------------------------------------
-
-
-def check_transition(old: str, new: str, *, reason: str | None = None) -> None:
-    """The one place row transitions are allowed or refused (docs/safety.md state machine).
-
-    Raises :class:`IllegalTransition` for anything else — above all for any change that
-    would leave a terminal state (COMPLETED/SUCCESS/CREATED/ACTIVE/FAILED/EXPIRED/REJECTED/
-    INVALID, and NOT_SENT), because a terminal row has been settled with DOKU or the operator
-    and re-opening it is how a payout gets made twice.
-
-    One explicit exception (docs/safety.md §5): a final Payout Link status
-    (COMPLETED/FAILED/EXPIRED) that DOKU reports differently on a re-check becomes that
-    status with ``reason=CHANGED_AFTER_COMPLETION`` — an audited transition, never a silent
-    overwrite — and an unchanged re-check may touch the row with ``reason=RECHECKED_FINAL``.
-    """
-    if old in RECHECKABLE_FINAL_STATES and reason == CHANGED_AFTER_COMPLETION:
-        if new != old and new in _LINK_ACCEPTED_STATES:
-            return
-        raise IllegalTransition(f"a {old} row cannot change after completion to {new}")
-    if old in RECHECKABLE_FINAL_STATES and reason == RECHECKED_FINAL:
-        if new == old:
-            return
-        raise IllegalTransition(f"a re-check of a {old} row cannot make it {new}; a change "
-                                "after completion must say so")
-    if old in FINAL_STATES:
-        raise IllegalTransition(f"row is {old}, a final state; it cannot become {new}")
-    allowed: bool
-    if old == st.PLANNED:
-        allowed = new in (st.SENDING, st.NOT_SENT)
-    elif old == st.SENDING:
-        allowed = (
-            new in (st.SENDING, st.UNKNOWN, st.REJECTED)
-            or new in ACCEPTED_STATES
-            or (new == st.PLANNED and reason in NOT_EXECUTED_REASONS)
-        )
-    elif old == st.UNKNOWN:
-        # Resolution: re-send (SENDING) or a status check found it (an accepted status).
-        allowed = new in (st.SENDING, st.UNKNOWN) or new in ACCEPTED_STATES
-    elif old in st.PAYOUT_LINK_PROGRESS:
-        allowed = new in ACCEPTED_STATES and new not in ("SUCCESS", "CREATED", "ACTIVE")
-    else:
-        allowed = False
-    if not allowed:
-        raise IllegalTransition(f"a row cannot go from {old} to {new}")
 
 
 @dataclass(frozen=True)
