@@ -19,7 +19,6 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from batchpay import ledger_records as st
 from batchpay.config import load_settings
 from batchpay.doku import EMULATOR_STATE_FILE
 from batchpay.emulator.runtime import EmulatorHandle
@@ -31,18 +30,11 @@ from batchpay.errors import (
     JournalMissing,
     JournalReadOnly,
 )
-from batchpay.ledger import (
-    SCHEMA_VERSION,
-    JournalWriter,
-    Ledger,
-    NewRow,
-    RepeatedReferences,
-    RowChange,
-    RunLock,
-)
+from batchpay.journal import NewRow, RepeatedReferences, RowChange
+from batchpay.journal.sqlite import SCHEMA_VERSION, SqliteJournal
+from batchpay.states import State
 from tests.helpers.mounts import fill_up, read_only, tmpfs
 from tests.helpers.runs import (
-    emulator_fixture,  # noqa: F401 - fixture "emulator"
     payout_link_rows,
     run_cli,
     write_csv,
@@ -61,7 +53,7 @@ def _rows(references: list[str], *, body_size: int = 64) -> list[NewRow]:
     ]
 
 
-def _create(ledger: Ledger, references: list[str], **kw: object) -> str:
+def _create(ledger: SqliteJournal, references: list[str], **kw: object) -> str:
     return ledger.create_run(kind="payout-link", product="payout-link", env="emulator",
                              input_path="bonus.csv", input_sha256="ab" * 32,
                              rows=_rows(references, **kw),  # type: ignore[arg-type]
@@ -102,13 +94,13 @@ def umask() -> Iterator[None]:
 def test_ledger_missing_path_journal_missing_nothing_created(tmp_path: Path) -> None:
     path = tmp_path / "gone" / "ledger.sqlite"
     with pytest.raises(JournalMissing) as caught:
-        Ledger(path)
+        SqliteJournal(path)
     error = caught.value
     assert error.exit_code == 4 and error.path == path
     assert str(path) in str(error) and "do not pay the sheet again" in str(error)
     assert not path.parent.exists()
     with pytest.raises(JournalMissing):
-        Ledger(path, read_only=True)
+        SqliteJournal(path, read_only=True)
     assert not path.parent.exists()
 
 
@@ -116,7 +108,7 @@ def test_ledger_empty_file_journal_missing_file_untouched(tmp_path: Path) -> Non
     path = tmp_path / "ledger.sqlite"
     path.touch()
     with pytest.raises(JournalMissing, match="is empty"):
-        Ledger(path)
+        SqliteJournal(path)
     assert path.stat().st_size == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ledger.sqlite"]
 
@@ -129,13 +121,13 @@ def test_ledger_sqlite_without_tables_journal_missing(tmp_path: Path) -> None:
     conn.close()
     assert path.stat().st_size > 0
     with pytest.raises(JournalMissing, match="is empty"):
-        Ledger(path)
+        SqliteJournal(path)
 
 
 def test_ledger_create_true_makes_journal_then_plain_open_works(tmp_path: Path) -> None:
     path = tmp_path / "a" / "b" / "ledger.sqlite"
-    Ledger(path, create=True)
-    assert Ledger(path).runs() == [] and Ledger(path, read_only=True).runs() == []
+    SqliteJournal(path, create=True)
+    assert SqliteJournal(path).runs() == [] and SqliteJournal(path, read_only=True).runs() == []
 
 
 @pytest.mark.parametrize("args", [("resume", "20260101-000000-dead"),
@@ -163,7 +155,7 @@ def test_cli_missing_ledger_exit_4_names_path_creates_nothing(
 def test_ledger_create_run_normalised_repeat_refused_names_earlier_reference(
     tmp_path: Path, variant: str
 ) -> None:
-    ledger = Ledger(tmp_path / "ledger.sqlite", create=True)
+    ledger = SqliteJournal(tmp_path / "ledger.sqlite", create=True)
     first = _create(ledger, ["BONUS-NOV-0001"])
     with pytest.raises(RepeatedReferences) as caught:
         _create(ledger, [variant])
@@ -177,10 +169,10 @@ def test_ledger_create_run_normalised_repeat_refused_names_earlier_reference(
 
 
 def test_ledger_rows_store_reference_key_and_code(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "ledger.sqlite", create=True)
+    ledger = SqliteJournal(tmp_path / "ledger.sqlite", create=True)
     run_id = _create(ledger, ["B\u041eNUS-NOV-0001"])
-    ledger.apply(RowChange(run_id, 2, st.SENDING, "send", count_send=True))
-    ledger.apply(RowChange(run_id, 2, st.REJECTED, "outcome", code="INVALID_FIELD"))
+    ledger.apply(RowChange(run_id, 2, State.SENDING, "send", count_send=True))
+    ledger.apply(RowChange(run_id, 2, State.REJECTED, "outcome", code="INVALID_FIELD"))
     row = ledger.row(run_id, 2)
     assert row.reference_key == "bonus-nov-0001" and row.code == "INVALID_FIELD"
     assert ledger.rows(run_id, data=False)[0].code == "INVALID_FIELD"
@@ -200,13 +192,13 @@ def _downgrade_to_v1(path: Path) -> None:
 
 def test_ledger_v1_journal_migrated_in_place_repeat_variants_refused(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
-    ledger = Ledger(path, create=True)
+    ledger = SqliteJournal(path, create=True)
     first = _create(ledger, ["BONUS-NOV-0001", "PL-2"])
-    ledger.apply(RowChange(first, 2, st.SENDING, "send", count_send=True))
+    ledger.apply(RowChange(first, 2, State.SENDING, "send", count_send=True))
     ledger.apply(RowChange(first, 2, "COMPLETED", "outcome"))
     _downgrade_to_v1(path)
 
-    migrated = Ledger(path)
+    migrated = SqliteJournal(path)
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     assert conn.execute("SELECT reference, reference_key, state FROM rows ORDER BY row_number"
@@ -223,15 +215,15 @@ def test_ledger_v1_journal_migrated_in_place_repeat_variants_refused(tmp_path: P
 
 def test_ledger_v1_journal_read_only_open_not_migrated_rows_readable(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
-    run_id = _create(Ledger(path, create=True), ["BONUS-NOV-0001"])
+    run_id = _create(SqliteJournal(path, create=True), ["BONUS-NOV-0001"])
     _downgrade_to_v1(path)
     before = path.read_bytes()
-    reader = Ledger(path, read_only=True)
+    reader = SqliteJournal(path, read_only=True)
     [row] = reader.rows(run_id)
     assert row.reference_key == "bonus-nov-0001" and row.code is None
     assert [r.reference for r in reader.rows(run_id, data=False)] == ["BONUS-NOV-0001"]
     with reader.snapshot() as snap:
-        assert [r.state for r in snap.iter_rows(run_id)] == [st.PLANNED]
+        assert [r.state for r in snap.iter_rows(run_id)] == [State.PLANNED]
     assert path.read_bytes() == before
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
@@ -240,13 +232,13 @@ def test_ledger_v1_journal_read_only_open_not_migrated_rows_readable(tmp_path: P
 
 def test_ledger_newer_schema_refused_exit_4(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
-    Ledger(path, create=True)
+    SqliteJournal(path, create=True)
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
     for read_only_ in (False, True):
         with pytest.raises(JournalError, match="newer batchpay") as caught:
-            Ledger(path, read_only=read_only_)
+            SqliteJournal(path, read_only=read_only_)
         assert caught.value.exit_code == 4
 
 
@@ -274,7 +266,7 @@ def test_cli_run_normalised_repeat_refused_nothing_sent(
 
 def test_ledger_create_run_disk_full_journal_full_cause_not_masked(tmp_path: Path) -> None:
     with tmpfs(tmp_path / "disk", size="256k") as disk:
-        ledger = Ledger(disk / "ledger.sqlite", create=True)
+        ledger = SqliteJournal(disk / "ledger.sqlite", create=True)
         with pytest.raises(JournalFull) as caught:
             _create(ledger, [f"BIG-{i}" for i in range(300)], body_size=2000)
         message = str(caught.value)
@@ -282,7 +274,7 @@ def test_ledger_create_run_disk_full_journal_full_cause_not_masked(tmp_path: Pat
         assert "creating the run" in message and "nothing was sent" in message
         assert NEVER_AGAIN in message and "rollback" not in message
         assert caught.value.exit_code == 4
-        assert Ledger(disk / "ledger.sqlite").runs() == []  # rolled back, journal intact
+        assert SqliteJournal(disk / "ledger.sqlite").runs() == []  # rolled back, journal intact
         assert _create(ledger, ["SMALL-1"])  # fits once the big run is gone
 
 
@@ -290,27 +282,27 @@ def test_journal_writer_disk_full_mid_run_journal_full_names_rows_and_resume(
     tmp_path: Path
 ) -> None:
     with tmpfs(tmp_path / "disk", size="512k") as disk:
-        ledger = Ledger(disk / "ledger.sqlite", create=True)
+        ledger = SqliteJournal(disk / "ledger.sqlite", create=True)
         run_id = _create(ledger, ["A-1", "A-2", "A-3", "A-4"])
-        with JournalWriter(ledger) as journal:
-            journal.commit(RowChange(run_id, 2, st.SENDING, "send", count_send=True))
+        with ledger.writer() as journal:
+            journal.commit(RowChange(run_id, 2, State.SENDING, "send", count_send=True))
             filler = fill_up(disk)
             with pytest.raises(JournalFull) as caught:
                 journal.commit_all([
                     RowChange(run_id, 2, "COMPLETED", "outcome", message="x" * 200_000),
-                    RowChange(run_id, 3, st.SENDING, "send", count_send=True)])
+                    RowChange(run_id, 3, State.SENDING, "send", count_send=True)])
             message = str(caught.value)
             assert f"run {run_id} row(s) 2 → COMPLETED, 3 → SENDING" in message
             assert f"batchpay resume {run_id}" in message and "disk is full" in message
             assert NEVER_AGAIN in message and "rollback" not in message
-            future = journal.submit(RowChange(run_id, 4, st.SENDING, "send",
+            future = journal.submit(RowChange(run_id, 4, State.SENDING, "send",
                                               message="y" * 200_000))
             with pytest.raises(JournalFull):  # the background thread's failure surfaces
                 future.result(timeout=30)
             filler.unlink()
-            journal.commit(RowChange(run_id, 3, st.SENDING, "send", count_send=True))
+            journal.commit(RowChange(run_id, 3, State.SENDING, "send", count_send=True))
         assert [r.state for r in ledger.rows(run_id)] == [
-            st.SENDING, st.SENDING, st.PLANNED, st.PLANNED]
+            State.SENDING, State.SENDING, State.PLANNED, State.PLANNED]
 
 
 def test_cli_run_disk_full_mid_run_exit_4_message_says_resume(
@@ -338,12 +330,12 @@ def test_cli_run_disk_full_mid_run_exit_4_message_says_resume(
         assert result.exit_code == 4, output  # type: ignore[attr-defined]
         assert "disk is full" in output and str(ledger_path) in output
         filler.unlink()
-        run_id = Ledger(ledger_path).runs()[0].run_id
+        run_id = SqliteJournal(ledger_path).runs()[0].run_id
         # The rows in flight and what to do, not a later failure that hides them:
         assert f"journaling run {run_id} row(s) " in output
         assert f"batchpay resume {run_id}" in output and NEVER_AGAIN in output
-        states = [r.state for r in Ledger(ledger_path).rows(run_id)]
-        assert states[0] != st.PLANNED and st.PLANNED in states  # stopped mid-run
+        states = [r.state for r in SqliteJournal(ledger_path).rows(run_id)]
+        assert states[0] != State.PLANNED and State.PLANNED in states  # stopped mid-run
         sent = local.admin.executed()["count"]
         resumed = run_cli("resume", run_id, "--quiet")
         assert resumed.exit_code == 0, resumed.output
@@ -352,17 +344,18 @@ def test_cli_run_disk_full_mid_run_exit_4_message_says_resume(
 
 
 def _journal_with_run(path: Path) -> str:
-    ledger = Ledger(path, create=True)
+    ledger = SqliteJournal(path, create=True)
     run_id = _create(ledger, ["RO-1", "RO-2"])
-    ledger.apply(RowChange(run_id, 2, st.SENDING, "send", count_send=True))
+    ledger.apply(RowChange(run_id, 2, State.SENDING, "send", count_send=True))
     return run_id
 
 
 def _crash_after_journaling(path: Path, run_id: str, row: int) -> None:
     """Journal a change in another process that dies without closing the journal: the change
     lives only in the -wal file, which stays beside the journal with its -shm."""
-    code = ("import os; from batchpay.ledger import Ledger, RowChange; "
-            f"ledger = Ledger({str(path)!r}); keep = ledger.connect(); "
+    code = ("import os; from batchpay.journal import RowChange; "
+            "from batchpay.journal.sqlite import SqliteJournal; "
+            f"ledger = SqliteJournal({str(path)!r}); keep = ledger.connect(); "
             f"ledger.apply(RowChange({run_id!r}, {row}, 'SENDING', 'send', count_send=True)); "
             "os._exit(0)")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
@@ -380,17 +373,17 @@ def test_ledger_read_only_disk_reads_work_writes_journal_read_only(
             _crash_after_journaling(path, run_id, 3)
         with read_only(disk):
             assert Path(f"{path}-wal").exists() == wal_left
-            reader = Ledger(path, read_only=True)
+            reader = SqliteJournal(path, read_only=True)
             assert [r.state for r in reader.rows(run_id)] == [
-                st.SENDING, st.SENDING if wal_left else st.PLANNED]
+                State.SENDING, State.SENDING if wal_left else State.PLANNED]
             assert reader.runs()[0].run_id == run_id
             with pytest.raises(JournalReadOnly) as caught:
-                Ledger(path)
+                SqliteJournal(path)
             assert str(path) in str(caught.value) and "read-only" in str(caught.value)
-            with pytest.raises(JournalReadOnly):
-                RunLock(path, run_id).acquire()
+            with pytest.raises(JournalReadOnly), reader.lock(run_id):
+                pass
             with pytest.raises(JournalMissing):  # still never created
-                Ledger(disk / "other.sqlite", read_only=True)
+                SqliteJournal(disk / "other.sqlite", read_only=True)
 
 
 def test_cli_read_only_journal_runs_and_report_work_writers_exit_4(
@@ -421,7 +414,7 @@ def test_ledger_corrupt_file_journal_corrupt_exit_4(tmp_path: Path,
     path.write_bytes(b"this is not a journal, just a file that took its place " * 100)
     for read_only_ in (False, True):
         with pytest.raises(JournalCorrupt) as caught:
-            Ledger(path, read_only=read_only_)
+            SqliteJournal(path, read_only=read_only_)
         assert str(path) in str(caught.value) and caught.value.exit_code == 4
         assert NEVER_AGAIN in str(caught.value)
     monkeypatch.setenv("BATCHPAY_LEDGER", str(path))
@@ -431,14 +424,14 @@ def test_ledger_corrupt_file_journal_corrupt_exit_4(tmp_path: Path,
 
 def test_ledger_damaged_pages_read_journal_corrupt(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
-    ledger = Ledger(path, create=True)
+    ledger = SqliteJournal(path, create=True)
     run_id = _create(ledger, [f"C-{i}" for i in range(200)], body_size=500)
     data = bytearray(path.read_bytes())
     assert len(data) > 40_000
     data[8192:len(data) - 4096] = os.urandom(len(data) - 4096 - 8192)
     path.write_bytes(bytes(data))
     with pytest.raises(JournalCorrupt, match="damaged"):
-        Ledger(path).rows(run_id)
+        SqliteJournal(path).rows(run_id)
 
 
 # --- finding 11: private modes -------------------------------------------------------------------
@@ -447,12 +440,13 @@ def test_ledger_damaged_pages_read_journal_corrupt(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("umask")
 def test_ledger_create_journal_dirs_wal_shm_locks_private(tmp_path: Path) -> None:
     path = tmp_path / "new" / "deeper" / "ledger.sqlite"
-    ledger = Ledger(path, create=True)
+    ledger = SqliteJournal(path, create=True)
     run_id = _create(ledger, ["M-1"])
     conn = ledger.connect()  # keeps -wal and -shm while we look
     try:
-        with RunLock(path, run_id) as lock:
-            assert _mode(lock.path) == 0o600 and _mode(lock.path.parent) == 0o700
+        with ledger.lock(run_id):
+            lock_path = Path(f"{path}.locks") / f"{run_id}.lock"
+            assert _mode(lock_path) == 0o600 and _mode(lock_path.parent) == 0o700
         assert _mode(path) == 0o600
         for suffix in ("-wal", "-shm"):
             assert _mode(Path(f"{path}{suffix}")) == 0o600
@@ -511,7 +505,7 @@ def test_cli_run_report_symlink_replaced_target_unchanged(
     assert outside.read_text() == "not yours to overwrite"
     assert not link.is_symlink() and link.is_file()
     assert "Summary" in openpyxl.load_workbook(link, read_only=True).sheetnames
-    [run] = Ledger(load_settings(require_credentials=False).ledger_path).runs()
+    [run] = SqliteJournal(load_settings(require_credentials=False).ledger_path).runs()
     assert run.settings["report_path"] == str(link)
     # Later rewrites (report RUN) go to the same path, still not through any link.
     link.unlink()

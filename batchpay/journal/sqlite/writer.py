@@ -5,10 +5,10 @@ changes and whatever other workers queued meanwhile — in one transaction. Work
 while that transaction is being synced queue their changes and wait for the lock; the first of
 them to get it commits all of theirs together. At concurrency 1 the worker commits on its own
 thread, with no hand-off; at 16, one fsync covers many workers. Durability per change is
-unchanged: :meth:`JournalWriter.commit` returns only after the transaction holding *that*
+unchanged: :meth:`SqliteJournalWriter.commit` returns only after the transaction holding *that*
 change committed (WAL, ``synchronous=FULL``: on disk).
 
-:meth:`JournalWriter.submit` (fire and forget, e.g. a dry run marking every row) is committed
+`SqliteJournalWriter.submit` (fire and forget, e.g. a dry run marking every row) is committed
 the same way by a background thread.
 """
 
@@ -22,10 +22,11 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from batchpay.ledger.faults import is_storage_fault, journal_error, storage_faults
-from batchpay.ledger.model import RowChange, iso
-from batchpay.ledger.sql import apply_change
-from batchpay.ledger.store import Ledger
+from batchpay.journal.identities import iso
+from batchpay.journal.records import RowChange
+from batchpay.journal.sqlite.faults import is_storage_fault, journal_error, storage_faults
+from batchpay.journal.sqlite.file import JournalFile
+from batchpay.journal.sqlite.sql import apply_change
 
 
 @dataclass
@@ -34,7 +35,7 @@ class _Pending:
     future: Future[None] = field(default_factory=Future)
 
 
-class JournalWriter:
+class SqliteJournalWriter:
     """Commits :class:`RowChange`\\ s in batches: one transaction (one fsync) for everything
     queued while the previous transaction was being written.
 
@@ -42,21 +43,22 @@ class JournalWriter:
     batch commits.
     """
 
-    def __init__(self, ledger: Ledger, *, max_batch: int = 256) -> None:
-        self.ledger = ledger
+    def __init__(self, journal: JournalFile, *, max_batch: int = 256) -> None:
+        self.journal = journal
         self.max_batch = max_batch
         self.commits = 0  # transactions committed (tests and benchmarks look at it)
-        if ledger.read_only:
-            raise ValueError("a read-only ledger has no journal writer")
-        with storage_faults(ledger.path, "opening it for writing"):
-            self._conn = ledger.connect()  # used only by whoever holds _commit_lock
+        if journal.read_only:
+            raise ValueError("a read-only journal has no journal writer")
+        with storage_faults(journal.path, "opening it for writing"):
+            self._conn = journal.connect()  # used only by whoever holds _commit_lock
         self._queue: deque[_Pending] = deque()
         self._queue_lock = threading.Lock()
         self._commit_lock = threading.Lock()
         self._wake = threading.Event()
         self._closed = False
-        self._thread = threading.Thread(target=self._background, name="batchpay-journal",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._background, name="batchpay-journal", daemon=True
+        )
         self._thread.start()
 
     # --- the API ------------------------------------------------------------------------
@@ -95,7 +97,7 @@ class JournalWriter:
                 self._commit_queued()
             self._conn.close()
 
-    def __enter__(self) -> JournalWriter:
+    def __enter__(self) -> SqliteJournalWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -133,7 +135,7 @@ class JournalWriter:
         done: list[_Pending] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            at = iso(self.ledger.clock())
+            at = iso(self.journal.clock())
             for item in batch:
                 conn.execute("SAVEPOINT change")
                 try:
@@ -155,8 +157,7 @@ class JournalWriter:
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
-            error = self._journal_error(exc, [item for item in batch
-                                              if not item.future.done()])
+            error = self._journal_error(exc, [item for item in batch if not item.future.done()])
             for item in batch:
                 if not item.future.done():
                     item.future.set_exception(error)
@@ -170,15 +171,22 @@ class JournalWriter:
         runs: dict[str, list[str]] = {}
         for item in failed:
             runs.setdefault(item.change.run_id, []).append(
-                f"{item.change.row_number} → {item.change.new_state}")
-        rows = "; ".join(f"run {run_id} row(s) {', '.join(changes)}"
-                         for run_id, changes in runs.items()) or "a batch of row changes"
+                f"{item.change.row_number} → {item.change.new_state}"
+            )
+        rows = (
+            "; ".join(
+                f"run {run_id} row(s) {', '.join(changes)}" for run_id, changes in runs.items()
+            )
+            or "a batch of row changes"
+        )
         run_ids = list(runs) or ["RUN_ID"]
-        then = (" / ".join(f"`batchpay resume {r}`" for r in run_ids)
-                + " (a row whose SENDING could not be journaled was not sent; a row the "
-                  "journal still shows SENDING or UNKNOWN may have been paid, and resume asks "
-                  "DOKU about it before sending anything)")
-        error = journal_error(exc, self.ledger.path, doing=f"journaling {rows}", then=then)
+        then = (
+            " / ".join(f"`batchpay resume {r}`" for r in run_ids)
+            + " (a row whose SENDING could not be journaled was not sent; a row the "
+            "journal still shows SENDING or UNKNOWN may have been paid, and resume asks "
+            "DOKU about it before sending anything)"
+        )
+        error = journal_error(exc, self.journal.path, doing=f"journaling {rows}", then=then)
         if error is None:
             return exc
         error.__cause__ = exc

@@ -1,4 +1,5 @@
-"""One process per run: an exclusive ``flock`` that the kernel drops when the process dies."""
+"""One process per run: an exclusive ``flock`` that the kernel drops when the process dies
+(``flock`` is POSIX only and not reliable on NFS — keep the journal on local disk)."""
 
 from __future__ import annotations
 
@@ -9,20 +10,21 @@ import socket
 from pathlib import Path
 
 from batchpay.errors import RunLocked
-from batchpay.ledger.faults import storage_faults
-from batchpay.ledger.model import Clock, iso, utc_now
+from batchpay.journal.identities import Clock, iso, utc_now
+from batchpay.journal.sqlite.faults import storage_faults
 
 
 class RunLock:
     """An exclusive, process-scoped lock on one run: ``flock`` on
-    ``<ledger>.locks/<run_id>.lock``. The kernel releases it when the process exits or is
+    ``<journal>.locks/<run_id>.lock``. The kernel releases it when the process exits or is
     killed, so there is no stale-lock clean-up (docs/safety.md: a second process on the same run
     exits before sending anything)."""
 
-    def __init__(self, ledger_path: str | os.PathLike[str], run_id: str,
-                 *, clock: Clock = utc_now) -> None:
-        base = Path(ledger_path)
-        self.ledger_path = base
+    def __init__(
+        self, journal_path: str | os.PathLike[str], run_id: str, *, clock: Clock = utc_now
+    ) -> None:
+        base = Path(journal_path)
+        self.journal_path = base
         self.path = base.with_name(base.name + ".locks") / f"{run_id}.lock"
         self.run_id = run_id
         self.clock = clock
@@ -32,7 +34,7 @@ class RunLock:
         from batchpay.config import ensure_private_dir
 
         # The lock file sits beside the journal: a read-only or full disk is the journal's.
-        with storage_faults(self.ledger_path, f"locking run {self.run_id}"):
+        with storage_faults(self.journal_path, f"locking run {self.run_id}"):
             ensure_private_dir(self.path.parent)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -43,14 +45,22 @@ class RunLock:
             raise RunLocked(
                 f"run {self.run_id} is in use by another batchpay process ({holder})",
                 hint="wait for it to finish; if that process is gone, the lock frees itself — "
-                     "nothing was sent by this one",
+                "nothing was sent by this one",
             ) from None
         self._fd = fd
         try:
-            with storage_faults(self.ledger_path, f"locking run {self.run_id}"):
+            with storage_faults(self.journal_path, f"locking run {self.run_id}"):
                 os.ftruncate(fd, 0)
-                os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                         "since": iso(self.clock())}).encode())
+                os.write(
+                    fd,
+                    json.dumps(
+                        {
+                            "pid": os.getpid(),
+                            "host": socket.gethostname(),
+                            "since": iso(self.clock()),
+                        }
+                    ).encode(),
+                )
         except BaseException:
             self.release()
             raise

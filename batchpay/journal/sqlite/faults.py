@@ -2,9 +2,10 @@
 meets is turned here into a :class:`~batchpay.errors.JournalError` that names the journal, the
 cause and what to do — never an "internal error" (issue 8 finding 10).
 
-The store (:mod:`~batchpay.ledger.store`), the group-commit writer
-(:mod:`~batchpay.ledger.writer`) and the run lock (:mod:`~batchpay.ledger.lock`) all go
-through :func:`journal_error` / :func:`storage_faults`. Errors that are not storage faults
+The file and store (:mod:`~batchpay.journal.sqlite.file`, :mod:`~batchpay.journal.sqlite.store`),
+the group-commit writer (:mod:`~batchpay.journal.sqlite.writer`) and the run lock
+(:mod:`~batchpay.journal.sqlite.lock`) all go through :func:`journal_error` /
+:func:`storage_faults`. Errors that are not storage faults
 (a refused transition, a constraint, a bug) pass through unchanged.
 """
 
@@ -26,8 +27,9 @@ from batchpay.errors import (
 )
 
 # Appended to every hint: a lost or unusable journal is never a reason to start over.
-NEVER_AGAIN = ("do not pay these sheets again from a new journal: DOKU may already hold "
-               "their references")
+NEVER_AGAIN = (
+    "do not pay these sheets again from a new journal: DOKU may already hold their references"
+)
 
 # Primary SQLite result codes (extended codes carry them in the low byte).
 _PERM, _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT = 3, 5, 6, 8, 10, 11
@@ -44,16 +46,18 @@ def missing(path: str | os.PathLike[str], *, empty: bool = False) -> JournalMiss
         f"the journal {path} {what}",
         path=path,
         hint="if runs were journaled there, find that journal and restore it (or point "
-             "BATCHPAY_LEDGER at it) before anything else; do not pay the sheet again before "
-             "the old journal is found: DOKU may already hold its references. Only "
-             "`batchpay run` starts a new journal",
+        "BATCHPAY_LEDGER at it) before anything else; do not pay the sheet again before "
+        "the old journal is found: DOKU may already hold its references. Only "
+        "`batchpay run` starts a new journal",
     )
 
 
 def newer_schema(path: str | os.PathLike[str], version: int) -> JournalError:
     return JournalError(
         f"the journal {path} was written by a newer batchpay (schema {version})",
-        path=path, hint=f"upgrade batchpay before using it; {NEVER_AGAIN}")
+        path=path,
+        hint=f"upgrade batchpay before using it; {NEVER_AGAIN}",
+    )
 
 
 def read_only(path: str | os.PathLike[str]) -> JournalReadOnly:
@@ -62,17 +66,21 @@ def read_only(path: str | os.PathLike[str]) -> JournalReadOnly:
     what, todo = _EXPLAIN[JournalReadOnly]
     return JournalReadOnly(
         f"the journal {path} {what}: this command writes to it",
-        path=path, hint=f"{todo.format(dir=path.parent)}, then run the command again "
-                        f"(`batchpay runs` and `batchpay report` can read it as it is); "
-                        f"{NEVER_AGAIN}")
+        path=path,
+        hint=f"{todo.format(dir=path.parent)}, then run the command again "
+        f"(`batchpay runs` and `batchpay report` can read it as it is); "
+        f"{NEVER_AGAIN}",
+    )
 
 
 def not_a_journal(path: str | os.PathLike[str]) -> JournalCorrupt:
     path = Path(path)
     what, todo = _EXPLAIN[JournalCorrupt]
-    return JournalCorrupt(f"the journal {path} {what}: it has no batchpay tables",
-                          path=path, hint=f"{todo}, or set BATCHPAY_LEDGER to the right "
-                                          f"file; {NEVER_AGAIN}")
+    return JournalCorrupt(
+        f"the journal {path} {what}: it has no batchpay tables",
+        path=path,
+        hint=f"{todo}, or set BATCHPAY_LEDGER to the right file; {NEVER_AGAIN}",
+    )
 
 
 def cannot_open(exc: sqlite3.Error) -> bool:
@@ -103,8 +111,13 @@ def is_storage_fault(exc: BaseException) -> bool:
     return journal_error(exc, Path("journal")) is not None
 
 
-def journal_error(exc: BaseException, path: str | os.PathLike[str], *,
-                  doing: str = "using it", then: str | None = None) -> JournalError | None:
+def journal_error(
+    exc: BaseException,
+    path: str | os.PathLike[str],
+    *,
+    doing: str = "using it",
+    then: str | None = None,
+) -> JournalError | None:
     """The :class:`JournalError` for ``exc`` met while ``doing`` something with the journal
     at ``path``, or None when ``exc`` is not a storage fault. ``then`` is the next step once
     the cause is fixed (default: run the command again)."""
@@ -114,8 +127,9 @@ def journal_error(exc: BaseException, path: str | os.PathLike[str], *,
     then = then or "run the command again"
     kind: type[JournalError]
     if isinstance(exc, sqlite3.Error):
-        if isinstance(exc, (sqlite3.IntegrityError, sqlite3.ProgrammingError,
-                            sqlite3.InterfaceError)):
+        if isinstance(
+            exc, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)
+        ):
             return None
         code = _code(exc)
         if code == _FULL:
@@ -150,23 +164,31 @@ def journal_error(exc: BaseException, path: str | os.PathLike[str], *,
     else:
         return None
     what, todo = _EXPLAIN[kind]
-    return kind(f"the journal {path} {what} while {doing} ({cause})",
-                path=path, hint=f"{todo.format(dir=path.parent)}, then {then}; {NEVER_AGAIN}")
+    return kind(
+        f"the journal {path} {what} while {doing} ({cause})",
+        path=path,
+        hint=f"{todo.format(dir=path.parent)}, then {then}; {NEVER_AGAIN}",
+    )
 
 
 _EXPLAIN: dict[type[JournalError], tuple[str, str]] = {
     JournalFull: ("cannot be written: the disk is full", "free space on the disk of {dir}"),
-    JournalReadOnly: ("is read-only", "make the journal and its directory {dir} writable "
-                                      "(permissions, or a read-only mount)"),
-    JournalCorrupt: ("is damaged or not a batchpay journal",
-                     "restore the journal from a backup (keep this file for diagnosis)"),
+    JournalReadOnly: (
+        "is read-only",
+        "make the journal and its directory {dir} writable (permissions, or a read-only mount)",
+    ),
+    JournalCorrupt: (
+        "is damaged or not a batchpay journal",
+        "restore the journal from a backup (keep this file for diagnosis)",
+    ),
     JournalError: ("could not be used", "check the disk and the file"),
 }
 
 
 @contextlib.contextmanager
-def storage_faults(path: str | os.PathLike[str], doing: str = "using it",
-                   then: str | None = None) -> Iterator[None]:
+def storage_faults(
+    path: str | os.PathLike[str], doing: str = "using it", then: str | None = None
+) -> Iterator[None]:
     """Re-raise storage faults inside the block as :class:`JournalError` (chained)."""
     try:
         yield

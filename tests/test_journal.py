@@ -17,22 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from batchpay import ledger_records as st
-from batchpay.errors import RunLocked, RunNotFound
-from batchpay.ledger import (
-    FINAL_STATES,
+from batchpay.errors import IllegalTransition, RunLocked, RunNotFound
+from batchpay.journal import (
     REQUEST_ID_NAMESPACE,
-    IllegalTransition,
-    JournalWriter,
-    Ledger,
     NewRow,
     RepeatedReferences,
     RowChange,
-    RunLock,
-    check_transition,
     new_run_id,
     request_id_for,
 )
+from batchpay.journal.sqlite import SqliteJournal
+from batchpay.states import FINAL, State, check_transition
 
 
 def _rows(n: int, prefix: str = "REF") -> list[NewRow]:
@@ -52,7 +47,7 @@ def _rows(n: int, prefix: str = "REF") -> list[NewRow]:
 
 
 def _run(
-    ledger: Ledger,
+    ledger: SqliteJournal,
     n: int = 3,
     *,
     kind: str = "payout-link",
@@ -71,20 +66,21 @@ def _run(
     ).run_id
 
 
-def _move(ledger: Ledger, run_id: str, row: int, *states: str, reason: str | None = None) -> None:
+def _move(ledger: SqliteJournal, run_id: str, row: int, *states: str,
+          reason: str | None = None) -> None:
     for state in states:
         ledger.apply(RowChange(run_id, row, state, "test", reason=reason))
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    return Ledger(tmp_path / "ledger.sqlite", create=True)
+def ledger(tmp_path: Path) -> SqliteJournal:
+    return SqliteJournal(tmp_path / "ledger.sqlite", create=True)
 
 
 # --- durability -----------------------------------------------------------------------------
 
 
-def test_ledger_connect_every_connection_wal_and_synchronous_full(ledger: Ledger) -> None:
+def test_ledger_connect_every_connection_wal_and_synchronous_full(ledger: SqliteJournal) -> None:
     conns = [ledger.connect() for _ in range(3)]
     try:
         for conn in conns:
@@ -96,60 +92,60 @@ def test_ledger_connect_every_connection_wal_and_synchronous_full(ledger: Ledger
 
 
 def test_journal_writer_connection_synchronous_full(
-    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    ledger: SqliteJournal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[int] = []
-    original = Ledger.connect
+    original = SqliteJournal.connect
 
-    def spy(self: Ledger) -> sqlite3.Connection:
+    def spy(self: SqliteJournal) -> sqlite3.Connection:
         conn = original(self)
         seen.append(conn.execute("PRAGMA synchronous").fetchone()[0])
         return conn
 
-    monkeypatch.setattr(Ledger, "connect", spy)
+    monkeypatch.setattr(SqliteJournal, "connect", spy)
     run_id = _run(ledger, 1)
-    with JournalWriter(ledger) as journal:
-        journal.commit(RowChange(run_id, 2, st.SENDING, "send", count_send=True))
+    with ledger.writer() as journal:
+        journal.commit(RowChange(run_id, 2, State.SENDING, "send", count_send=True))
     assert seen and set(seen) == {2}
 
 
-def test_ledger_commit_visible_to_new_connection_after_apply(ledger: Ledger) -> None:
+def test_ledger_commit_visible_to_new_connection_after_apply(ledger: SqliteJournal) -> None:
     run_id = _run(ledger, 1)
-    ledger.apply(RowChange(run_id, 2, st.SENDING, "send", count_send=True))
-    fresh = Ledger(ledger.path)
-    assert fresh.row(run_id, 2).state == st.SENDING
+    ledger.apply(RowChange(run_id, 2, State.SENDING, "send", count_send=True))
+    fresh = SqliteJournal(ledger.path)
+    assert fresh.row(run_id, 2).state == State.SENDING
     assert fresh.row(run_id, 2).sends == 1
 
 
 # --- the state machine ------------------------------------------------------------------------
 
 ALLOWED = [
-    (st.PLANNED, st.SENDING, None),
-    (st.PLANNED, st.NOT_SENT, None),
-    (st.SENDING, st.SENDING, None),
-    (st.SENDING, "COMPLETED", None),
-    (st.SENDING, "PENDING", None),
-    (st.SENDING, "SUCCESS", None),
-    (st.SENDING, st.REJECTED, None),
-    (st.SENDING, st.UNKNOWN, None),
-    (st.SENDING, st.PLANNED, "auth-failed"),
-    (st.SENDING, st.PLANNED, "rate-limited"),
-    (st.UNKNOWN, st.SENDING, None),
-    (st.UNKNOWN, "EMAIL_SENT", None),
+    (State.PLANNED, State.SENDING, None),
+    (State.PLANNED, State.NOT_SENT, None),
+    (State.SENDING, State.SENDING, None),
+    (State.SENDING, "COMPLETED", None),
+    (State.SENDING, "PENDING", None),
+    (State.SENDING, "SUCCESS", None),
+    (State.SENDING, State.REJECTED, None),
+    (State.SENDING, State.UNKNOWN, None),
+    (State.SENDING, State.PLANNED, "auth-failed"),
+    (State.SENDING, State.PLANNED, "rate-limited"),
+    (State.UNKNOWN, State.SENDING, None),
+    (State.UNKNOWN, "EMAIL_SENT", None),
     ("PENDING", "CONFIRMED", None),
     ("CONFIRMED", "COMPLETED", None),
     ("PENDING", "EXPIRED", None),
 ]
 
 FORBIDDEN = [
-    (st.PLANNED, "COMPLETED", None),  # never accepted without going through SENDING
-    (st.PLANNED, st.UNKNOWN, None),
-    (st.SENDING, st.PLANNED, None),  # back to PLANNED only with proof of non-execution
-    (st.SENDING, st.PLANNED, "timeout"),
-    (st.UNKNOWN, st.PLANNED, "auth-failed"),  # an UNKNOWN row may have executed
-    (st.UNKNOWN, st.REJECTED, None),
+    (State.PLANNED, "COMPLETED", None),  # never accepted without going through SENDING
+    (State.PLANNED, State.UNKNOWN, None),
+    (State.SENDING, State.PLANNED, None),  # back to PLANNED only with proof of non-execution
+    (State.SENDING, State.PLANNED, "timeout"),
+    (State.UNKNOWN, State.PLANNED, "auth-failed"),  # an UNKNOWN row may have executed
+    (State.UNKNOWN, State.REJECTED, None),
     ("PENDING", "SUCCESS", None),
-    ("PENDING", st.SENDING, None),
+    ("PENDING", State.SENDING, None),
 ]
 
 
@@ -164,18 +160,18 @@ def test_check_transition_forbidden_raises(old: str, new: str, reason: str | Non
         check_transition(old, new, reason=reason)
 
 
-@pytest.mark.parametrize("final", sorted(FINAL_STATES))
+@pytest.mark.parametrize("final", sorted(FINAL))
 @pytest.mark.parametrize(
     "new",
     [
-        st.PLANNED,
-        st.SENDING,
-        st.UNKNOWN,
+        State.PLANNED,
+        State.SENDING,
+        State.UNKNOWN,
         "PENDING",
         "COMPLETED",
         "FAILED",
-        st.REJECTED,
-        st.NOT_SENT,
+        State.REJECTED,
+        State.NOT_SENT,
     ],
 )
 def test_check_transition_from_final_state_always_raises(final: str, new: str) -> None:
@@ -183,20 +179,20 @@ def test_check_transition_from_final_state_always_raises(final: str, new: str) -
         check_transition(final, new, reason="auth-failed")
 
 
-def test_ledger_apply_terminal_row_raises_and_leaves_row_and_events(ledger: Ledger) -> None:
+def test_ledger_apply_terminal_row_raises_and_leaves_row_and_events(ledger: SqliteJournal) -> None:
     run_id = _run(ledger, 1)
-    _move(ledger, run_id, 2, st.SENDING, "COMPLETED")
+    _move(ledger, run_id, 2, State.SENDING, "COMPLETED")
     before = ledger.events(run_id)
     with pytest.raises(IllegalTransition):
-        ledger.apply(RowChange(run_id, 2, st.SENDING, "send", count_send=True))
+        ledger.apply(RowChange(run_id, 2, State.SENDING, "send", count_send=True))
     row = ledger.row(run_id, 2)
     assert (row.state, row.sends) == ("COMPLETED", 0)
     assert ledger.events(run_id) == before
 
 
-def test_ledger_apply_appends_event_with_transition_and_request_id(ledger: Ledger) -> None:
+def test_ledger_apply_appends_event_with_transition_and_request_id(ledger: SqliteJournal) -> None:
     run_id = _run(ledger, 1)
-    ledger.apply(RowChange(run_id, 2, st.SENDING, "send", count_send=True))
+    ledger.apply(RowChange(run_id, 2, State.SENDING, "send", count_send=True))
     ledger.apply(
         RowChange(
             run_id,
@@ -213,8 +209,8 @@ def test_ledger_apply_appends_event_with_transition_and_request_id(ledger: Ledge
     )
     events = [e for e in ledger.events(run_id) if e.row_number == 2]
     assert [(e.old_state, e.new_state) for e in events] == [
-        (st.PLANNED, st.SENDING),
-        (st.SENDING, "PENDING"),
+        (State.PLANNED, State.SENDING),
+        (State.SENDING, "PENDING"),
     ]
     row = ledger.row(run_id, 2)
     assert events[1].request_id == row.request_id
@@ -223,7 +219,7 @@ def test_ledger_apply_appends_event_with_transition_and_request_id(ledger: Ledge
     assert row.last_seen_at is not None and row.sends == 1
 
 
-def test_ledger_events_update_or_delete_refused(ledger: Ledger) -> None:
+def test_ledger_events_update_or_delete_refused(ledger: SqliteJournal) -> None:
     run_id = _run(ledger, 1)
     conn = ledger.connect()
     try:
@@ -235,7 +231,7 @@ def test_ledger_events_update_or_delete_refused(ledger: Ledger) -> None:
         conn.close()
 
 
-def test_ledger_run_unknown_id_raises_run_not_found(ledger: Ledger) -> None:
+def test_ledger_run_unknown_id_raises_run_not_found(ledger: SqliteJournal) -> None:
     with pytest.raises(RunNotFound):
         ledger.run("20260101-000000-0000")
 
@@ -268,11 +264,11 @@ def test_new_run_id_sortable_readable() -> None:
     assert rid == "20261121-054512-ab12"
 
 
-def test_create_run_stores_request_id_and_exact_body_planned(ledger: Ledger) -> None:
+def test_create_run_stores_request_id_and_exact_body_planned(ledger: SqliteJournal) -> None:
     rows = _rows(2)
     run_id = _run(ledger, 2)
     stored = ledger.rows(run_id)
-    assert [r.state for r in stored] == [st.PLANNED, st.PLANNED]
+    assert [r.state for r in stored] == [State.PLANNED, State.PLANNED]
     assert [r.body for r in stored] == [r.body for r in rows]
     assert stored[0].request_id == request_id_for("payout-link", run_id, 2, "REF-0", 1)
     run = ledger.run(run_id)
@@ -283,45 +279,47 @@ def test_create_run_stores_request_id_and_exact_body_planned(ledger: Ledger) -> 
 # --- the run lock -----------------------------------------------------------------------------
 
 
-def test_run_lock_second_holder_raises_run_locked(ledger: Ledger) -> None:
-    with RunLock(ledger.path, "R1"):
-        with pytest.raises(RunLocked, match=f"pid {os.getpid()}"):
-            RunLock(ledger.path, "R1").acquire()
-        RunLock(ledger.path, "R2").acquire()  # other runs are not blocked
-    with RunLock(ledger.path, "R1"):
+def test_run_lock_second_holder_raises_run_locked(ledger: SqliteJournal) -> None:
+    with ledger.lock("R1"):
+        with pytest.raises(RunLocked, match=f"pid {os.getpid()}"), ledger.lock("R1"):
+            pass
+        with ledger.lock("R2"):
+            pass  # other runs are not blocked
+    with ledger.lock("R1"):
         pass  # released on exit
 
 
-def test_run_lock_killed_holder_frees_lock(ledger: Ledger) -> None:
+def test_run_lock_killed_holder_frees_lock(ledger: SqliteJournal) -> None:
     code = (
-        "import sys, time; from batchpay.ledger import RunLock; "
-        f"RunLock({str(ledger.path)!r}, 'R1').acquire(); print('held', flush=True); "
+        "import sys, time; from batchpay.journal import open_journal; "
+        f"held = open_journal({ledger.location!r}).lock('R1'); held.__enter__(); "
+        "print('held', flush=True); "
         "time.sleep(60)"
     )
     with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) as proc:
         try:
             assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
-            with pytest.raises(RunLocked):
-                RunLock(ledger.path, "R1").acquire()
+            with pytest.raises(RunLocked), ledger.lock("R1"):
+                pass
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
-    with RunLock(ledger.path, "R1"):
+    with ledger.lock("R1"):
         pass
 
 
 # --- group commit -----------------------------------------------------------------------------
 
 
-def test_journal_writer_concurrent_changes_fewer_commits_all_durable(ledger: Ledger) -> None:
+def test_journal_writer_concurrent_changes_fewer_commits_all_durable(ledger: SqliteJournal) -> None:
     run_id = _run(ledger, 64)
-    with JournalWriter(ledger) as journal:
+    with ledger.writer() as journal:
         barrier = threading.Barrier(16)
 
         def worker(rows: list[int]) -> None:
             barrier.wait()
             for r in rows:
-                journal.commit(RowChange(run_id, r, st.SENDING, "send", count_send=True))
+                journal.commit(RowChange(run_id, r, State.SENDING, "send", count_send=True))
 
         threads = [
             threading.Thread(target=worker, args=(list(range(2 + i, 66, 16)),)) for i in range(16)
@@ -331,63 +329,64 @@ def test_journal_writer_concurrent_changes_fewer_commits_all_durable(ledger: Led
         for t in threads:
             t.join()
         commits = journal.commits
-    assert all(r.state == st.SENDING and r.sends == 1 for r in Ledger(ledger.path).rows(run_id))
+    assert all(r.state == State.SENDING and r.sends == 1
+               for r in SqliteJournal(ledger.path).rows(run_id))
     assert commits < 64
 
 
-def test_journal_writer_refused_change_fails_alone(ledger: Ledger) -> None:
+def test_journal_writer_refused_change_fails_alone(ledger: SqliteJournal) -> None:
     run_id = _run(ledger, 2)
-    _move(ledger, run_id, 2, st.SENDING, "COMPLETED")
-    with JournalWriter(ledger) as journal:
-        bad = journal.submit(RowChange(run_id, 2, st.SENDING, "send"))
-        good = journal.submit(RowChange(run_id, 3, st.SENDING, "send"))
+    _move(ledger, run_id, 2, State.SENDING, "COMPLETED")
+    with ledger.writer() as journal:
+        bad = journal.submit(RowChange(run_id, 2, State.SENDING, "send"))
+        good = journal.submit(RowChange(run_id, 3, State.SENDING, "send"))
         with pytest.raises(IllegalTransition):
             bad.result(5)
         good.result(5)
-    assert ledger.row(run_id, 3).state == st.SENDING
+    assert ledger.row(run_id, 3).state == State.SENDING
     assert ledger.row(run_id, 2).state == "COMPLETED"
 
 
 # --- references across runs -------------------------------------------------------------------
 
 
-def test_reference_seen_counts_sent_and_pending_not_rejected(ledger: Ledger) -> None:
+def test_reference_seen_counts_sent_and_pending_not_rejected(ledger: SqliteJournal) -> None:
     run_id = _run(ledger, 3)
-    _move(ledger, run_id, 2, st.SENDING, "COMPLETED")
-    _move(ledger, run_id, 3, st.SENDING, st.REJECTED)
+    _move(ledger, run_id, 2, State.SENDING, "COMPLETED")
+    _move(ledger, run_id, 3, State.SENDING, State.REJECTED)
     # row 4 stays PLANNED: an unfinished earlier run may still send it
     assert [s.state for s in ledger.reference_seen("payout-link", "REF-0", env="emulator")] == [
         "COMPLETED"
     ]
     assert ledger.reference_seen("payout-link", "REF-1", env="emulator") == []
     assert [s.state for s in ledger.reference_seen("payout-link", "REF-2", env="emulator")] == [
-        st.PLANNED
+        State.PLANNED
     ]
 
 
-def test_reference_seen_other_env_or_kind_does_not_count(ledger: Ledger) -> None:
+def test_reference_seen_other_env_or_kind_does_not_count(ledger: SqliteJournal) -> None:
     run_id = _run(ledger, 1)
-    _move(ledger, run_id, 2, st.SENDING, "COMPLETED")
+    _move(ledger, run_id, 2, State.SENDING, "COMPLETED")
     assert ledger.reference_seen("payout-link", "REF-0", env="production") == []
     assert ledger.reference_seen("sub-account-payout", "REF-0", env="emulator") == []
 
 
-def test_reference_seen_dry_run_rows_do_not_count(ledger: Ledger) -> None:
+def test_reference_seen_dry_run_rows_do_not_count(ledger: SqliteJournal) -> None:
     run_id = _run(ledger, 1)
-    _move(ledger, run_id, 2, st.NOT_SENT)
+    _move(ledger, run_id, 2, State.NOT_SENT)
     assert ledger.reference_seen("payout-link", "REF-0", env="emulator") == []
 
 
 def test_runs_for_month_uses_jakarta_calendar(tmp_path: Path) -> None:
     # 2026-10-31 18:30 UTC is 2026-11-01 01:30 WIB: a November run for the accountant.
-    ledger = Ledger(tmp_path / "l.sqlite", clock=lambda: datetime(2026, 10, 31, 18, 30, tzinfo=UTC),
-                    create=True)
+    ledger = SqliteJournal(tmp_path / "l.sqlite",
+                           clock=lambda: datetime(2026, 10, 31, 18, 30, tzinfo=UTC), create=True)
     run_id = _run(ledger, 1)
     assert [r.run_id for r in ledger.runs_for_month("2026-11")] == [run_id]
     assert ledger.runs_for_month("2026-10") == []
 
 
-def test_ledger_finish_run_sets_finished_once(ledger: Ledger) -> None:
+def test_ledger_finish_run_sets_finished_once(ledger: SqliteJournal) -> None:
     run_id = _run(ledger, 1)
     ledger.finish_run(run_id)
     first = ledger.run(run_id).finished_at
@@ -397,7 +396,7 @@ def test_ledger_finish_run_sets_finished_once(ledger: Ledger) -> None:
     assert [e.type for e in ledger.events(run_id)].count("run-finished") == 1
 
 
-def test_create_run_repeated_reference_refused_in_transaction(ledger: Ledger) -> None:
+def test_create_run_repeated_reference_refused_in_transaction(ledger: SqliteJournal) -> None:
     _run(ledger, 2)
     with pytest.raises(RepeatedReferences, match="REF-1"):
         _run(ledger, 3)
@@ -416,12 +415,12 @@ def test_create_run_repeated_reference_refused_in_transaction(ledger: Ledger) ->
 
 def test_create_run_concurrent_same_references_only_one_wins(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
-    Ledger(path, create=True)
+    SqliteJournal(path, create=True)
     barrier = threading.Barrier(6)
     outcomes: list[str] = []
 
     def start() -> None:
-        ledger = Ledger(path)
+        ledger = SqliteJournal(path)
         barrier.wait()
         try:
             _run(ledger, 20)
@@ -455,11 +454,11 @@ def test_create_run_concurrent_same_references_only_one_wins(tmp_path: Path) -> 
 def test_ledger_repeat_check_rejected_row_frees_reference_only_with_proof(
     tmp_path: Path, code: str | None, message: str, frees: bool
 ) -> None:
-    ledger = Ledger(tmp_path / "l.sqlite", create=True)
+    ledger = SqliteJournal(tmp_path / "l.sqlite", create=True)
     first = _run(ledger, 1, prefix="BONUS")
-    ledger.apply(RowChange(run_id=first, row_number=2, new_state=st.SENDING, event="send",
+    ledger.apply(RowChange(run_id=first, row_number=2, new_state=State.SENDING, event="send",
                            count_send=True))
-    ledger.apply(RowChange(run_id=first, row_number=2, new_state=st.REJECTED, event="outcome",
+    ledger.apply(RowChange(run_id=first, row_number=2, new_state=State.REJECTED, event="outcome",
                            message=message, code=code))
     assert bool(ledger.repeats("payout-link", "emulator", _rows(1, "bonus"))) is not frees
     if not frees:

@@ -1,0 +1,180 @@
+"""What the rest of batchpay may ask of a journal: the :class:`Journal` protocol.
+
+The journal is written *before* the wire (docs/safety.md §1): a run with every row PLANNED,
+its Request-Id and exact body stored; then one :class:`~batchpay.journal.records.RowChange`
+per transition, each checked by :func:`batchpay.states.check_transition` and committed with
+its event. Callers never see the storage: no file path, no connection, no SQL. A message names
+the journal by :attr:`Journal.location` (a path today; a URL without its password for a server
+database).
+
+An implementation must keep these promises:
+
+* **Durable before it returns**: ``apply``, ``add_event``, ``finish_run``, ``create_run`` and
+  :meth:`JournalWriter.commit` / :meth:`JournalWriter.commit_all` return only once the change
+  is on disk (it survives kill -9 and a power cut).
+* **Repeats checked inside the write**: ``create_run`` refuses references an earlier run still
+  holds (:class:`~batchpay.journal.records.RepeatedReferences`) in the same transaction that
+  inserts the run, so two operators starting the same sheet cannot both pass.
+* **One process per run**: :meth:`Journal.lock` raises :class:`~batchpay.errors.RunLocked`
+  while another process holds the run; a holder that dies frees it without clean-up.
+* **Storage faults are JournalErrors** (:class:`~batchpay.errors.JournalMissing`,
+  ``JournalFull``, ``JournalReadOnly``, ``JournalCorrupt``) naming the journal and what to do.
+* **Never created by accident**: opening a missing journal is ``JournalMissing`` unless the
+  caller asked to create it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from batchpay.journal.records import (
+    EventRecord,
+    NewRow,
+    Repeat,
+    RowChange,
+    RowRecord,
+    RunRecord,
+    SeenReference,
+)
+
+
+class JournalWriter(Protocol):
+    """Group commit for the sending workers: many workers' changes share one durable commit;
+    each caller waits for *its* change. A change the state machine refuses fails alone."""
+
+    def submit(self, change: RowChange) -> Future[None]:
+        """Queue ``change``; the future completes once it is committed (or with why not)."""
+        ...
+
+    def commit(self, change: RowChange) -> None:
+        """Queue ``change`` and return once it is durably committed (or raise why not)."""
+        ...
+
+    def commit_all(self, changes: Sequence[RowChange]) -> None:
+        """Queue ``changes`` in order (usually one commit) and return once all are durable;
+        raise the first one's failure."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Snapshot(Protocol):
+    """Chunked reads of one consistent journal state (:meth:`Journal.snapshot`)."""
+
+    def iter_rows(
+        self, run_id: str, *, data: bool = True, body: bool = True, chunk: int = 5000
+    ) -> Iterator[RowRecord]: ...
+
+    def iter_events(self, run_id: str, *, chunk: int = 5000) -> Iterator[EventRecord]: ...
+
+
+class Journal(Protocol):
+    """The journal of runs, rows and events (see the module docstring for its promises)."""
+
+    @property
+    def location(self) -> str:
+        """Where the journal is, for messages (never a password)."""
+        ...
+
+    @property
+    def read_only(self) -> bool: ...
+
+    # --- writes -------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        *,
+        kind: str,
+        product: str,
+        env: str,
+        input_path: str | os.PathLike[str],
+        input_sha256: str,
+        rows: Sequence[NewRow],
+        settings: dict[str, Any],
+        dry_run: bool = False,
+        parent_run_id: str | None = None,
+        operator: str | None = None,
+        run_id: str | None = None,
+        allow_repeat: bool = False,
+        exclude_run_ids: Iterable[str] = (),
+    ) -> RunRecord:
+        """A new run, every row PLANNED with its Request-Id and exact body, in one commit."""
+        ...
+
+    def apply(self, change: RowChange) -> None:
+        """Journal one change durably on its own (workers use :meth:`writer`)."""
+        ...
+
+    def add_event(
+        self, run_id: str, type_: str, detail: str, *, row_number: int | None = None
+    ) -> None: ...
+
+    def finish_run(self, run_id: str) -> None:
+        """Mark the run finished (no row left to send or resolve); idempotent."""
+        ...
+
+    def writer(self) -> AbstractContextManager[JournalWriter]:
+        """The group-commit writer; closing it commits what is still queued."""
+        ...
+
+    def lock(self, run_id: str) -> AbstractContextManager[None]:
+        """Hold ``run_id`` for this process (:class:`~batchpay.errors.RunLocked` if held)."""
+        ...
+
+    # --- reads --------------------------------------------------------------------------
+
+    def run(self, run_id: str) -> RunRecord:
+        """The run (:class:`~batchpay.errors.RunNotFound` if there is none)."""
+        ...
+
+    def runs(self, *, limit: int | None = None) -> list[RunRecord]:
+        """Newest first."""
+        ...
+
+    def runs_for_month(self, month: str) -> list[RunRecord]:
+        """Runs created in ``YYYY-MM`` in Jakarta time (WIB), oldest first."""
+        ...
+
+    def children(self, run_id: str) -> list[RunRecord]:
+        """The retry-failed runs made from ``run_id``, oldest first."""
+        ...
+
+    def rows(
+        self, run_id: str, *, states: Iterable[str] | None = None, data: bool = True
+    ) -> list[RowRecord]:
+        """Rows in row order; ``data=False`` leaves ``input`` and ``normalised`` empty."""
+        ...
+
+    def iter_rows(
+        self, run_id: str, *, data: bool = True, body: bool = True, chunk: int = 5000
+    ) -> Iterator[RowRecord]: ...
+
+    def iter_events(self, run_id: str, *, chunk: int = 5000) -> Iterator[EventRecord]: ...
+
+    def snapshot(self) -> AbstractContextManager[Snapshot]:
+        """Several passes over rows and events that all see the same journal state."""
+        ...
+
+    def row(self, run_id: str, row_number: int) -> RowRecord: ...
+
+    def events(self, run_id: str) -> list[EventRecord]: ...
+
+    def reference_seen(
+        self, kind: str, reference: str, *, env: str, exclude_run_ids: Iterable[str] = ()
+    ) -> list[SeenReference]:
+        """Earlier rows of ``kind`` in ``env`` that still hold ``reference``."""
+        ...
+
+    def references_seen(
+        self, kind: str, references: Iterable[str], *, env: str, exclude_run_ids: Iterable[str] = ()
+    ) -> dict[str, list[SeenReference]]: ...
+
+    def repeats(
+        self, kind: str, env: str, rows: Sequence[NewRow], *, exclude_run_ids: Iterable[str] = ()
+    ) -> list[Repeat]:
+        """The rows whose reference an earlier run still holds."""
+        ...
