@@ -9,7 +9,9 @@ exact body the row sent; anything that differs turns the outcome UNKNOWN with co
 ``answer-mismatch`` (never paid, never re-sent under a new Request-Id).
 
 What is compared (each only where the answer carries it, except the reference of a status
-look-up and of a Sub Account success, which must be there):
+look-up and of a Sub Account success, which must be there) is declared by each kind
+(``Kind.answer_fields``) and, for a status look-up, by its product
+(``StatusLookup.answer_fields`` in :mod:`batchpay.doku.products`):
 
 =====================  =========================================================
 Payout Link initiate   data.reference_id, data.amount, data.currency
@@ -31,42 +33,8 @@ from typing import Any
 
 from batchpay.config import redact
 from batchpay.doku.codes import ANSWER_MISMATCH, Outcome, OutcomeClass
-from batchpay.kinds import Kind
-
-# (answer section, answer key, sent section or None for top level, sent key, required, compare)
-_Check = tuple[str, str, str | None, str, bool, str]
-
-_SEND_CHECKS: dict[str, tuple[_Check, ...]] = {
-    "payout-link": (
-        ("data", "reference_id", None, "reference_id", False, "text"),
-        ("data", "amount", None, "amount", False, "amount"),
-        ("data", "currency", None, "currency", False, "text"),
-    ),
-    "sub-account-payout": (
-        ("payout", "invoice_number", "payout", "invoice_number", True, "text"),
-        ("payout", "amount", "payout", "amount", False, "amount"),
-        ("account", "id", "account", "id", False, "text"),
-        ("beneficiary", "bank_code", "beneficiary", "bank_code", False, "text"),
-        ("beneficiary", "bank_account_number", "beneficiary", "bank_account_number", False,
-         "text"),
-    ),
-    "sub-account-transfer": (
-        ("transfer", "invoice_number", "transfer", "invoice_number", True, "text"),
-        ("transfer", "amount", "transfer", "amount", False, "amount"),
-        ("transfer", "origin", "transfer", "origin", False, "text"),
-        ("transfer", "destination", "transfer", "destination", False, "text"),
-    ),
-    "sub-account-create": (
-        ("account", "email", "account", "email", True, "email"),
-        ("account", "type", "account", "type", False, "text"),
-        ("account", "name", "account", "name", False, "text"),
-    ),
-}
-_STATUS_CHECKS: tuple[_Check, ...] = (
-    ("data", "reference_id", None, "reference_id", True, "text"),
-    ("data", "amount", None, "amount", False, "amount"),
-    ("data", "currency", None, "currency", False, "text"),
-)
+from batchpay.doku.products import product_of
+from batchpay.kinds import AnswerField, Kind
 
 
 def check_answer(kind: Kind, sent_body: bytes, outcome: Outcome, *,
@@ -76,26 +44,33 @@ def check_answer(kind: Kind, sent_body: bytes, outcome: Outcome, *,
     look-up (``sent_body`` is then the row's initiate body)."""
     if outcome.klass is not OutcomeClass.ACCEPTED:
         return outcome
-    checks = _STATUS_CHECKS if reference is not None else _SEND_CHECKS.get(kind.name, ())
+    checks = _status_fields(kind) if reference is not None else kind.answer_fields
     try:
         sent = json.loads(sent_body, parse_float=Decimal)
     except ValueError:
         return _mismatch(outcome, "the request body journaled for this row is not JSON")
     answer = outcome.data or {}
-    for section, key, sent_section, sent_key, required, how in checks:
+    for check in checks:
+        section, key = check.section, check.key
         got = _get(answer, section, key)
-        expected = _get(sent, sent_section, sent_key) if sent_section else sent.get(sent_key)
+        expected = (_get(sent, check.sent_section, check.sent_key) if check.sent_section
+                    else sent.get(check.sent_key))
         if got is None:
-            if required:
+            if check.required:
                 return _mismatch(outcome, f"the answer does not say which {section}.{key} it "
                                           f"is about (sent {_show(expected)})")
             continue
         if expected is None:
             continue
-        if not _same(got, expected, how):
+        if not _same(got, expected, check.compare):
             return _mismatch(outcome, f"{section}.{key} is {_show(got)} in DOKU's answer, "
                                       f"but {_show(expected)} was sent")
     return outcome
+
+
+def _status_fields(kind: Kind) -> tuple[AnswerField, ...]:
+    lookup = product_of(kind).status_lookup
+    return lookup.answer_fields if lookup is not None else ()
 
 
 def _get(data: Any, section: str | None, key: str) -> Any:

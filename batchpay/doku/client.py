@@ -13,8 +13,6 @@ UNKNOWN outcome (``deadline-exceeded`` / ``response-too-large``) in bounded time
 from __future__ import annotations
 
 import re
-import secrets
-import uuid
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -27,8 +25,17 @@ from urllib3.exceptions import NewConnectionError
 from batchpay import __version__
 from batchpay.config import Secret
 from batchpay.doku import codes, signing
-from batchpay.doku.codes import Failure, Outcome, OutcomeClass, Product, SignatureCheck
+from batchpay.doku.auth import DokuAuth
+from batchpay.doku.codes import Failure, Outcome, OutcomeClass
 from batchpay.doku.deadline import Watch, watching
+from batchpay.doku.products import (
+    PAYOUT_LINK_PRODUCT,
+    PRODUCTS,
+    SUB_ACCOUNT_V1,
+    Product,
+    product_of,
+)
+from batchpay.doku.responses import SignatureCheck, from_response
 from batchpay.doku.retry import DEFAULT_RETRY_AFTER_CAP
 from batchpay.kinds import (
     PAYOUT_LINK,
@@ -36,27 +43,16 @@ from batchpay.kinds import (
     SUB_ACCOUNT_PAYOUT,
     SUB_ACCOUNT_TRANSFER,
     Kind,
-    dumps_exact,
 )
 
-PAYOUT_LINK_STATUS_PATH = "/v1/payout/status"
 BALANCE_PATH = "/sac-merchant/v1/balances/{account_id}"
 
-_NUMERIC = re.compile(r"[0-9]{1,64}")
-_SUB_ACCOUNT_ID = re.compile(r"[!-~]{1,128}")  # docs/doku-api.md §1: any unique string, max 128
 _ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")  # goes into the URL path; §5: id ≤ 40
 
 DEFAULT_DEADLINE = 60.0
 # DOKU's largest answer is a few KB; a megabyte is far above it and still cheap to hold.
 DEFAULT_MAX_RESPONSE_BYTES = 1 << 20
 _CHUNK = 64 * 1024
-
-
-def new_payout_link_request_id() -> str:
-    """A fresh numeric Request-Id (Payout Link requires digits, §1): 20 digits, no leading 0."""
-    return str(secrets.choice(range(1, 10))) + "".join(
-        str(secrets.randbelow(10)) for _ in range(19)
-    )
 
 
 class DokuClient:
@@ -73,7 +69,7 @@ class DokuClient:
         timeout: tuple[float, float] = (5.0, 30.0),
         clock: Callable[[], datetime] | None = None,
         retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP,
-        new_request_id: Callable[[], str] = new_payout_link_request_id,
+        new_request_id: Callable[[], str] | None = None,
         deadline: float = DEFAULT_DEADLINE,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
@@ -84,12 +80,17 @@ class DokuClient:
         self.base_url = base_url.rstrip("/")
         self.client_id = client_id
         # Kept wrapped so the client's repr, vars() or a traceback never show it.
-        self._secret = secret_key if isinstance(secret_key, Secret) else Secret(secret_key)
+        secret = secret_key if isinstance(secret_key, Secret) else Secret(secret_key)
         self.session = session
         self.payout_link_signature: signing.Scheme = payout_link_signature
+        # One signer per DOKU product (doku/products.py), holding the credentials.
+        self._auths: dict[str, DokuAuth] = {
+            p.name: p.auth(client_id, secret, payout_link_signature) for p in PRODUCTS.values()
+        }
         self.timeout = timeout
         self._clock = clock or (lambda: datetime.now(UTC))
         self._retry_after_cap = retry_after_cap
+        # Fresh Request-Ids for status look-ups; None: the product's own rule.
         self._new_request_id = new_request_id
         self.deadline = deadline  # seconds for a whole request: connect, headers and body
         self.max_response_bytes = max_response_bytes
@@ -104,95 +105,57 @@ class DokuClient:
 
     def send(self, kind: Kind, request_id: str, body: bytes) -> Outcome:
         """The money-moving (or account-creating) POST of ``kind``."""
-        senders = {
-            PAYOUT_LINK.name: self.initiate_payout_link,
-            SUB_ACCOUNT_CREATE.name: self.create_account,
-            SUB_ACCOUNT_PAYOUT.name: self.payout,
-            SUB_ACCOUNT_TRANSFER.name: self.transfer,
-        }
-        return senders[kind.name](request_id, body)
+        return self._post(product_of(kind), kind.path, request_id, body)
+
+    def look_up(self, product: Product, reference: str) -> Outcome:
+        """Look a request up by its business reference with a fresh Request-Id (a look-up is
+        not idempotent-keyed business, so it never reuses the original's id)."""
+        lookup = product.status_lookup
+        if lookup is None:
+            raise ValueError(f"DOKU has no status look-up for {product.title}")
+        fresh = self._new_request_id or product.request_ids.fresh
+        return self._post(product, lookup.path, fresh(), lookup.body(reference))
 
     def initiate_payout_link(self, request_id: str, body: bytes) -> Outcome:
-        return self._post("payout-link", PAYOUT_LINK.path, request_id, body)
+        return self.send(PAYOUT_LINK, request_id, body)
 
     def payout_link_status(self, reference_id: str) -> Outcome:
-        """Look a link up by ``reference_id`` with a fresh numeric Request-Id (a look-up is
-        not idempotent-keyed business, so it never reuses the initiate's id)."""
-        body = dumps_exact({"transaction_id": reference_id})
-        return self._post("payout-link", PAYOUT_LINK_STATUS_PATH, self._new_request_id(), body)
+        """Look a link up by ``reference_id`` with a fresh numeric Request-Id."""
+        return self.look_up(PAYOUT_LINK_PRODUCT, reference_id)
 
     def create_account(self, request_id: str, body: bytes) -> Outcome:
-        return self._post("sub-account", SUB_ACCOUNT_CREATE.path, request_id, body)
+        return self.send(SUB_ACCOUNT_CREATE, request_id, body)
 
     def payout(self, request_id: str, body: bytes) -> Outcome:
-        return self._post("sub-account", SUB_ACCOUNT_PAYOUT.path, request_id, body)
+        return self.send(SUB_ACCOUNT_PAYOUT, request_id, body)
 
     def transfer(self, request_id: str, body: bytes) -> Outcome:
-        return self._post("sub-account", SUB_ACCOUNT_TRANSFER.path, request_id, body)
+        return self.send(SUB_ACCOUNT_TRANSFER, request_id, body)
 
     def balance(self, account_id: str) -> Outcome:
         """``data["balance"]["available"/"pending"]`` as strings (docs/doku-api.md §5)."""
         if not _ACCOUNT_ID.fullmatch(account_id):
             raise ValueError(f"account id {account_id!r} is not a DOKU Sub Account id")
         target = BALANCE_PATH.format(account_id=account_id)
-        return self._request("sub-account", "GET", target, str(uuid.uuid4()), None)
+        request_id = SUB_ACCOUNT_V1.request_ids.fresh()
+        return self._request(SUB_ACCOUNT_V1, "GET", target, request_id, None)
 
     # --- the wire ---------------------------------------------------------------------------
 
     def _post(self, product: Product, target: str, request_id: str, body: bytes) -> Outcome:
         if not isinstance(body, bytes):
             raise TypeError("body must be the exact bytes to send (kinds.build_body)")
-        pattern = _NUMERIC if product == "payout-link" else _SUB_ACCOUNT_ID
-        if not pattern.fullmatch(request_id):
-            rule = "digits only" if product == "payout-link" else "1–128 printable characters"
-            raise ValueError(f"Request-Id {request_id!r} is invalid for {product} ({rule})")
+        product.check_request_id(request_id)
         return self._request(product, "POST", target, request_id, body)
 
     def _request(
         self, product: Product, method: str, target: str, request_id: str, body: bytes | None
     ) -> Outcome:
-        scheme: signing.Scheme = (
-            self.payout_link_signature if product == "payout-link" else "hmac-sha256"
-        )
-        timestamp = signing.format_timestamp(self._clock())
-        headers = {
-            "Client-Id": self.client_id,
-            "Request-Id": request_id,
-            "Request-Timestamp": timestamp,
-            "Signature": signing.sign_request(
-                scheme=scheme,
-                secret_key=self._secret.reveal(),
-                client_id=self.client_id,
-                request_id=request_id,
-                timestamp=timestamp,
-                method=method,
-                target=target,
-                body=body,
-            ),
-            "Accept": "application/json",
-            "User-Agent": f"batchpay/{__version__}",
-        }
-        if body is not None:
-            headers["Content-Type"] = "application/json"
+        """One signed request under the deadline, its body read in full (or the failure)."""
         with watching(self.deadline) as watch:
-            try:
-                # data=body: the exact bytes that were hashed (docs/doku-api.md §2.1; json= would
-                # re-serialise). allow_redirects=False: a redirected POST could be re-sent
-                # elsewhere. stream=True: the body is read below, capped and under the deadline.
-                response = self.session.request(
-                    method,
-                    self.base_url + target,
-                    data=body,
-                    headers=headers,
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                    stream=True,
-                )
-            except requests.RequestException as exc:
-                failure = _failure_of(exc)
-                if watch.expired and codes.rule_for(failure).klass is OutcomeClass.UNKNOWN:
-                    failure = Failure.DEADLINE
-                return codes.from_failure(failure, self._failure_detail(failure, exc))
+            response = self._open(product, method, target, request_id, body, watch)
+            if isinstance(response, Outcome):
+                return response
             try:
                 content = self._read_body(response, watch)
             finally:
@@ -203,7 +166,7 @@ class DokuClient:
                 self._failure_detail(content, None),
                 http_status=response.status_code,
             )
-        return codes.from_response(
+        return from_response(
             product=product,
             http_status=response.status_code,
             body=content,
@@ -211,8 +174,49 @@ class DokuClient:
             retry_after_header=response.headers.get("Retry-After"),
             now=self._clock(),
             retry_after_cap=self._retry_after_cap,
-            auth_hint=self._auth_hint(product),
+            auth_hint=product.auth_hint(self.payout_link_signature),
         )
+
+    def _open(
+        self,
+        product: Product,
+        method: str,
+        target: str,
+        request_id: str,
+        body: bytes | None,
+        watch: Watch,
+    ) -> requests.Response | Outcome:
+        """Send the request and return the response with its body unread, or the outcome of
+        a failure before any response."""
+        headers = {
+            "Client-Id": self.client_id,
+            "Request-Id": request_id,
+            "Request-Timestamp": signing.format_timestamp(self._clock()),
+            "Accept": "application/json",
+            "User-Agent": f"batchpay/{__version__}",
+        }
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            # data=body: the exact bytes that were hashed (docs/doku-api.md §2.1; json= would
+            # re-serialise). allow_redirects=False: a redirected POST could be re-sent
+            # elsewhere. stream=True: the body is read by the caller, capped and under the
+            # deadline. The product's auth adds Client-Id and Signature.
+            return self.session.request(
+                method,
+                self.base_url + target,
+                data=body,
+                headers=headers,
+                auth=self._auths[product.name],
+                timeout=self.timeout,
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.RequestException as exc:
+            failure = _failure_of(exc)
+            if watch.expired and codes.rule_for(failure).klass is OutcomeClass.UNKNOWN:
+                failure = Failure.DEADLINE
+            return codes.from_failure(failure, self._failure_detail(failure, exc))
 
     def _read_body(self, response: requests.Response, watch: Watch) -> bytes | Failure:
         """The whole body, or the failure that stopped reading it: more than
@@ -265,36 +269,16 @@ class DokuClient:
         request_id: str,
         target: str,
     ) -> SignatureCheck:
-        if product == "payout-link":
-            return "n/a"  # DOKU documents no response signature for Payout Link
+        if not product.signs_responses:
+            return "n/a"
         signature = response.headers.get("Signature")
         timestamp = response.headers.get("Response-Timestamp")
         if not signature or not timestamp:
             return "absent"
-        # Our own Client-Id and Request-Id, not the echoed headers: this binds the response
-        # to the request we sent, so another request's response cannot be replayed at us.
-        ok = signing.verify_response(
-            signature,
-            secret_key=self._secret.reveal(),
-            client_id=self.client_id,
-            request_id=request_id,
-            response_timestamp=timestamp,
-            target=target,
-            body=content,
+        ok = self._auths[product.name].response_signed(
+            signature, timestamp=timestamp, request_id=request_id, target=target, body=content
         )
         return "ok" if ok else "bad"
-
-    def _auth_hint(self, product: Product) -> str:
-        if product != "payout-link":
-            return "check BATCHPAY_CLIENT_ID and BATCHPAY_SECRET_KEY"
-        other = next(s for s in signing.SCHEMES if s != self.payout_link_signature)
-        # docs/doku-api.md §2.2: DOKU's page does not pin the string to sign, so a 401 may mean
-        # the other scheme; say which one was used and how to switch.
-        return (
-            f"Payout Link requests were signed with {self.payout_link_signature}; if your "
-            f"DOKU account expects the other scheme set BATCHPAY_PAYOUT_LINK_SIGNATURE="
-            f"{other}, otherwise check BATCHPAY_CLIENT_ID and BATCHPAY_SECRET_KEY"
-        )
 
 
 def _failure_of(exc: requests.RequestException) -> Failure:

@@ -1,4 +1,5 @@
 """Response → :class:`Outcome`: ONE table, no if-chains deciding the class.
+(:func:`batchpay.doku.responses.from_response` applies it to an HTTP response.)
 
 The table (:data:`TABLE`) is keyed by HTTP status (or status family) and by the failures that
 leave no trustworthy HTTP response. It encodes docs/safety.md's rule: only a response that *proves*
@@ -50,20 +51,12 @@ ACCEPTED may have executed. An ACCEPTED answer still counts only after
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
 from batchpay.config import redact
-from batchpay.doku.retry import DEFAULT_RETRY_AFTER_CAP, retry_after_seconds
-
-Product = Literal["payout-link", "sub-account"]
-# The result of checking a response's Signature header: "n/a" for Payout Link, which DOKU
-# does not document as signing its responses.
-SignatureCheck = Literal["ok", "bad", "absent", "n/a"]
 
 
 class OutcomeClass(StrEnum):
@@ -211,6 +204,11 @@ _UNPROVEN_CODES = frozenset(
 ANSWER_MISMATCH = "answer-mismatch"
 
 
+def serverish_code(code: str) -> bool:
+    """True when an error code reads like a server failure (INTERNAL, UNAVAILABLE, …)."""
+    return bool(_SERVERISH.search(code))
+
+
 def reference_exists_code(code: str | None) -> bool:
     """True when DOKU's error code says the reference already exists (DUPLICATE_REFERENCE)."""
     return bool(code) and bool(_EXISTS.search(code or ""))
@@ -222,26 +220,6 @@ def proves_not_executed_code(code: str | None) -> bool:
     if not code or code in _UNPROVEN_CODES:
         return False
     return not (_EXISTS.search(code) or _CONTESTED.search(code) or _SERVERISH.search(code))
-
-# Business-status locations per product (docs/doku-api.md §4, §5), first match wins.
-_STATUS_PATHS: tuple[tuple[str, str], ...] = (
-    ("data", "payout_status"),
-    ("payout", "status"),
-    ("transfer", "status"),
-    ("account", "status"),
-)
-# (section, key) -> ids key
-_ID_PATHS: tuple[tuple[str, str, str], ...] = (
-    ("data", "reference_id", "reference_id"),
-    ("data", "payout_link_id", "payout_link_id"),
-    ("data", "payout_link_url", "payout_link_url"),
-    ("data", "expired_date", "expired_date"),
-    ("account", "id", "account_id"),
-    ("payout", "id", "payout_id"),
-    ("payout", "invoice_number", "invoice_number"),
-    ("transfer", "id", "transfer_id"),
-    ("transfer", "invoice_number", "invoice_number"),
-)
 
 
 def rule_for(key: int | Failure) -> Rule:
@@ -272,208 +250,3 @@ def from_failure(
         code=str(failure),
         message=redact(text),
     )
-
-
-def from_response(
-    *,
-    product: Product,
-    http_status: int,
-    body: bytes,
-    signature: SignatureCheck,
-    retry_after_header: str | None = None,
-    now: datetime,
-    retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP,
-    auth_hint: str = "",
-) -> Outcome:
-    """Classify one HTTP response by :data:`TABLE`."""
-    rule = rule_for(http_status)
-    unverified = signature == "bad" or (signature == "absent" and rule.needs_signature)
-    if unverified and rule.auth_failed:
-        # With a wrong secret key DOKU's genuine 401 cannot verify on our side either. Still
-        # not trusted as proof of non-execution (UNKNOWN; the row is resolved by a same-id
-        # re-send later), but flagged auth_failed so the batch stops for a config fix.
-        code, message = _error_fields(_parse(body))
-        return Outcome(
-            klass=U,
-            http_status=http_status,
-            data=None,
-            status=None,
-            code=code or "http-401",
-            message=redact(
-                f"{rule.why} (HTTP {http_status}{': ' + (message or '')}); the "
-                "response signature does not verify either, so BATCHPAY_SECRET_KEY "
-                "is probably wrong — " + (auth_hint or "check the credentials")
-            ),
-            auth_failed=True,
-        )
-    if unverified:
-        return from_failure(Failure.BAD_SIGNATURE, f"HTTP {http_status}", http_status=http_status)
-
-    parsed = _parse(body)
-    if parsed is None and rule.klass in (A, None):
-        return from_failure(
-            Failure.UNPARSABLE, f"HTTP {http_status}: {_snippet(body)}", http_status=http_status
-        )
-
-    klass = rule.klass
-    if klass is None:  # 409: the class of the original response it replays
-        klass = _replayed_class(product, parsed or {})
-    elif klass is A and not _is_success_envelope(product, parsed or {}):
-        klass = U
-
-    error_code, error_message = _error_fields(parsed)
-    code = rule.code or (error_code if klass is not A else None)
-    if code is None and klass is not A:
-        code = f"http-{http_status}"
-    exists = klass is R and reference_exists_code(code)
-    unproven = klass is R and not rule.auth_failed and not proves_not_executed_code(code)
-    if unproven:
-        # DUPLICATE_REFERENCE & co: DOKU answered, but the answer does not prove it executed
-        # nothing — it proves the reference exists, or says nothing either way.
-        klass = U
-    retry_after = None
-    if klass is OutcomeClass.RATE_LIMITED:
-        retry_after = retry_after_seconds(retry_after_header, now=now, cap=retry_after_cap)
-
-    accepted = klass is A
-    status = _business_status(parsed) if accepted else None
-    message = _message(
-        rule,
-        R if unproven else klass,
-        http_status,
-        status,
-        error_code,
-        error_message,
-        body,
-        parsed,
-        auth_hint if rule.auth_failed else "",
-    )
-    if exists:
-        message = (
-            f"{message} — DOKU already holds this reference, so it was executed before (by an "
-            "earlier send, another run or another journal); not a failure, never retried "
-            "under a new Request-Id"
-        )
-    elif unproven:
-        message = f"{message} — this answer does not prove DOKU executed nothing"
-    return Outcome(
-        klass=klass,
-        http_status=http_status,
-        data=parsed,
-        status=status,
-        ids=_ids(parsed) if accepted else {},
-        code=code,
-        message=redact(message),
-        replayed=rule.replayed,
-        retry_after=retry_after,
-        auth_failed=rule.auth_failed,
-        not_found=rule.not_found,
-        reference_exists=exists,
-    )
-
-
-def _parse(body: bytes) -> dict[str, Any] | None:
-    try:
-        value = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _is_success_envelope(product: Product, data: dict[str, Any]) -> bool:
-    """Payout Link wraps results in ``{"status": "0", "message": "Success", "data": …}``
-    (docs/doku-api.md §4); anything else in a 2xx is not a success we can rely on."""
-    if "error" in data:
-        return False
-    if product == "payout-link":
-        return str(data.get("status")) == "0"
-    return True
-
-
-def _replayed_class(product: Product, data: dict[str, Any]) -> OutcomeClass:
-    if not data:
-        return U
-    if _is_success_envelope(product, data):
-        return A
-    code, _ = _error_fields(data)
-    if code is None or _SERVERISH.search(code):
-        return U
-    return R
-
-
-def _error_fields(data: dict[str, Any] | None) -> tuple[str | None, str | None]:
-    if not data:
-        return None, None
-    error = data.get("error")
-    if isinstance(error, dict):
-        code, message = error.get("code"), error.get("message")
-        return (
-            str(code) if code is not None else None,
-            str(message) if message is not None else None,
-        )
-    status = data.get("status")
-    if status is not None and str(status) != "0" and isinstance(data.get("message"), str):
-        return f"STATUS_{status}", data["message"]  # Payout Link envelope failure
-    return None, None
-
-
-def _business_status(data: dict[str, Any] | None) -> str | None:
-    for section, key in _STATUS_PATHS:
-        value = _get(data, section, key)
-        if value is not None:
-            return value
-    return None
-
-
-def _ids(data: dict[str, Any] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for section, key, name in _ID_PATHS:
-        value = _get(data, section, key)
-        if value is not None:
-            out.setdefault(name, value)
-    return out
-
-
-def _get(data: dict[str, Any] | None, section: str, key: str) -> str | None:
-    inner = data.get(section) if data else None
-    if isinstance(inner, dict):
-        value = inner.get(key)
-        if isinstance(value, str | int) and not isinstance(value, bool):
-            return str(value)
-    return None
-
-
-def _snippet(body: bytes, limit: int = 120) -> str:
-    text = body[:limit].decode("utf-8", "replace").replace("\n", " ").strip()
-    return (text + "…") if len(body) > limit else (text or "empty body")
-
-
-def _message(
-    rule: Rule,
-    klass: OutcomeClass,
-    http_status: int,
-    status: str | None,
-    error_code: str | None,
-    error_message: str | None,
-    body: bytes,
-    parsed: dict[str, Any] | None,
-    hint: str,
-) -> str:
-    replay = " (replayed original, HTTP 409)" if rule.replayed else ""
-    if klass is A:
-        return f"accepted, HTTP {http_status}" + (f", status {status}" if status else "") + replay
-    detail = " ".join(p for p in (error_code, error_message and f"— {error_message}") if p)
-    if not detail and parsed is None:
-        detail = _snippet(body)
-    if rule.klass is None:
-        why = (
-            "DOKU rejected the original request"
-            if klass is R
-            else "the replayed response is not a clear success or rejection"
-        )
-    elif rule.klass is not klass:  # a 2xx whose body is not a success envelope
-        why = "a success status with a body that is not a clear success; DOKU may have executed it"
-    else:
-        why = rule.why
-    text = f"{why} (HTTP {http_status}{replay}{': ' + detail if detail else ''})"
-    return f"{text} — {hint}" if hint else text

@@ -24,10 +24,10 @@ import base64
 import hashlib
 import hmac
 from datetime import UTC, datetime
-from typing import Literal
 
-Scheme = Literal["hmac-sha256", "snap-hmac-sha512"]
-SCHEMES: tuple[Scheme, ...] = ("snap-hmac-sha512", "hmac-sha256")
+from batchpay.config import SCHEMES as SCHEMES
+from batchpay.config import Scheme as Scheme
+
 HMAC_PREFIX = "HMACSHA256="
 
 
