@@ -13,6 +13,8 @@ from typing import Any
 
 from openpyxl.styles import Font, PatternFill
 
+from batchpay.states import FAILURE, PROGRESS, SUCCESS, State
+
 # A text cell starting with one of these could be read as a formula (formula injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -25,17 +27,26 @@ AMOUNT_FORMAT = "#,##0.##"
 WHOLE_AMOUNT_FORMAT = "#,##0"
 TEXT_FORMAT = "@"
 
-# One colour per status (reconciliation workbook), consistent across sheets.
+# One colour per status (reconciliation workbook), consistent across sheets: paid green,
+# progressing blue (CONFIRMED a shade darker), never sent grey, SENDING yellow, UNKNOWN orange,
+# failed or invalid red. Listed in display order; the order is the styles' order in the file.
+_PAID, _PROGRESSING, _NOT_SENT = "C6EFCE", "DDEBF7", "EDEDED"
+_FAILED = "FFC7CE"
+_STATUS_COLOURS: dict[str, str] = {
+    **dict.fromkeys(SUCCESS, _PAID),
+    **dict.fromkeys(PROGRESS, _PROGRESSING),
+    State.CONFIRMED: "BDD7EE",
+    # An older journal's state for "accepted, no business status yet" (reconcile.classes).
+    "ACCEPTED": _PROGRESSING,
+    State.PLANNED: _NOT_SENT,
+    State.NOT_SENT: _NOT_SENT,
+    State.SENDING: "FFEB9C",
+    State.UNKNOWN: "F4B084",
+    **dict.fromkeys(FAILURE, _FAILED),
+    State.INVALID: _FAILED,
+}
 STATUS_FILLS: dict[str, PatternFill] = {
-    name: PatternFill("solid", fgColor=colour)
-    for name, colour in {
-        "COMPLETED": "C6EFCE", "SUCCESS": "C6EFCE", "CREATED": "C6EFCE", "ACTIVE": "C6EFCE",
-        "PENDING": "DDEBF7", "EMAIL_SENT": "DDEBF7", "EMAIL_LINK_OPENED": "DDEBF7",
-        "PENDING_PROCESS": "DDEBF7", "CONFIRMED": "BDD7EE", "ACCEPTED": "DDEBF7",
-        "PLANNED": "EDEDED", "NOT_SENT": "EDEDED", "SENDING": "FFEB9C",
-        "UNKNOWN": "F4B084", "FAILED": "FFC7CE", "EXPIRED": "FFC7CE", "REJECTED": "FFC7CE",
-        "INVALID": "FFC7CE",
-    }.items()
+    str(name): PatternFill("solid", fgColor=colour) for name, colour in _STATUS_COLOURS.items()
 }
 
 

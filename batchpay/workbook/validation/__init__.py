@@ -1,0 +1,77 @@
+"""The validation report: one workbook that makes it obvious what to fix in a sheet.
+
+Sheets, in order:
+
+- **Summary** — file, kind, row counts, totals of the valid rows, problems by code;
+- **Rows** — every row as read (original headers, extra columns too), the Excel row number
+  first and a status column, normalised values beside the originals; problem cells filled
+  red (warnings yellow) with a comment giving the message and how to fix it. A sheet of more
+  than :data:`FULL_ROWS_LIMIT` rows gets only its rows with problems here (the Summary says
+  so): a copy of a million-row sheet would not fit in Excel (1,048,576 rows at most) nor
+  help anyone find the few rows to fix;
+- **Problems** — one line per problem: row, column, value, code, message, hint, severity.
+
+Written in openpyxl's write-only mode so 100,000 rows take seconds: plain values stream out
+as they are, and only problem cells, amounts and formula-looking text become styled cells.
+No business rules here; the result says what is wrong, this package only shows it.
+
+Modules: ``summary``, ``rows`` and ``problems`` lay out the three sheets (``layout`` picks
+the Rows sheet's columns, ``cells`` makes their cells); ``xlsx`` is the XML writer that
+renders most rows straight to the sheet's XML after openpyxl has saved.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from openpyxl import Workbook
+
+from batchpay.problems import Problem
+from batchpay.workbook import atomic_save
+from batchpay.workbook.validation.problems import problems_sheet
+from batchpay.workbook.validation.rows import rows_sheet
+from batchpay.workbook.validation.summary import summary_sheet
+from batchpay.workbook.validation.xlsx import Bytes, splice_deferred
+
+if TYPE_CHECKING:
+    from batchpay.validate import ValidationResult
+
+__all__ = ["FULL_ROWS_LIMIT", "default_report_path", "write_validation_report"]
+
+# Excel slows to a crawl with tens of thousands of comments; past this many problem cells the
+# red fill alone marks them and the Problems sheet carries the full text.
+_MAX_COMMENTS = 10_000
+# Above this many rows the Rows sheet lists only the rows with problems.
+FULL_ROWS_LIMIT = 50_000
+
+
+def default_report_path(source: str | Path) -> Path:
+    """``reports/<sheet-stem>-validation.xlsx``, relative to the working directory."""
+    return Path("reports") / f"{Path(source).stem}-validation.xlsx"
+
+
+def write_validation_report(result: ValidationResult, path: str | Path | None = None) -> Path:
+    """Write the validation report for ``result`` (default
+    ``reports/<sheet-stem>-validation.xlsx``) atomically and return its path."""
+    target = Path(path) if path is not None else default_report_path(result.table.source.path)
+    by_row: dict[int, list[Problem]] = defaultdict(list)
+    for p in result.problems:
+        if p.row is not None:
+            by_row[p.row].append(p)
+    problem_cells = len({(p.row, p.column) for p in result.problems if p.row is not None})
+    large = result.rows > FULL_ROWS_LIMIT
+    wb = Workbook(write_only=True)
+    # Read here, at call time: tests lower both limits on this module.
+    summary_sheet(wb, result, target.name, problem_cells, _MAX_COMMENTS,
+                  rows_listed=len(by_row) if large else None)
+    deferred = [
+        rows_sheet(wb, result, by_row, _MAX_COMMENTS, only_problem_rows=large),
+        problems_sheet(wb, result),
+    ]
+    buf = io.BytesIO()
+    wb.save(buf)
+    return atomic_save(Bytes(splice_deferred(buf.getvalue(), deferred)), target)
+
