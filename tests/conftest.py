@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from batchpay.emulator import EmulatorHandle
+    from tests.helpers.runs import Harness
 
 
 @pytest.fixture(autouse=True)
@@ -15,3 +22,27 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
             monkeypatch.delenv(name, raising=False)
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("BATCHPAY_HOME", str(home))
+
+
+# --- a real emulator, and a run harness on it (tests/helpers/runs.py) -------------------------
+
+
+@pytest.fixture(name="emulator", scope="module")
+def emulator_fixture() -> Iterator[EmulatorHandle]:
+    """One real emulator per test module (in-memory state), on a free loopback port."""
+    from batchpay.emulator import start_emulator
+
+    handle = start_emulator(port=0, link_step_seconds=0.2, activation_seconds=0.2)
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@pytest.fixture(name="harness")
+def harness_fixture(emulator: EmulatorHandle, tmp_path: Path) -> Iterator[Harness]:
+    """A journal in tmp_path, a client against the module's emulator, and shortcuts."""
+    from tests.helpers.runs import open_harness
+
+    with open_harness(emulator, tmp_path) as harness:
+        yield harness

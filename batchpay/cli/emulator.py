@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
 from batchpay.doku.signing import SCHEMES, Scheme
 from batchpay.errors import BatchpayError, UsageError
+
+if TYPE_CHECKING:
+    from batchpay.emulator import EmulatorHandle
 
 DEFAULT_URL = "http://127.0.0.1:8765"
 
@@ -89,13 +92,42 @@ def emulator(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from batchpay.emulator import (
-        BANNER,
-        EMULATOR_CLIENT_ID,
-        EMULATOR_SECRET_KEY,
-        start_emulator,
+    handle = _start(
+        host=host,
+        port=port,
+        state_path=state_path,
+        latency_ms=latency_ms,
+        seed=seed,
+        link_step_seconds=link_step_seconds,
+        fault_rates=fault_rates,
+        payout_link_signature=payout_link_signature,
+        allow_public=allow_public,
     )
-    from batchpay.emulator.faults import FaultSpecError, parse_rate
+    _print_banner(handle, payout_link_signature, state_path)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        handle.stop()
+    click.echo("Emulator stopped.")
+
+
+def _start(
+    *,
+    host: str,
+    port: int,
+    state_path: Path | None,
+    latency_ms: int,
+    seed: int | None,
+    link_step_seconds: float,
+    fault_rates: tuple[str, ...],
+    payout_link_signature: str,
+    allow_public: bool,
+) -> EmulatorHandle:
+    """The emulator the options describe, started; bad options and a busy port as one line."""
+    from batchpay.emulator import start_emulator
+    from batchpay.emulator.faults import parse_rate
     from batchpay.emulator.server import is_loopback
 
     if not is_loopback(host) and not allow_public:
@@ -104,12 +136,12 @@ def emulator(
             "test credentials, so anyone who can reach it can use it",
             hint="use 127.0.0.1, or add --i-know-this-is-public",
         )
+    rates: dict[str, float | tuple[float, float]] = {}
+    for text in fault_rates:
+        name, probability, seconds = parse_rate(text)
+        rates[name] = probability if seconds is None else (probability, seconds)
     try:
-        rates: dict[str, float | tuple[float, float]] = {}
-        for text in fault_rates:
-            name, probability, seconds = parse_rate(text)
-            rates[name] = probability if seconds is None else (probability, seconds)
-        handle = start_emulator(
+        return start_emulator(
             host=host,
             port=port,
             state_path=state_path,
@@ -120,13 +152,20 @@ def emulator(
             fault_rates=rates,
             allow_public=allow_public,
         )
-    except (FaultSpecError, ValueError) as exc:
+    except ValueError as exc:  # e.g. a host name the socket layer refuses
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise BatchpayError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",
             hint="pick another --port, or stop whatever is using it",
         ) from None
+
+
+def _print_banner(
+    handle: EmulatorHandle, payout_link_signature: str, state_path: Path | None
+) -> None:
+    from batchpay.emulator import BANNER, EMULATOR_CLIENT_ID, EMULATOR_SECRET_KEY
+
     line = "=" * (len(BANNER) + 8)
     click.secho(f"{line}\n    {BANNER}\n{line}", fg="yellow", bold=True)
     click.echo(f"DOKU emulator listening on {handle.url}")
@@ -139,13 +178,6 @@ def emulator(
         f"SAC-… 1000000 --url {handle.url}"
     )
     click.echo("Ctrl-C to stop.")
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        handle.stop()
-    click.echo("Emulator stopped.")
 
 
 @emulator.command("fund")

@@ -6,12 +6,12 @@ EMULATOR — no real money moves. The credentials below are public test values, 
 
 from __future__ import annotations
 
-EMULATOR_CLIENT_ID = "MCH-0001-00000000000000"
-EMULATOR_SECRET_KEY = "SK-EMULATOR-NOT-A-REAL-KEY-0000"  # noqa: S105 - public test value
+from batchpay.config import EMULATOR_CLIENT_ID as EMULATOR_CLIENT_ID
+from batchpay.config import EMULATOR_SECRET_KEY as EMULATOR_SECRET_KEY
 
 # Imported after the constants: runtime reads them.
-from batchpay.emulator.admin import BANNER, AdminError, EmulatorAdmin  # noqa: E402
-from batchpay.emulator.runtime import EmulatorHandle, start_emulator  # noqa: E402
+from batchpay.emulator.admin import BANNER, AdminError, EmulatorAdmin
+from batchpay.emulator.runtime import EmulatorHandle, start_emulator
 
 __all__ = [
     "BANNER",

@@ -26,14 +26,34 @@ from decimal import Decimal
 from typing import Any
 
 from batchpay.emulator import rules
-from batchpay.emulator.faults import Fault, FaultSpecError
+from batchpay.emulator.faults import Fault
 from batchpay.emulator.report import executed_report
+from batchpay.errors import BatchpayError, UsageError
 
 BANNER = "EMULATOR — no real money moves"
 
 
-class AdminError(RuntimeError):
-    """The admin endpoint refused a call, or could not be reached."""
+class AdminError(BatchpayError):
+    """The admin endpoint refused a call (``http_status`` is its answer), or could not be
+    reached (``http_status`` is None)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str,
+        method: str,
+        path: str,
+        http_status: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.url, self.method, self.path = url, method, path
+        self.http_status = http_status
+
+
+class BadAdminRequest(UsageError):
+    """An admin request the emulator cannot honour; answered with HTTP 400."""
 
 
 def handle(
@@ -44,9 +64,11 @@ def handle(
     try:
         payload = json.loads(body) if body else {}
         if not isinstance(payload, dict):
-            raise ValueError("the body must be a JSON object")
+            raise BadAdminRequest("the body must be a JSON object")
         return _route(emulator, method, parts, query, payload)
-    except (ValueError, FaultSpecError, TypeError) as exc:
+    # UsageError: BadAdminRequest and FaultSpecError; ValueError and TypeError: JSON that
+    # does not parse, or a field that is not a number.
+    except (UsageError, ValueError, TypeError) as exc:
         return 400, {"error": {"code": "BAD_ADMIN_REQUEST", "message": str(exc)}}
 
 
@@ -69,29 +91,10 @@ def _route(
     if (method, head) == ("GET", "executed"):
         ops = query.get("op") or []
         return 200, executed_report(emulator.store.executed_rows(ops[0] if ops else None))
-    if head == "faults" and len(parts) == 1:
-        if method == "POST":
-            fault = Fault(
-                fault=str(payload.get("fault")),
-                op=payload.get("op"),
-                nth=int(payload.get("nth") or 1),
-                count=int(payload.get("count") or 1),
-                seconds=None if payload.get("seconds") is None else float(payload["seconds"]),
-            )
-            emulator.faults.queue(fault)
-            return 200, {"queued": emulator.faults.pending()}
-        if method == "DELETE":
-            emulator.faults.clear()
-            return 200, {"queued": []}
-        if method == "GET":
-            return 200, {"queued": emulator.faults.pending()}
+    if head == "faults" and len(parts) == 1 and method in ("GET", "POST", "DELETE"):
+        return 200, {"queued": _faults(emulator, method, payload)}
     if (method, head) == ("POST", "fund") and len(parts) == 1:
-        account_id = str(payload.get("account_id") or "")
-        if not account_id or len(account_id) > 40:
-            raise ValueError("account_id is required (at most 40 characters)")
-        return 200, emulator.doku.fund(
-            account_id, _whole(payload.get("amount")), pending=bool(payload.get("pending"))
-        )
+        return 200, _fund(emulator, payload)
     if head == "accounts" and len(parts) >= 2:
         return _account(emulator, method, parts)
     if (method, head) == ("POST", "release"):
@@ -101,19 +104,52 @@ def _route(
         emulator.faults.clear()
         return 200, {"reset": True}
     if (method, head) == ("GET", "links") and len(parts) == 2:
-        link = emulator.store.link_by_id(parts[1])
-        if link is None:
-            return 404, {"error": {"code": "NOT_FOUND", "message": "no such payout link"}}
-        status = rules.link_status(
-            link["receiver_email"], emulator.clock() - link["created_at"], link["step_seconds"]
-        )
-        return 200, {
-            "note": BANNER,
-            "reference_id": link["reference_id"],
-            "payout_status": status,
-            "amount": link["amount"],
-        }
+        return _link(emulator, parts[1])
     return 404, {"error": {"code": "NOT_FOUND", "message": f"no admin route {method} {parts}"}}
+
+
+def _faults(emulator: Any, method: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """Queue (POST), clear (DELETE) or list (GET) faults; the queue afterwards."""
+    if method == "POST":
+        fault = Fault(
+            fault=str(payload.get("fault")),
+            op=payload.get("op"),
+            nth=int(payload.get("nth") or 1),
+            count=int(payload.get("count") or 1),
+            seconds=None if payload.get("seconds") is None else float(payload["seconds"]),
+        )
+        emulator.faults.queue(fault)
+    elif method == "DELETE":
+        emulator.faults.clear()
+        return []
+    queued: list[dict[str, Any]] = emulator.faults.pending()
+    return queued
+
+
+def _fund(emulator: Any, payload: dict[str, Any]) -> dict[str, Any]:
+    account_id = str(payload.get("account_id") or "")
+    if not account_id or len(account_id) > 40:
+        raise BadAdminRequest("account_id is required (at most 40 characters)")
+    funded: dict[str, Any] = emulator.doku.fund(
+        account_id, _whole(payload.get("amount")), pending=bool(payload.get("pending"))
+    )
+    return funded
+
+
+def _link(emulator: Any, payout_link_id: str) -> tuple[int, dict[str, Any]]:
+    """The page a payout_link_url points at."""
+    link = emulator.store.link_by_id(payout_link_id)
+    if link is None:
+        return 404, {"error": {"code": "NOT_FOUND", "message": "no such payout link"}}
+    status = rules.link_status(
+        link["receiver_email"], emulator.clock() - link["created_at"], link["step_seconds"]
+    )
+    return 200, {
+        "note": BANNER,
+        "reference_id": link["reference_id"],
+        "payout_status": status,
+        "amount": link["amount"],
+    }
 
 
 def _account(emulator: Any, method: str, parts: list[str]) -> tuple[int, dict[str, Any]]:
@@ -137,10 +173,10 @@ def _account(emulator: Any, method: str, parts: list[str]) -> tuple[int, dict[st
 def _whole(value: Any) -> int:
     """A whole-rupiah amount from an int or a digit string (never a float)."""
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError("amount must be whole rupiah, as an integer or a string of digits")
+        raise BadAdminRequest("amount must be whole rupiah, as an integer or a string of digits")
     text = str(value).strip()
     if not text.isdigit() or int(text) <= 0:
-        raise ValueError(f"amount {value!r} must be whole rupiah greater than 0")
+        raise BadAdminRequest(f"amount {value!r} must be whole rupiah greater than 0")
     return int(text)
 
 
@@ -165,9 +201,20 @@ class EmulatorAdmin:
         except urllib.error.HTTPError as exc:
             with exc:
                 detail = exc.read().decode("utf-8", "replace")
-            raise AdminError(f"emulator admin {method} {path}: HTTP {exc.code} {detail}") from None
+            raise AdminError(
+                f"emulator admin {method} {path}: HTTP {exc.code} {detail}",
+                url=self.url,
+                method=method,
+                path=path,
+                http_status=exc.code,
+            ) from None
         except (urllib.error.URLError, OSError) as exc:
-            raise AdminError(f"cannot reach the emulator at {self.url}: {exc}") from None
+            raise AdminError(
+                f"cannot reach the emulator at {self.url}: {exc}",
+                url=self.url,
+                method=method,
+                path=path,
+            ) from None
 
     def health(self) -> dict[str, Any]:
         result: dict[str, Any] = self._call("GET", "health")

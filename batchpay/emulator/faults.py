@@ -22,6 +22,8 @@ import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
+from batchpay.errors import UsageError
+
 BEFORE = ("latency", "error-500-before", "error-503", "rate-limit-429")
 AFTER = (
     "error-500-after",
@@ -44,7 +46,7 @@ DEFAULT_SECONDS = {
 }
 
 
-class FaultSpecError(ValueError):
+class FaultSpecError(UsageError):
     """A fault request the emulator cannot honour (bad name, op, nth, probability)."""
 
 
@@ -86,12 +88,13 @@ def parse_rate(text: str) -> tuple[str, float, float | None]:
     """``NAME=P`` or ``NAME=P:SECONDS`` (the CLI's ``--fault-rate``)."""
     name, sep, rest = text.partition("=")
     probability, _, seconds = rest.partition(":")
+    bad = FaultSpecError(f"--fault-rate {text!r}: expected NAME=P or NAME=P:SECONDS")
+    if not sep:
+        raise bad
     try:
-        if not sep:
-            raise ValueError
         return name.strip(), float(probability), float(seconds) if seconds else None
     except ValueError:
-        raise FaultSpecError(f"--fault-rate {text!r}: expected NAME=P or NAME=P:SECONDS") from None
+        raise bad from None
 
 
 class FaultBook:

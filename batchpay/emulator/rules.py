@@ -84,7 +84,7 @@ def dig(body: Mapping[str, Any], path: tuple[str, ...]) -> Any:
 
 
 def check_kind(kind: Kind, body: Mapping[str, Any]) -> dict[str, Any]:
-    """Every field of ``kind`` checked against kinds.py limits → {field name: value}.
+    """Every field of ``kind`` checked against batchpay.kinds limits → {field name: value}.
 
     Raises FieldError for the first bad field (DOKU answers one error per request).
     """
@@ -158,7 +158,7 @@ def check_amount(kind: Kind, where: str, value: Any) -> int | Decimal:
 def text_field(
     body: Mapping[str, Any], path: tuple[str, ...], max_len: int, *, required: bool = True
 ) -> str | None:
-    """A plain string field outside kinds.py (status look-up, payments)."""
+    """A plain string field outside batchpay.kinds (status look-up, payments)."""
     where = ".".join(path)
     value = dig(body, path)
     if value is None or value == "":

@@ -16,6 +16,7 @@ from batchpay.emulator.admin import EmulatorAdmin
 from batchpay.emulator.faults import FaultBook
 from batchpay.emulator.server import close_quietly, is_loopback, make_server
 from batchpay.emulator.state import Store
+from batchpay.errors import UsageError
 
 
 class Emulator:
@@ -167,16 +168,7 @@ def start_emulator(
     """
     from batchpay.emulator import EMULATOR_CLIENT_ID, EMULATOR_SECRET_KEY
 
-    if not allow_public and not is_loopback(host):
-        raise ValueError(
-            f"refusing to serve the emulator on non-loopback host {host!r}: it "
-            "accepts public test credentials (allow_public=True to force)"
-        )
-    if payout_link_signature not in SCHEMES:
-        raise ValueError(
-            f"unknown payout link signature scheme {payout_link_signature!r}; "
-            f"use one of {', '.join(SCHEMES)}"
-        )
+    _check_options(host, allow_public, payout_link_signature)
     store = Store(state_path)
     emulator = Emulator(
         store=store,
@@ -195,6 +187,26 @@ def start_emulator(
     except OSError:
         store.close()
         raise
+    return _serve(emulator, server, host, Path(state_path) if state_path is not None else None)
+
+
+def _check_options(host: str, allow_public: bool, payout_link_signature: str) -> None:
+    if not allow_public and not is_loopback(host):
+        raise UsageError(
+            f"refusing to serve the emulator on non-loopback host {host!r}: it "
+            "accepts public test credentials (allow_public=True to force)"
+        )
+    if payout_link_signature not in SCHEMES:
+        raise UsageError(
+            f"unknown payout link signature scheme {payout_link_signature!r}; "
+            f"use one of {', '.join(SCHEMES)}"
+        )
+
+
+def _serve(
+    emulator: Emulator, server: ThreadingHTTPServer, host: str, state_path: Path | None
+) -> EmulatorHandle:
+    """Serve on a daemon thread; the handle knows the bound port and the URL."""
     bound_port = int(server.server_address[1])
     thread = threading.Thread(
         target=server.serve_forever,
@@ -202,14 +214,7 @@ def start_emulator(
         name=f"doku-emulator-{bound_port}",
         daemon=True,
     )
-    handle = EmulatorHandle(
-        emulator,
-        server,
-        thread,
-        host,
-        bound_port,
-        Path(state_path) if state_path is not None else None,
-    )
+    handle = EmulatorHandle(emulator, server, thread, host, bound_port, state_path)
     emulator.url = handle.url
     thread.start()
     return handle

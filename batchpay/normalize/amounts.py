@@ -118,82 +118,122 @@ def parse_amounts(
     value.
     """
     out = Out(raw)
-    cells = out.cells
     minor = np.zeros(out.n, dtype=np.int64)
-    evidence = {"id": 0, "en": 0}
     styled: dict[str, set[str]] = {"id": set(), "en": set()}  # distinct cells per style
     if max_int_digits > 0:
         whole_digits = rf"[1-9][0-9]{{0,{max_int_digits - 1}}}"
-        # Tier 1: a plain integer, no leading zero, within the digit limit (int64-safe: ≤ 16
-        # digits × 100 < 2**63). The ASCII-only pattern keeps out the non-ASCII digits and
-        # underscores a number parser would otherwise accept.
-        ints = matches(cells, whole_digits)
-        if ints.any():
-            out.keep(ints)
-            minor[ints] = _to_int64(pc.filter(cells, pa.array(ints))) * 100
+        _plain_integers(out, minor, whole_digits)
         # The other tiers look only at what tier 1 left (a few percent of a typical sheet).
         left = np.flatnonzero(~out.done)
-        rest = cells.take(pa.array(left)) if len(left) else cells.slice(0, 0)
-        # Tier 2: two decimals, as Excel's 0.00 number format exports them.
-        hit = matches(rest, whole_digits + r"\.[0-9]{2}")
-        if hit.any():
-            tier = pc.filter(rest, pa.array(hit))
-            m = _to_int64(pc.replace_substring(tier, ".", ""))
-            whole = m % 100 == 0
-            positions = left[hit]
-            if decimals == 0:
-                out.reject(positions[~whole], "amount-not-whole")
-                positions, m = positions[whole], m[whole]
-                tier = pc.filter(tier, pa.array(whole))
-            minor[positions] = m
-            # "1500000.00" → "1500000"; "1500000.50" stays as written (already canonical).
-            canonical = pc.if_else(
-                pc.ends_with(tier, ".00"), pc.utf8_slice_codeunits(tier, 0, -3), tier
-            )
-            out.decide(_mask(out.n, positions), canonical)
-        # Tier 3: whole amounts grouped in thousands, two groups or more (so never the
-        # ambiguous 1.500), with an optional Rp/IDR: "Rp 1.500.000", "1,250,000".
-        for style, separator in (("id", r"\."), ("en", ",")):
-            hit = matches(rest, _PREFIX + rf"[1-9][0-9]{{0,2}}(?:{separator}[0-9]{{3}}){{2,}}")
-            if not hit.any():
-                continue
-            tier = pc.filter(rest, pa.array(hit))
-            digits = pc.replace_substring_regex(tier, "[^0-9]", "")
-            fits = np.asarray(
-                pc.less_equal(pc.utf8_length(digits), max_int_digits).to_numpy(
-                    zero_copy_only=False
-                ),
-                dtype=bool,
-            )
-            positions = left[hit][fits]  # longer ones: amount-too-large, below
-            digits = pc.filter(digits, pa.array(fits))
-            minor[positions] = _to_int64(digits) * 100
-            out.decide(_mask(out.n, positions), digits)
-            styled[style].update(pc.unique(pc.filter(tier, pa.array(fits))).to_pylist())
-    pos, texts = out.rest()
-    if len(pos):
-        # Formatted text: parse each distinct value once, then spread the results.
-        parsed: dict[str, AmountParse] = {}
-        for text in texts:
-            if text not in parsed:
-                parsed[text] = parse_amount_text(
-                    text,
-                    decimals=decimals,
-                    max_int_digits=max_int_digits,
-                    amount_format=amount_format,
-                )
-        for text, res in parsed.items():
-            if res.style:
-                styled[res.style].add(text)
-        for p, text in zip(pos, texts, strict=True):
-            res = parsed[text]
-            out.set(p, res.canonical, res.code)
-            minor[p] = res.minor
-            if res.detail:
-                out.detail(int(p), res.detail)
-    for style, texts_of_style in styled.items():
-        evidence[style] = len(texts_of_style)
+        rest = out.cells.take(pa.array(left)) if len(left) else out.cells.slice(0, 0)
+        _two_decimals(out, minor, rest, left, whole_digits, decimals)
+        _grouped_thousands(out, minor, rest, left, max_int_digits, styled)
+    _formatted_text(
+        out,
+        minor,
+        styled,
+        decimals=decimals,
+        max_int_digits=max_int_digits,
+        amount_format=amount_format,
+    )
+    evidence = {style: len(texts_of_style) for style, texts_of_style in styled.items()}
     return out.result(minor=minor, evidence=evidence)
+
+
+def _plain_integers(out: Out, minor: np.ndarray, whole_digits: str) -> None:
+    """Tier 1: a plain integer, no leading zero, within the digit limit (int64-safe: ≤ 16
+    digits × 100 < 2**63). The ASCII-only pattern keeps out the non-ASCII digits and
+    underscores a number parser would otherwise accept."""
+    ints = matches(out.cells, whole_digits)
+    if ints.any():
+        out.keep(ints)
+        minor[ints] = _to_int64(pc.filter(out.cells, pa.array(ints))) * 100
+
+
+def _two_decimals(
+    out: Out,
+    minor: np.ndarray,
+    rest: pa.Array,
+    left: np.ndarray,
+    whole_digits: str,
+    decimals: int,
+) -> None:
+    """Tier 2: two decimals, as Excel's 0.00 number format exports them."""
+    hit = matches(rest, whole_digits + r"\.[0-9]{2}")
+    if not hit.any():
+        return
+    tier = pc.filter(rest, pa.array(hit))
+    m = _to_int64(pc.replace_substring(tier, ".", ""))
+    whole = m % 100 == 0
+    positions = left[hit]
+    if decimals == 0:
+        out.reject(positions[~whole], "amount-not-whole")
+        positions, m = positions[whole], m[whole]
+        tier = pc.filter(tier, pa.array(whole))
+    minor[positions] = m
+    # "1500000.00" → "1500000"; "1500000.50" stays as written (already canonical).
+    canonical = pc.if_else(pc.ends_with(tier, ".00"), pc.utf8_slice_codeunits(tier, 0, -3), tier)
+    out.decide(_mask(out.n, positions), canonical)
+
+
+def _grouped_thousands(
+    out: Out,
+    minor: np.ndarray,
+    rest: pa.Array,
+    left: np.ndarray,
+    max_int_digits: int,
+    styled: dict[str, set[str]],
+) -> None:
+    """Tier 3: whole amounts grouped in thousands, two groups or more (so never the
+    ambiguous 1.500), with an optional Rp/IDR: "Rp 1.500.000", "1,250,000"."""
+    for style, separator in (("id", r"\."), ("en", ",")):
+        hit = matches(rest, _PREFIX + rf"[1-9][0-9]{{0,2}}(?:{separator}[0-9]{{3}}){{2,}}")
+        if not hit.any():
+            continue
+        tier = pc.filter(rest, pa.array(hit))
+        digits = pc.replace_substring_regex(tier, "[^0-9]", "")
+        fits = np.asarray(
+            pc.less_equal(pc.utf8_length(digits), max_int_digits).to_numpy(zero_copy_only=False),
+            dtype=bool,
+        )
+        positions = left[hit][fits]  # longer ones: amount-too-large, below
+        digits = pc.filter(digits, pa.array(fits))
+        minor[positions] = _to_int64(digits) * 100
+        out.decide(_mask(out.n, positions), digits)
+        styled[style].update(pc.unique(pc.filter(tier, pa.array(fits))).to_pylist())
+
+
+def _formatted_text(
+    out: Out,
+    minor: np.ndarray,
+    styled: dict[str, set[str]],
+    *,
+    decimals: int,
+    max_int_digits: int,
+    amount_format: AmountFormat | None,
+) -> None:
+    """The cells no tier decided: parse each distinct value once, then spread the results."""
+    pos, texts = out.rest()
+    if not len(pos):
+        return
+    parsed: dict[str, AmountParse] = {}
+    for text in texts:
+        if text not in parsed:
+            parsed[text] = parse_amount_text(
+                text,
+                decimals=decimals,
+                max_int_digits=max_int_digits,
+                amount_format=amount_format,
+            )
+    for text, res in parsed.items():
+        if res.style:
+            styled[res.style].add(text)
+    for p, text in zip(pos, texts, strict=True):
+        res = parsed[text]
+        out.set(p, res.canonical, res.code)
+        minor[p] = res.minor
+        if res.detail:
+            out.detail(int(p), res.detail)
 
 
 def _mask(n: int, positions: np.ndarray) -> np.ndarray:

@@ -56,8 +56,9 @@ TEXT = pa.large_string()
 BLANK = pa.scalar("", TEXT)
 
 
-def as_arrow(column: pd.Series | np.ndarray | Sequence[str] | pa.Array | pa.ChunkedArray
-             ) -> pa.Array:
+def as_arrow(
+    column: pd.Series | np.ndarray | Sequence[str] | pa.Array | pa.ChunkedArray,
+) -> pa.Array:
     """A column of text as one pyarrow string array (no copy for pyarrow-backed ``str``
     columns). Missing cells (NaN/None) become ''."""
     if isinstance(column, pd.Series):
@@ -122,8 +123,7 @@ def matches(cells: pa.Array, pattern: str) -> np.ndarray:
     return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def py_fullmatch(values: Sequence[str] | np.ndarray, pattern: str | re.Pattern[str]
-                 ) -> np.ndarray:
+def py_fullmatch(values: Sequence[str] | np.ndarray, pattern: str | re.Pattern[str]) -> np.ndarray:
     """Python's ``re.fullmatch`` over a short list of cells (the slow path)."""
     fn = re.compile(pattern).fullmatch
     return np.fromiter((fn(v) is not None for v in values), dtype=bool, count=len(values))
@@ -250,8 +250,7 @@ def per_unique(fn: Callable[[pd.Series], Normalised], raw: pd.Series) -> Normali
     taken = pa.array(positions)
     out = Normalised(
         values=text_series(pc.take(as_arrow(res.values), taken), raw.index),
-        codes=pd.Series(res.codes.to_numpy(dtype=object)[positions], index=raw.index,
-                        dtype=object),
+        codes=pd.Series(res.codes.to_numpy(dtype=object)[positions], index=raw.index, dtype=object),
         blank=pd.Series(res.blank.to_numpy(dtype=bool)[positions], index=raw.index),
         evidence=res.evidence,
     )

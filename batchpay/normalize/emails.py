@@ -27,8 +27,9 @@ def normalise_emails(raw: pd.Series) -> Normalised:
     out = Out(raw)
     fast = matches(out.cells, _EMAIL_FAST)
     for domain in email_validator.SPECIAL_USE_DOMAIN_NAMES:
-        fast &= ~np.asarray(pc.ends_with(out.cells, "." + domain).to_numpy(zero_copy_only=False),
-                            dtype=bool)
+        fast &= ~np.asarray(
+            pc.ends_with(out.cells, "." + domain).to_numpy(zero_copy_only=False), dtype=bool
+        )
     out.keep(fast)
     pos, texts = out.rest()
     verdicts: dict[str, tuple[str, str, str]] = {}

@@ -127,8 +127,9 @@ def normalise_account_types(raw: pd.Series) -> Normalised:
     """STANDARD or DEFAULT, any case (``account-type-invalid``)."""
     res = normalise_text(raw, collapse=False, upper=True)
     ok = pc.is_in(as_arrow(res.values), value_set=pa.array(ACCOUNT_TYPES))
-    return restrict(res, np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool),
-                    "account-type-invalid")
+    return restrict(
+        res, np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool), "account-type-invalid"
+    )
 
 
 def normalise_currencies(raw: pd.Series) -> Normalised:

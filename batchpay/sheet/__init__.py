@@ -12,7 +12,8 @@ The package, by seam:
   C parser and the csv module for the rest);
 * :mod:`~batchpay.sheet.xlsxfile` — values from python-calamine, as the text Excel shows;
 * :mod:`~batchpay.sheet.xmlscan` — the facts calamine cannot give, from the sheet's XML;
-* :mod:`~batchpay.sheet.grid` — text columns → header row, data rows, :class:`RawSheet`.
+* :mod:`~batchpay.sheet.grid` — text columns → header row, data rows, :class:`RawSheet`;
+* :mod:`~batchpay.sheet.cells` — the cell-level problems (hidden, merged, formulas, errors).
 
 The frame's columns are pandas ``str`` columns backed by pyarrow: a million-row sheet is a
 few hundred MB of Arrow buffers instead of ten million Python objects.
@@ -24,8 +25,9 @@ import hashlib
 from pathlib import Path
 
 from batchpay.problems import Problem
+from batchpay.sheet.cells import column_letter
 from batchpay.sheet.files import read_bytes, unsupported
-from batchpay.sheet.grid import build, column_letter
+from batchpay.sheet.grid import build
 from batchpay.sheet.model import (
     CSV_SUFFIXES,
     XLSX_SUFFIXES,

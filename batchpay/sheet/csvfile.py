@@ -52,8 +52,9 @@ def _read_utf8_arrow(data: bytes) -> Grid | None:
     # The sniffer looks at the first 65,536 characters; four bytes per character at most.
     head = body[: 4 * _SNIFF_CHARS].decode("utf-8", errors="ignore")
     delimiter = sniff_delimiter(head)
-    first = next(csv.reader(io.StringIO(head[:_SNIFF_CHARS], newline=""), delimiter=delimiter),
-                 None)
+    first = next(
+        csv.reader(io.StringIO(head[:_SNIFF_CHARS], newline=""), delimiter=delimiter), None
+    )
     if not first:
         return None
     names = [f"c{i}" for i in range(len(first))]

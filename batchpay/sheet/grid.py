@@ -12,13 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 
 from batchpay.errors import InputError
 from batchpay.problems import Problem
+from batchpay.sheet.cells import cell_problems, column_letter
 from batchpay.sheet.model import Facts, HeaderScorer, RawSheet
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TEXT = pa.large_string()  # pandas' own string type: its str columns wrap it without a copy
 _HEADER_SEARCH_ROWS = 30  # title rows above the header rarely exceed a handful
@@ -129,19 +134,8 @@ def build(
     digest: str,
     scorer: HeaderScorer | None,
 ) -> RawSheet:
-    n, width = grid.n_rows, grid.width
-    sure: list[np.ndarray] = []
-    maybe: list[np.ndarray] = []
-    for col in grid.columns:
-        s, m = _first_bytes(col)
-        sure.append(s)
-        maybe.append(m)
-    filled = np.logical_or.reduce(sure) if width else np.zeros(n, dtype=bool)
-    unsure = (np.logical_or.reduce(maybe) & ~filled) if width else filled
-    if unsure.any():
-        for c, col in enumerate(grid.columns):
-            pos = np.flatnonzero(unsure & maybe[c])
-            filled[pos[_strip_nonblank(col, pos)]] = True
+    n = grid.n_rows
+    filled, sure, maybe = _filled_rows(grid)
     if not filled.any():
         where = f"sheet {sheet_name!r}" if sheet_name else "the file"
         raise InputError(
@@ -150,65 +144,18 @@ def build(
             "sheet with --sheet",
         )
 
-    candidates = np.flatnonzero(filled)[:_HEADER_SEARCH_ROWS].tolist()
-    header_at = candidates[_find_header([grid.row(i) for i in candidates], scorer)]
-    data_mask = filled.copy()
-    for r, _c in facts.formulas:
-        data_mask[r] = True  # a formula with no value is still a row the user filled
-    data_mask[: header_at + 1] = False
-    data_at = np.flatnonzero(data_mask)
+    header_at, data_at = _header_and_data(grid, facts, filled, scorer)
     header_cells = [c.strip() for c in grid.row(header_at)]
-    # Keep a column when it has a header or any value, so stray values are never dropped.
-    keep = [
-        c
-        for c in range(width)
-        if header_cells[c]
-        or sure[c][data_at].any()
-        or _strip_nonblank(grid.columns[c], data_at[maybe[c][data_at]]).any()
-    ]
+    keep = _kept_columns(grid, header_cells, data_at, sure, maybe)
     letters = [column_letter(c) for c in keep]
     originals = [header_cells[c] or f"Column {column_letter(c)}" for c in keep]
     headers = _unique(originals)
     column_of = dict(zip(keep, headers, strict=True))
-    # pandas only now: reading the file above needs none of it, so the CLI imports pandas
-    # on another thread meanwhile (batchpay/cli/sheets.py).
-    import pandas as pd
-
-    contiguous = len(data_at) == 0 or data_at[-1] - data_at[0] + 1 == len(data_at)
-    take = None if contiguous else pa.array(data_at, type=pa.int64())
-    start = int(data_at[0]) if len(data_at) else 0
-    frame = pd.DataFrame(
-        {
-            h: pd.Series(
-                # Some pyarrow kernels mishandle sliced string arrays (see rebased).
-                rebased(grid.columns[c].slice(start, len(data_at)))
-                if take is None
-                else grid.columns[c].take(take),
-                dtype="str",
-            )
-            for c, h in column_of.items()
-        },
-        columns=headers,
-    )
-    row_numbers = (data_at + 1).tolist()
     is_data = np.zeros(n, dtype=bool)
     is_data[data_at] = True
 
-    numeric: dict[str, set[int]] = {}
-    for c, rows in facts.numeric.items():
-        if c in column_of:
-            at = np.fromiter(rows, dtype=np.int64, count=len(rows))
-            at = at[at < n]
-            kept = set((at[is_data[at]] + 1).tolist())
-            if kept:
-                numeric[column_of[c]] = kept
-    scientific: dict[str, set[int]] = {}
-    for r, c in facts.scientific:
-        if is_data[r] and c in column_of:
-            scientific.setdefault(column_of[c], set()).add(r + 1)
-
     last = int(data_at[-1]) if len(data_at) else header_at
-    problems.extend(_cell_problems(grid, facts, header_at, last, is_data, column_of))
+    problems.extend(cell_problems(grid, facts, header_at, last, is_data, column_of))
     if not len(data_at):
         problems.append(
             Problem(
@@ -224,26 +171,118 @@ def build(
         path=p,
         sheet_name=sheet_name,
         headers=headers,
-        frame=frame,
-        row_numbers=row_numbers,
+        frame=_frame(grid, data_at, column_of, headers),
+        row_numbers=(data_at + 1).tolist(),
         problems=problems,
         sha256=digest,
         header_row=header_at + 1,
         original_headers=originals,
         column_letters=letters,
-        numeric_cells=numeric,
-        scientific_cells=scientific,
+        numeric_cells=_numeric_cells(facts, n, is_data, column_of),
+        scientific_cells=_scientific_cells(facts, is_data, column_of),
     )
 
 
-def column_letter(index: int) -> str:
-    """0 → "A", 27 → "AB"."""
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
+def _header_and_data(
+    grid: Grid, facts: Facts, filled: np.ndarray, scorer: HeaderScorer | None
+) -> tuple[int, np.ndarray]:
+    """(header_at, data_at): the header row's index and the indexes of the data rows."""
+    candidates = np.flatnonzero(filled)[:_HEADER_SEARCH_ROWS].tolist()
+    header_at = candidates[_find_header([grid.row(i) for i in candidates], scorer)]
+    data_mask = filled.copy()
+    for r, _c in facts.formulas:
+        data_mask[r] = True  # a formula with no value is still a row the user filled
+    data_mask[: header_at + 1] = False
+    return header_at, np.flatnonzero(data_mask)
+
+
+def _filled_rows(grid: Grid) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+    """(filled, sure, maybe): which rows hold any non-blank cell, and per column the
+    :func:`_first_bytes` verdicts."""
+    sure: list[np.ndarray] = []
+    maybe: list[np.ndarray] = []
+    for col in grid.columns:
+        s, m = _first_bytes(col)
+        sure.append(s)
+        maybe.append(m)
+    if not grid.width:
+        return np.zeros(grid.n_rows, dtype=bool), sure, maybe
+    filled = np.logical_or.reduce(sure)
+    unsure = np.logical_or.reduce(maybe) & ~filled
+    if unsure.any():
+        for c, col in enumerate(grid.columns):
+            pos = np.flatnonzero(unsure & maybe[c])
+            filled[pos[_strip_nonblank(col, pos)]] = True
+    return filled, sure, maybe
+
+
+def _kept_columns(
+    grid: Grid,
+    header_cells: list[str],
+    data_at: np.ndarray,
+    sure: list[np.ndarray],
+    maybe: list[np.ndarray],
+) -> list[int]:
+    """Keep a column when it has a header or any value, so stray values are never dropped."""
+    return [
+        c
+        for c in range(grid.width)
+        if header_cells[c]
+        or sure[c][data_at].any()
+        or _strip_nonblank(grid.columns[c], data_at[maybe[c][data_at]]).any()
+    ]
+
+
+def _frame(
+    grid: Grid, data_at: np.ndarray, column_of: dict[int, str], headers: list[str]
+) -> pd.DataFrame:
+    """The data rows of the kept columns, as pandas str columns wrapping the Arrow arrays."""
+    # pandas only now: reading the file above needs none of it, so the CLI imports pandas
+    # on another thread meanwhile (batchpay/cli/sheets.py).
+    import pandas as pd
+
+    contiguous = len(data_at) == 0 or data_at[-1] - data_at[0] + 1 == len(data_at)
+    take = None if contiguous else pa.array(data_at, type=pa.int64())
+    start = int(data_at[0]) if len(data_at) else 0
+    return pd.DataFrame(
+        {
+            h: pd.Series(
+                # Some pyarrow kernels mishandle sliced string arrays (see rebased).
+                rebased(grid.columns[c].slice(start, len(data_at)))
+                if take is None
+                else grid.columns[c].take(take),
+                dtype="str",
+            )
+            for c, h in column_of.items()
+        },
+        columns=headers,
+    )
+
+
+def _numeric_cells(
+    facts: Facts, n: int, is_data: np.ndarray, column_of: dict[int, str]
+) -> dict[str, set[int]]:
+    """Excel row numbers, per kept column, of the data cells that were stored as numbers."""
+    numeric: dict[str, set[int]] = {}
+    for c, rows in facts.numeric.items():
+        if c in column_of:
+            at = np.fromiter(rows, dtype=np.int64, count=len(rows))
+            at = at[at < n]
+            kept = set((at[is_data[at]] + 1).tolist())
+            if kept:
+                numeric[column_of[c]] = kept
+    return numeric
+
+
+def _scientific_cells(
+    facts: Facts, is_data: np.ndarray, column_of: dict[int, str]
+) -> dict[str, set[int]]:
+    """Excel row numbers, per kept column, of the data cells shown in scientific notation."""
+    scientific: dict[str, set[int]] = {}
+    for r, c in facts.scientific:
+        if is_data[r] and c in column_of:
+            scientific.setdefault(column_of[c], set()).add(r + 1)
+    return scientific
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -259,99 +298,4 @@ def _unique(names: list[str]) -> list[str]:
             candidate = f"{name} ({count})"
         taken.add(candidate)
         out.append(candidate)
-    return out
-
-
-def _cell_problems(
-    grid: Grid,
-    facts: Facts,
-    header_at: int,
-    last: int,
-    is_data: np.ndarray,
-    column_of: dict[int, str],
-) -> list[Problem]:
-    out: list[Problem] = []
-    for r in sorted(r for r in facts.hidden_rows if r < len(is_data) and is_data[r]):
-        out.append(
-            Problem(
-                r + 1,
-                None,
-                None,
-                "hidden-row",
-                "this row is hidden in Excel but would still be paid",
-                "unhide the row (select the rows around it → right-click → Unhide) "
-                "and check it, or delete it if it should not be paid",
-            )
-        )
-    for c in sorted(facts.hidden_cols):
-        if c in column_of:
-            out.append(
-                Problem(
-                    None,
-                    column_of[c],
-                    None,
-                    "hidden-column",
-                    "this column is hidden in Excel, so its values cannot be checked by eye",
-                    "unhide the column and check it",
-                    severity="warning",
-                )
-            )
-    for r0, c0, r1, c1 in facts.merged:
-        if r1 < header_at or r0 > last:
-            continue  # merged title cells above the header, or notes below the rows: harmless
-        ref = f"{column_letter(c0)}{r0 + 1}:{column_letter(c1)}{r1 + 1}"
-        column = next((column_of[c] for c in range(c0, c1 + 1) if c in column_of), None)
-        out.append(
-            Problem(
-                max(r0, header_at) + 1,
-                column,
-                ref,
-                "merged-cells",
-                f"cells {ref} are merged, so only the first of them holds a value",
-                "select the cells → Home → Merge & Center to unmerge them, then "
-                "type the value into every row",
-            )
-        )
-    for (r, c), has_value in facts.formulas.items():
-        if not is_data[r] or c not in column_of:
-            continue
-        value = grid.cell(r, c)
-        if (r, c) in facts.errors:
-            continue  # reported as an error value below
-        if has_value:
-            out.append(
-                Problem(
-                    r + 1,
-                    column_of[c],
-                    value,
-                    "formula-cached",
-                    "this cell is a formula; the value Excel last calculated is used",
-                    "check the value is right, or paste it as a value (Paste Special → Values)",
-                    severity="warning",
-                )
-            )
-        else:
-            out.append(
-                Problem(
-                    r + 1,
-                    column_of[c],
-                    "",
-                    "formula-no-value",
-                    "this cell is a formula that has never been calculated, so it has no value",
-                    "open the file in Excel, let it calculate and "
-                    "save it, or type the value instead of the formula",
-                )
-            )
-    for (r, c), text in facts.errors.items():
-        if r < len(is_data) and is_data[r] and c in column_of:
-            out.append(
-                Problem(
-                    r + 1,
-                    column_of[c],
-                    text,
-                    "error-value",
-                    f"this cell shows the Excel error {text}",
-                    "fix the formula or type the correct value",
-                )
-            )
     return out

@@ -52,44 +52,7 @@ _T = TypeVar("_T")
 def read_xlsx(
     p: Path, data: bytes, sheet: str | None, problems: list[Problem]
 ) -> tuple[Grid, Facts, str]:
-    if data.startswith(OLE2_MAGIC):
-        raise ole2_error(p, data)
-    if not data.startswith(ZIP_MAGIC):
-        if looks_like_text(data):
-            head = data[:512].lstrip().lower()
-            if head.startswith((b"<html", b"<!doctype", b"<table")):
-                raise InputError(
-                    f"{p.name}: this is a web page saved with a {p.suffix} name",
-                    hint="open it in Excel and use Save As → Excel Workbook (.xlsx)",
-                )
-            raise InputError(
-                f"{p.name}: this is a text file (CSV?) with a {p.suffix} name",
-                hint="rename it to .csv, or open it in Excel and save as .xlsx",
-            )
-        raise InputError(
-            f"{p.name}: not an Excel workbook (the file is not a zip archive)",
-            hint="open it in Excel and use Save As → Excel Workbook (.xlsx)",
-        )
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        names = set(archive.namelist())
-        if len(names) != len(archive.namelist()):
-            # Excel never writes one part twice; readers disagree on which copy counts, so
-            # the one measured below might not be the one calamine reads.
-            raise zipfile.BadZipFile("duplicate part names")
-    except Exception:  # see scan_xml below: any zip failure is damage
-        raise InputError(
-            f"{p.name}: the workbook is damaged (incomplete or corrupt zip)",
-            hint="copy or download the file again, or re-save it from Excel",
-        ) from None
-    if "xl/workbook.xml" not in names:
-        raise InputError(
-            f"{p.name}: this zip file is not an Excel workbook",
-            hint="save the sheet from Excel as Excel Workbook (.xlsx)",
-        )
-    # The parts calamine reads when it opens the workbook, measured before it does.
-    for part_name in _opened_parts(names):
-        _within_limits(p, None, functools.partial(measure_part, archive, part_name))
+    archive = _open_archive(p, data)
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
     except PasswordError:
@@ -133,6 +96,55 @@ def read_xlsx(
             # traceback.
             raise _damaged(p, name) from None
     return Grid(columns, max((len(c) for c in columns), default=0)), facts, name
+
+
+def _open_archive(p: Path, data: bytes) -> zipfile.ZipFile:
+    """The workbook's zip archive, once the bytes are known to be one whose opening parts
+    are within the limits; anything else is an :class:`InputError` saying what the file is."""
+    if not data.startswith(ZIP_MAGIC):
+        raise _not_a_zip(p, data)
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        names = set(archive.namelist())
+        if len(names) != len(archive.namelist()):
+            # Excel never writes one part twice; readers disagree on which copy counts, so
+            # the one measured below might not be the one calamine reads.
+            raise zipfile.BadZipFile("duplicate part names")
+    except Exception:  # see scan_xml below: any zip failure is damage
+        raise InputError(
+            f"{p.name}: the workbook is damaged (incomplete or corrupt zip)",
+            hint="copy or download the file again, or re-save it from Excel",
+        ) from None
+    if "xl/workbook.xml" not in names:
+        raise InputError(
+            f"{p.name}: this zip file is not an Excel workbook",
+            hint="save the sheet from Excel as Excel Workbook (.xlsx)",
+        )
+    # The parts calamine reads when it opens the workbook, measured before it does.
+    for part_name in _opened_parts(names):
+        _within_limits(p, None, functools.partial(measure_part, archive, part_name))
+    return archive
+
+
+def _not_a_zip(p: Path, data: bytes) -> InputError:
+    """What a file with an .xlsx name is when it is not a zip archive."""
+    if data.startswith(OLE2_MAGIC):
+        return ole2_error(p, data)
+    if looks_like_text(data):
+        head = data[:512].lstrip().lower()
+        if head.startswith((b"<html", b"<!doctype", b"<table")):
+            return InputError(
+                f"{p.name}: this is a web page saved with a {p.suffix} name",
+                hint="open it in Excel and use Save As → Excel Workbook (.xlsx)",
+            )
+        return InputError(
+            f"{p.name}: this is a text file (CSV?) with a {p.suffix} name",
+            hint="rename it to .csv, or open it in Excel and save as .xlsx",
+        )
+    return InputError(
+        f"{p.name}: not an Excel workbook (the file is not a zip archive)",
+        hint="open it in Excel and use Save As → Excel Workbook (.xlsx)",
+    )
 
 
 def _damaged(p: Path, sheet: str) -> InputError:
@@ -267,11 +279,8 @@ def _numbers_to_text(c: int, column: list[Any], facts: Facts) -> None:
     # float is exact and has at most 15 digits, as Excel shows it. An int is its digits.
     floats = np.fromiter((kinds[r] is float for r in positions.tolist()), bool, len(positions))
     whole = floats & np.isfinite(as_float)
-    whole[whole] = (as_float[whole] == np.trunc(as_float[whole])) & (
-        np.abs(as_float[whole]) < 1e15
-    )
-    for r, v, is_whole in zip(positions.tolist(), numbers.tolist(), whole.tolist(),
-                              strict=True):
+    whole[whole] = (as_float[whole] == np.trunc(as_float[whole])) & (np.abs(as_float[whole]) < 1e15)
+    for r, v, is_whole in zip(positions.tolist(), numbers.tolist(), whole.tolist(), strict=True):
         column[r] = str(int(v)) if is_whole else cell_text(v)
     with np.errstate(invalid="ignore"):
         large = positions[np.abs(as_float) >= _GENERAL_SCIENTIFIC_FROM]

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from batchpay.sheet.grid import TEXT, column_letter
+from batchpay.sheet.cells import column_letter
+from batchpay.sheet.grid import TEXT
 from batchpay.sheet.model import Facts
 
 # XML facts calamine does not expose. Excel, LibreOffice, openpyxl and xlsxwriter all write
@@ -146,9 +147,7 @@ def measure_part(archive: zipfile.ZipFile, part: str, limit: int = MAX_PART_BYTE
     return sum(len(piece) for piece in _pieces(archive, part, limit))
 
 
-def measure_sheet(
-    archive: zipfile.ZipFile, part: str, limit: int = MAX_PART_BYTES
-) -> SheetSize:
+def measure_sheet(archive: zipfile.ZipFile, part: str, limit: int = MAX_PART_BYTES) -> SheetSize:
     """Stream a sheet's XML once, counting bytes, rows, the last row and the last column;
     :class:`LimitExceeded` as soon as one passes Excel's limits or ``limit`` bytes."""
     kept: list[bytes] | None = []

@@ -1,0 +1,158 @@
+"""The kind's pandera model run on the check frame, and its failure cases turned into
+:class:`~batchpay.problems.Problem` values worded by :data:`batchpay.schemas.RULES`."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.config import ValidationDepth, config_context
+from pandera.errors import SchemaErrors
+
+from batchpay import schemas
+from batchpay.kinds import Kind
+from batchpay.problems import Problem
+from batchpay.references import reference_key
+
+if TYPE_CHECKING:
+    from batchpay.headers import Table
+
+
+def run_model(kind: Kind, check_frame: pd.DataFrame) -> pd.DataFrame:
+    """Validate ``check_frame`` with the kind's model; failures as (row, column, code) rows."""
+    model = schemas.MODELS[kind.name]
+    schema = model.to_schema()
+    empty = pd.DataFrame(
+        {
+            "row": pd.Series(dtype=np.int64),
+            "column": pd.Series(dtype=object),
+            "code": pd.Series(dtype=object),
+        }
+    )
+    with config_context(validation_enabled=True, validation_depth=ValidationDepth.SCHEMA_AND_DATA):
+        try:
+            schema.validate(check_frame, lazy=True, inplace=True)
+        except SchemaErrors as exc:
+            return _failures(schema, exc.failure_cases)
+    return empty
+
+
+def _failures(schema: pa.DataFrameSchema, cases: pd.DataFrame) -> pd.DataFrame:
+    out = []
+    if cases["check_number"].isna().any() or cases["index"].isna().any():
+        # A dtype or missing-column failure means validate built the frame wrongly.
+        raise RuntimeError(f"schema failure outside the data checks:\n{cases.head()}")
+    frame_level = cases["schema_context"] == "DataFrameSchema"
+    # A dataframe-level check lists every column of a failing row; one problem per row.
+    for number, group in cases[frame_level].groupby("check_number", sort=False):
+        check = schema.checks[int(str(number))]
+        rows = group["index"].astype(np.int64).unique()
+        # The only dataframe-level check compares origin and destination; report it on the
+        # destination cell, which is the one to change.
+        out.append(pd.DataFrame({"row": rows, "column": "destination", "code": check.name}))
+    by_check = cases[~frame_level].groupby(["column", "check_number"], sort=False)
+    for key, group in by_check:
+        column, number = str(key[0]), int(str(key[1]))  # type: ignore[index]
+        check = schema.columns[column].checks[number]
+        field_name = (
+            str(column).removesuffix(schemas.CODE_SUFFIX).removesuffix(schemas.LENGTH_SUFFIX)
+        )
+        out.append(
+            pd.DataFrame(
+                {
+                    "row": group["index"].astype(np.int64).to_numpy(),
+                    "column": field_name,
+                    "code": check.name,
+                }
+            )
+        )
+    return pd.concat(out, ignore_index=True)
+
+
+def to_problems(
+    failures: pd.DataFrame,
+    table: Table,
+    check_frame: pd.DataFrame,
+    details: dict[str, dict[Hashable, str]],
+    evidence: dict[str, int],
+) -> list[Problem]:
+    kind = table.kind
+    frame = table.frame
+    problems: list[Problem] = []
+    for (column, code), group in failures.groupby(["column", "code"], sort=False):
+        f = kind.field(str(column))
+        rule = schemas.RULES[str(code)]
+        rows = group["row"].tolist()
+        raw = frame[f.name] if f.name in frame.columns else pd.Series("", index=frame.index)
+        raw_values = raw.loc[rows].tolist()
+        base: dict[str, Any] = {
+            "field": f.name,
+            "description": f.description,
+            "max_len": f.max_len,
+            "min_len": f.min_len,
+            "decimals": kind.amount_decimals,
+            "max_int_digits": kind.amount_max_int_digits,
+            "detail": "",
+            "others": "",
+            "evidence": "",
+            "length": "",
+        }
+        if code == "amount-ambiguous":
+            base["evidence"] = _evidence(evidence)
+        others = _others(check_frame[f.name], rows) if code == "duplicate-reference" else {}
+        field_details = details.get(f.name, {})
+        for row, value in zip(rows, raw_values, strict=True):
+            ctx = dict(base)
+            detail = field_details.get(row, "")
+            if code == "bank-code-invalid" and detail:
+                detail = f" ({detail})"
+            ctx["detail"] = detail
+            if code in ("too-long", "too-short"):
+                ctx["length"] = len(str(check_frame.at[row, f.name]))
+            if others:
+                ctx["others"] = others[row]
+            problems.append(
+                Problem(
+                    row=int(row),
+                    column=f.name,
+                    value=str(value),
+                    code=rule.code,
+                    message=rule.message.format_map(ctx),
+                    hint=rule.hint.format_map(ctx),
+                    severity=rule.severity,
+                )
+            )
+    return problems
+
+
+def _evidence(counts: dict[str, int]) -> str:
+    if counts.get("id") and not counts.get("en"):
+        return (
+            " Other amounts in this sheet use the Indonesian style (1.500.000), so "
+            "--amount-format id is probably right."
+        )
+    if counts.get("en") and not counts.get("id"):
+        return (
+            " Other amounts in this sheet use the English style (1,500,000), so "
+            "--amount-format en is probably right."
+        )
+    return ""
+
+
+def _others(values: pd.Series, rows: list[int]) -> dict[int, str]:
+    """For each duplicated row, the other rows with the same reference (at most 5 named)."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for row, value in zip(rows, values.loc[rows].tolist(), strict=True):
+        groups[reference_key(value)].append(int(row))
+    out = {}
+    for members in groups.values():
+        for row in members:
+            rest = [r for r in members if r != row]
+            shown = ", ".join(str(r) for r in rest[:5])
+            more = f" and {len(rest) - 5} more" if len(rest) > 5 else ""
+            out[row] = ("row " if len(rest) == 1 else "rows ") + shown + more
+    return out
