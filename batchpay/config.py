@@ -30,15 +30,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Literal, cast, get_args
+from typing import Final, Literal, cast, get_args
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
 from batchpay.errors import ConfigError
 
-if TYPE_CHECKING:
-    from batchpay.doku.signing import Scheme
+# Payout Link signature schemes (docs/doku-api.md §2.2); defined here, in the core, because
+# settings validate them; batchpay.doku.signing implements them.
+Scheme = Literal["hmac-sha256", "snap-hmac-sha512"]
+SCHEMES: Final[tuple[Scheme, ...]] = ("snap-hmac-sha512", "hmac-sha256")
+# The emulator's built-in test credentials: public values, not secrets (batchpay.emulator).
+EMULATOR_CLIENT_ID = "MCH-0001-00000000000000"
+EMULATOR_SECRET_KEY = "SK-EMULATOR-NOT-A-REAL-KEY-0000"  # noqa: S105 - public test value
 
 Env = Literal["emulator", "sandbox", "production"]
 ENVS: Final[tuple[Env, ...]] = get_args(Env)
@@ -189,9 +194,6 @@ def load_settings(
     home = Path(source.get("BATCHPAY_HOME") or Path.home() / ".local/share/batchpay").expanduser()
     ledger_path = Path(ledger or source.get("BATCHPAY_LEDGER") or home / "ledger.sqlite")
 
-    # Imported here: batchpay.doku imports this module (Secret, redact).
-    from batchpay.doku.signing import SCHEMES
-
     scheme = (source.get("BATCHPAY_PAYOUT_LINK_SIGNATURE") or SCHEMES[0]).strip().lower()
     if scheme not in SCHEMES:
         raise ConfigError(
@@ -300,9 +302,7 @@ def _credentials(env: Env, url: str | None, source: _Source, required: bool) -> 
     client_id = (source.get("BATCHPAY_CLIENT_ID") or "").strip()
     secret = source.get("BATCHPAY_SECRET_KEY") or ""
     if env == "emulator":
-        from batchpay import emulator
-
-        builtin = (emulator.EMULATOR_CLIENT_ID, emulator.EMULATOR_SECRET_KEY)
+        builtin = (EMULATOR_CLIENT_ID, EMULATOR_SECRET_KEY)
         if url is None:
             # The in-process emulator is started with its built-in test credentials
             # (architecture.md, open_gateway), so any configured ones would not match it.

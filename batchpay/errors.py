@@ -9,6 +9,8 @@ carries the exit code the CLI maps it to.
     ├── ConfigError                  (exit 3)  missing or malformed configuration or credentials
     ├── RunError                     (exit 1)  a run cannot start or continue
     │   ├── RunLocked                          another process holds the run
+    │   ├── InsufficientBalance                a source Sub Account cannot cover its rows
+    │   ├── TotalMismatch                      --expect-total / typed total ≠ the plan
     │   ├── InputChanged             (exit 2)  resume against a file whose SHA-256 differs
     │   └── RunNotFound              (exit 2)
     ├── JournalError                 (exit 4)  the journal cannot be used (path, cause, what
@@ -31,7 +33,10 @@ Messages must never contain the secret key (docs/safety.md invariant 6).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+
+from batchpay.money import format_minor
 
 
 class BatchpayError(Exception):
@@ -78,7 +83,7 @@ class RunNotFound(RunError):
 
 class JournalError(BatchpayError):
     """The journal cannot be used. ``path`` is the journal's path; the message names it and
-    the cause, the hint says what to do (see :mod:`batchpay.ledger.faults`)."""
+    the cause, the hint says what to do (see :mod:`batchpay.journal.sqlite.faults`)."""
 
     exit_code = 4
 
@@ -133,3 +138,42 @@ class IllegalTransition(RunError):
         super().__init__(message, hint=hint)
         self.old_state = old_state
         self.new_state = new_state
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """One source Sub Account that cannot cover its rows."""
+
+    account_id: str
+    need_minor: int
+    available_minor: int | None  # None: the balance could not be read (message says why)
+    message: str = ""
+
+
+class InsufficientBalance(RunError):
+    """A source Sub Account cannot cover its rows; nothing was sent. ``shortfalls`` lists
+    each account, what it needs and what DOKU says is available."""
+
+    def __init__(self, shortfalls: list[Shortfall]) -> None:
+        self.shortfalls = shortfalls
+        lines = []
+        for s in shortfalls:
+            have = (format_minor(s.available_minor) if s.available_minor is not None
+                    else "unknown")
+            lines.append(f"{s.account_id}: needs {format_minor(s.need_minor)}, available "
+                         f"{have}" + (f" ({s.message})" if s.message else ""))
+        super().__init__(
+            "the balance check failed, nothing was sent:\n  " + "\n  ".join(lines),
+            hint="top up these Sub Accounts (or split the sheet) and run again",
+        )
+
+
+class TotalMismatch(RunError):
+    """--expect-total (or the typed confirmation) does not match the plan. ``expected`` is
+    what the operator gave (text as typed, or a row count), ``actual`` the plan's."""
+
+    def __init__(self, message: str, *, expected: str | int | None = None,
+                 actual: str | int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.expected = expected
+        self.actual = actual

@@ -1,6 +1,6 @@
-"""pandera models, one per kind, generated from ``kinds.py`` (the single source of limits).
+"""pandera models, one per kind, generated from ``batchpay.kinds`` (the single source of limits).
 
-The models validate a *check frame* that ``validate.py`` builds from the normalisers: for each
+The models validate a *check frame* that ``validate/`` builds from the normalisers: for each
 field ``F`` a column ``F`` (the normalised candidate text, '' when blank or not understood) and a
 column ``F__code`` (categorical: the code the normaliser gave the cell, '' when fine). Every
 pandera check is vectorised, named by its problem code (``Check.name``) and carries the
@@ -24,7 +24,7 @@ import pyarrow
 import pyarrow.compute as pc
 from pandera.typing import Series
 
-from batchpay.kinds import KINDS, Field, Kind
+from batchpay.kinds import KINDS, Field, Kind, RowCheck
 from batchpay.normalize import as_arrow
 from batchpay.problems import Severity
 from batchpay.references import reference_key
@@ -336,8 +336,15 @@ def _code_check(column: str, code: str) -> Any:
     return _column_check(code_column(column), code, lambda s: s != code)
 
 
-def _same_account(cls: Any, df: pd.DataFrame) -> Any:
-    return (df["destination"] == "") | (df["origin"] != df["destination"])
+def _frame_check(row_check: RowCheck) -> Any:
+    """A kind's cross-column check (``Kind.row_checks``) as a pandera dataframe check."""
+
+    def check(cls: Any, df: pd.DataFrame) -> Any:
+        return row_check.check(df)
+
+    check.__name__ = f"check_{row_check.code}".replace("-", "_")
+    check.__doc__ = RULES[row_check.code].message
+    return pa.dataframe_check(name=row_check.code, error=RULES[row_check.code].message)(check)
 
 
 def build_model(kind: Kind) -> type[pa.DataFrameModel]:
@@ -349,7 +356,7 @@ def build_model(kind: Kind) -> type[pa.DataFrameModel]:
     }
     for f in kind.fields:
         # str: the check frame's candidate columns are pandas str columns backed by pyarrow
-        # (see validate.py), even when they have no rows.
+        # (see batchpay/validate/table.py), even when they have no rows.
         annotations[f.name] = Series[str]
         namespace[f.name] = pa.Field(description=f.description)
         annotations[code_column(f.name)] = Series[pd.CategoricalDtype]
@@ -361,12 +368,8 @@ def build_model(kind: Kind) -> type[pa.DataFrameModel]:
             namespace[length_column(f.name)] = pa.Field()
         for column, code, fn in _value_checks(f, kind):
             namespace[f"_value_{f.name}_{code}"] = _column_check(column, code, fn)
-    if kind.name == "sub-account-transfer":
-        # docs/doku-api.md §5: "origin/destination ≤ 40 (and different)".
-        namespace["_same_account"] = pa.dataframe_check(
-            name="transfer-same-account",
-            error=RULES["transfer-same-account"].message,
-        )(_same_account)
+    for row_check in kind.row_checks:
+        namespace[f"_row_{row_check.code}"] = _frame_check(row_check)
 
     class Config:
         strict = False  # amount_minor and extra columns ride along unvalidated

@@ -163,7 +163,7 @@ def _data_sheet(ws: Worksheet, kind: Kind) -> None:
 def _instructions_sheet(ws: Worksheet, kind: Kind, data_title: str) -> None:
     notes = [
         f"batchpay template: {kind.title}",
-        f"Fill the '{data_title}' sheet, one row per {_row_word(kind)}; "
+        f"Fill the '{data_title}' sheet, one row per {kind.row_noun}; "
         "keep the header row as it is.",
         "Columns other than the amount are formatted as Text so Excel keeps leading zeros: "
         "type values, or paste with Paste Special → Values.",
@@ -197,12 +197,6 @@ def _instructions_sheet(ws: Worksheet, kind: Kind, data_title: str) -> None:
             cell.number_format = TEXT_FORMAT
     for letter, width in zip("ABCDEF", (24, 10, 44, 60, 28, 12), strict=True):
         ws.column_dimensions[letter].width = width
-
-
-def _row_word(kind: Kind) -> str:
-    return {"sub-account-create": "account", "sub-account-transfer": "transfer"}.get(
-        kind.name, "payment"
-    )
 
 
 def template_workbook(kind: Kind) -> Workbook:

@@ -28,8 +28,8 @@ from typing import Any
 
 from openpyxl import Workbook
 
+from batchpay.journal import EventRecord, RowRecord, RunRecord
 from batchpay.kinds import PAYOUT_LINK, build_body
-from batchpay.ledger_records import EventRecord, RowRecord, RunRecord
 from batchpay.reconcile import Reconciliation, reconcile
 from batchpay.workbook.reconciliation import write_reconciliation
 

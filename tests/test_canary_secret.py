@@ -26,8 +26,8 @@ from batchpay.doku import make_session
 from batchpay.doku.client import DokuClient
 from batchpay.emulator import EMULATOR_CLIENT_ID, start_emulator
 from batchpay.emulator.runtime import EmulatorHandle
+from batchpay.journal.sqlite import SqliteJournal
 from batchpay.kinds import KINDS
-from batchpay.ledger import Ledger
 from tests.helpers.proofs import batchpay_cmd, cli_env
 from tests.helpers.runs import FUNDED, payout_link_rows, sac_payout_rows, write_csv
 
@@ -124,11 +124,12 @@ class Session:
         return done
 
     def run_id(self, sheet_name: str) -> str:
-        runs = [r for r in Ledger(self.ledger).runs() if r.input_name == sheet_name]
+        runs = [r for r in SqliteJournal(self.ledger).runs() if r.input_name == sheet_name]
         assert len(runs) == 1
         return runs[0].run_id
 
 
+@pytest.mark.slow
 def test_canary_secret_every_command_output_journal_workbook_never_contain_it(
     gateway: EmulatorHandle, tmp_path: Path
 ) -> None:
@@ -190,7 +191,7 @@ def test_canary_secret_every_command_output_journal_workbook_never_contain_it(
     s.cli("status", links_run, expect=(0,))
     s.cli("runs")
     s.cli("report", links_run, "-o", str(s.work / "links-report.xlsx"))
-    month = Ledger(s.ledger).run(links_run).created_at[:7]
+    month = SqliteJournal(s.ledger).run(links_run).created_at[:7]
     s.cli("report", "--month", month, "-o", str(s.work / "month.xlsx"), expect=(0, 1))
 
     workbooks = sorted(p.name for p in s.root.rglob("*.xlsx"))

@@ -12,14 +12,15 @@ from click.testing import CliRunner, Result
 
 from batchpay.cli import reports
 from batchpay.errors import JournalMissing, RunNotFound, UsageError
-from batchpay.ledger import Ledger, NewRow, RowChange
+from batchpay.journal import NewRow, RowChange
+from batchpay.journal.sqlite import SqliteJournal
 
 NOV = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
 
 
-def make_ledger(path: Path) -> tuple[Ledger, str]:
+def make_ledger(path: Path) -> tuple[SqliteJournal, str]:
     """A ledger with one emulator payout-link run: row 2 paid, row 3 UNKNOWN, row 4 PLANNED."""
-    ledger = Ledger(path, clock=lambda: NOV, create=True)
+    ledger = SqliteJournal(path, clock=lambda: NOV, create=True)
     rows = [
         NewRow(
             row_number=n,

@@ -12,10 +12,9 @@ from click.testing import Result
 from batchpay.config import load_settings
 from batchpay.emulator import EMULATOR_CLIENT_ID, EMULATOR_SECRET_KEY
 from batchpay.emulator.runtime import EmulatorHandle
-from batchpay.ledger import Ledger
+from batchpay.journal.sqlite import SqliteJournal
 from tests.helpers.runs import (
     FUNDED,
-    emulator_fixture,  # noqa: F401 - fixture "emulator"
     payout_link_rows,
     run_cli,
     sac_payout_rows,
@@ -40,8 +39,8 @@ def local(emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch, here: Path)
     return emulator
 
 
-def _ledger() -> Ledger:
-    return Ledger(load_settings(require_credentials=False).ledger_path, read_only=True)
+def _ledger() -> SqliteJournal:
+    return SqliteJournal(load_settings(require_credentials=False).ledger_path, read_only=True)
 
 
 def _runs() -> list[object]:
@@ -179,7 +178,7 @@ def test_cli_run_auth_failure_exit_3_names_fix_rows_planned(
 
 
 def test_cli_resume_unknown_run_exit_2(here: Path) -> None:
-    Ledger(load_settings(require_credentials=False).ledger_path, create=True)
+    SqliteJournal(load_settings(require_credentials=False).ledger_path, create=True)
     result = run_cli("resume", "20260101-000000-dead")
     _clean(result)
     assert result.exit_code == 2 and "batchpay runs" in result.output
@@ -266,12 +265,12 @@ def test_cli_run_workbook_write_fails_summary_still_shown_and_journal_intact(
 ) -> None:
     """Money has moved by the time the workbook is written: a writer failure must not hide
     the summary or the exit code, and must say how to rebuild the workbook."""
-    from batchpay import runner
+    from batchpay.runs import service
 
     def broken(*args: object, **kwargs: object) -> Path:
         raise RuntimeError("writer exploded")
 
-    monkeypatch.setattr(runner, "write_workbook", broken)
+    monkeypatch.setattr(service, "write_workbook", broken)
     result = run_cli("run", str(SAMPLE), "--env", "emulator", "--quiet")
     _clean(result)
     assert result.exit_code == 0, result.output

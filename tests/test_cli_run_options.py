@@ -11,15 +11,14 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from batchpay import plan as planning
-from batchpay import runner
+from batchpay import runs
 from batchpay.config import load_settings
 from batchpay.emulator import start_emulator
 from batchpay.emulator.runtime import EmulatorHandle
-from batchpay.ledger import Ledger
+from batchpay.journal.sqlite import SqliteJournal
+from batchpay.runs import plan as planning
 from batchpay.validate import validate_file
 from tests.helpers.runs import (
-    emulator_fixture,  # noqa: F401 - fixture "emulator"
     payout_link_rows,
     run_cli,
     write_csv,
@@ -66,8 +65,8 @@ def _planned_run(sheet: Path, base_url: str) -> str:
     before the first send)."""
     result = validate_file(sheet)
     assert result.ok
-    ledger = Ledger(_ledger_path(), create=True)
-    record = runner.create_run(ledger, planning.plan(result, env="emulator"),
+    ledger = SqliteJournal(_ledger_path(), create=True)
+    record = runs.create_run(ledger, planning.plan(result, env="emulator"),
                                settings={"base_url": base_url})
     return record.run_id
 
@@ -127,7 +126,7 @@ def test_cli_run_dry_run_repeated_references_warned_not_refused(
     assert "warning: row 3: 'PL-0002' was already used in run" in result.output
     assert "DRY RUN" in result.output and "error:" not in result.output
     assert local.admin.executed()["count"] == 2  # the dry run sent nothing
-    runs = Ledger(_ledger_path()).runs()
+    runs = SqliteJournal(_ledger_path()).runs()
     assert len(runs) == 2 and sum(r.dry_run for r in runs) == 1
     # A real run is still refused.
     assert run_cli("run", str(sheet), "--quiet").exit_code == 1

@@ -19,12 +19,14 @@ from typing import ClassVar
 
 import pytest
 
-from batchpay import ledger_records as st
 from batchpay.emulator import start_emulator
 from batchpay.emulator.runtime import EmulatorHandle
-from batchpay.ledger import Ledger
+from batchpay.journal.sqlite import SqliteJournal
+from batchpay.states import State
 from tests.helpers.proofs import assert_invariants, batchpay_cmd, cli_env
 from tests.helpers.runs import payout_link_rows, write_csv
+
+pytestmark = pytest.mark.slow  # real subprocesses signalled mid-flight, then resumed
 
 ROWS = 12
 HELD_AT = 3  # the 3rd executed link's answer is held
@@ -110,7 +112,7 @@ def setup_fixture(
 
 
 def _only_run(ledger_path: Path) -> str:
-    runs = Ledger(ledger_path).runs()
+    runs = SqliteJournal(ledger_path).runs()
     assert len(runs) == 1
     return runs[0].run_id
 
@@ -160,12 +162,12 @@ def test_cli_run_signal_mid_flight_settles_journals_workbook_exit_code(
     assert ("Interrupted." if signum == signal.SIGINT else f"Stopped by {said}.") in err
     assert "Traceback" not in err
     assert workbook.is_file()
-    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger = SqliteJournal(tmp_path / "ledger.sqlite")
     journaled = [e for e in ledger.events(run_id) if e.type == "interrupted"]
     assert len(journaled) == 1 and said in journaled[0].detail
     states = [r.state for r in ledger.rows(run_id)]
-    assert st.SENDING not in states and st.UNKNOWN not in states, states
-    assert st.PLANNED in states  # it stopped taking rows
+    assert State.SENDING not in states and State.UNKNOWN not in states, states
+    assert State.PLANNED in states  # it stopped taking rows
     assert gateway.admin.executed("payout-link")["count"] == HELD_AT + 1
     _resume_to_the_end(gateway, tmp_path, env, run_id, rows)
 
@@ -188,9 +190,9 @@ def test_cli_run_second_sigterm_aborts_now_row_sending_resume_pays_each_once(
     run_id = _only_run(tmp_path / "ledger.sqlite")
     assert "Aborted by SIGTERM" in err and f"batchpay resume {run_id}" in err
     assert "Traceback" not in err
-    rows_now = Ledger(tmp_path / "ledger.sqlite").rows(run_id)
+    rows_now = SqliteJournal(tmp_path / "ledger.sqlite").rows(run_id)
     # The held link (sheet row HELD_AT + 1: row 1 is the header) is the one left SENDING.
-    assert [r.row_number for r in rows_now if r.state == st.SENDING] == [HELD_AT + 1]
+    assert [r.row_number for r in rows_now if r.state == State.SENDING] == [HELD_AT + 1]
     gateway.admin.release()
     _resume_to_the_end(gateway, tmp_path, env, run_id, rows)
 
@@ -221,7 +223,7 @@ def test_cli_resume_sigterm_mid_flight_settles_exit_143_then_resume_finishes(
     gateway.admin.release()
     assert again.wait() == 143, again.stderr()[-1500:]
     assert f"Stopped by SIGTERM. Continue with: batchpay resume {run_id}" in again.stderr()
-    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger = SqliteJournal(tmp_path / "ledger.sqlite")
     assert sum(e.type == "interrupted" for e in ledger.events(run_id)) == 2
-    assert st.SENDING not in {r.state for r in ledger.rows(run_id)}
+    assert State.SENDING not in {r.state for r in ledger.rows(run_id)}
     _resume_to_the_end(gateway, tmp_path, env, run_id, rows)

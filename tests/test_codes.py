@@ -10,7 +10,9 @@ import pytest
 
 from batchpay.config import Secret
 from batchpay.doku import codes
-from batchpay.doku.codes import TABLE, Failure, OutcomeClass, Product, from_failure, from_response
+from batchpay.doku.codes import TABLE, Failure, OutcomeClass, from_failure
+from batchpay.doku.responses import from_response
+from batchpay.kinds import ProductName
 
 NOW = datetime(2026, 11, 21, 6, 0, 0, tzinfo=UTC)
 
@@ -35,7 +37,7 @@ def _resp(
     status: int,
     body: Any = None,
     *,
-    product: Product = "sub-account",
+    product: ProductName = "sub-account",
     signature: str = "ok",
     retry_after: str | None = None,
     raw: bytes | None = None,
@@ -268,7 +270,7 @@ def _error(code: str, status: int = 400) -> bytes:
                                   "DUPLICATE_INVOICE_NUMBER"])
 @pytest.mark.parametrize("status", [400, 409])
 def test_from_response_duplicate_reference_is_unknown_reference_exists(code, status) -> None:
-    out = codes.from_response(product="payout-link", http_status=status, body=_error(code),
+    out = from_response(product="payout-link", http_status=status, body=_error(code),
                               signature="n/a", now=NOW)
     assert out.klass is OutcomeClass.UNKNOWN
     assert out.reference_exists and out.may_have_executed and not out.proves_not_executed
@@ -286,7 +288,7 @@ def test_proves_not_executed_code_table(code, proves) -> None:
 
 
 def test_rejected_field_error_proves_not_executed() -> None:
-    out = codes.from_response(product="payout-link", http_status=400,
+    out = from_response(product="payout-link", http_status=400,
                               body=_error("INVALID_FIELD"), signature="n/a", now=NOW)
     assert out.klass is OutcomeClass.REJECTED and out.proves_not_executed
     assert not out.reference_exists

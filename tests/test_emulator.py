@@ -25,10 +25,13 @@ from batchpay.doku import signing
 from batchpay.emulator import (
     EMULATOR_CLIENT_ID,
     EMULATOR_SECRET_KEY,
+    AdminError,
+    EmulatorAdmin,
     EmulatorHandle,
     start_emulator,
 )
 from batchpay.emulator.rules import link_status
+from batchpay.errors import UsageError
 from batchpay.kinds import dumps_exact
 
 ACCOUNTS = "/sac-merchant/v1/accounts"
@@ -700,8 +703,9 @@ def test_fault_clear_faults_removes_queued_faults(funded: EmulatorHandle, doku: 
 
 
 def test_fault_unknown_name_is_refused_by_admin(emu: EmulatorHandle) -> None:
-    with pytest.raises(RuntimeError, match="unknown fault"):
+    with pytest.raises(AdminError, match="unknown fault") as refused:
         emu.admin.queue_fault("explode")
+    assert refused.value.http_status == 400
 
 
 def _seeded_run(clock: Clock, seed: int) -> list[int | str]:
@@ -788,7 +792,7 @@ def test_requests_log_nothing_to_stderr(
 
 
 def test_start_emulator_non_loopback_host_is_refused() -> None:
-    with pytest.raises(ValueError, match="non-loopback"):
+    with pytest.raises(UsageError, match="non-loopback"):
         start_emulator(host="192.0.2.1")
 
 
@@ -807,3 +811,35 @@ def test_cli_emulator_public_host_without_force_exits_2(capsys: pytest.CaptureFi
         main(["emulator", "--host", "192.0.2.1"])
     assert exit_info.value.code == 2
     assert "--i-know-this-is-public" in capsys.readouterr().err
+
+
+def test_start_emulator_unknown_signature_scheme_is_usage_error() -> None:
+    with pytest.raises(UsageError, match="unknown payout link signature scheme"):
+        start_emulator(payout_link_signature="md5")  # type: ignore[arg-type]
+
+
+def test_admin_fund_bad_amount_is_400_bad_admin_request(emu: EmulatorHandle) -> None:
+    with pytest.raises(AdminError, match="BAD_ADMIN_REQUEST") as refused:
+        emu.admin.fund(SAC, "12.5")
+    assert (refused.value.http_status, refused.value.method, refused.value.path) == (
+        400,
+        "POST",
+        "fund",
+    )
+
+
+def test_admin_unreachable_emulator_has_no_http_status() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"  # bound, never listening
+        with pytest.raises(AdminError, match="cannot reach the emulator") as unreachable:
+            EmulatorAdmin(url, timeout=2).health()
+    assert (unreachable.value.http_status, unreachable.value.url) == (None, url)
+
+
+@pytest.mark.parametrize("rate", ["nonsense", "explode=0.5", "error-503=2"])
+def test_cli_emulator_bad_fault_rate_exits_2(rate: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["emulator", "--port", "0", "--fault-rate", rate])
+    assert exit_info.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err

@@ -21,31 +21,23 @@ from pathlib import Path
 
 import pytest
 
-from batchpay import ledger_records as st
-from batchpay import plan as planning
-from batchpay import runner
+from batchpay import runs
+from batchpay.cli.render import next_steps, summary_lines
 from batchpay.doku import make_session
 from batchpay.doku.client import DokuClient
 from batchpay.emulator.admin import EmulatorAdmin
-from batchpay.ledger import JournalWriter, Ledger, RowChange
-from batchpay.ledger.model import (
-    CHANGED_AFTER_COMPLETION,
-    DUPLICATE_REFERENCE,
-    RECHECKED_FINAL,
-    IllegalTransition,
-    check_transition,
-)
-from batchpay.ledger_records import RowRecord
+from batchpay.errors import IllegalTransition
+from batchpay.journal import DUPLICATE_REFERENCE, RowChange, RowRecord
+from batchpay.journal.sqlite import SqliteJournal
 from batchpay.reconcile import next_action, why_not_retryable
-from batchpay.runner_summary import next_steps, summary_lines
+from batchpay.runs import plan as planning
+from batchpay.states import CHANGED_AFTER_COMPLETION, RECHECKED_FINAL, State, check_transition
 from batchpay.validate import validate_file
 from tests.helpers import hostile
 from tests.helpers.proofs import batchpay_cmd, cli_env
 from tests.helpers.runs import (
     FUNDED,
     Harness,
-    emulator_fixture,  # noqa: F401 - fixture "emulator"
-    harness_fixture,  # noqa: F401 - fixture "harness"
     make_client,
     payout_link_rows,
     run_cli,
@@ -62,16 +54,17 @@ def _plan(sheet: Path) -> planning.Plan:
     return planning.plan(result, env="emulator")
 
 
-def _start(ledger: Ledger, sheet: Path) -> str:
-    return runner.create_run(ledger, _plan(sheet), settings={"test": True}).run_id
+def _start(ledger: SqliteJournal, sheet: Path) -> str:
+    return runs.create_run(ledger, _plan(sheet), settings={"test": True}).run_id
 
 
-def _opts() -> runner.Options:
-    return runner.Options(jitter=lambda d: d, backoff_base=0.01, backoff_cap=0.02)
+def _opts() -> runs.EngineOptions:
+    return runs.EngineOptions(jitter=lambda d: d, backoff_base=0.01, backoff_cap=0.02)
 
 
-def _execute(ledger: Ledger, client: DokuClient, run_id: str, **kw: object) -> runner.RunResult:
-    return runner.execute(ledger, client, run_id, options=_opts(), sleep=lambda s: None, **kw)
+def _execute(ledger: SqliteJournal, client: DokuClient, run_id: str, **kw: object
+             ) -> runs.RunResult:
+    return runs.execute(ledger, client, run_id, options=_opts(), sleep=lambda s: None, **kw)
 
 
 def _free_port() -> int:
@@ -101,15 +94,15 @@ def test_execute_payout_link_second_journal_duplicate_reference_adopts_link_neve
 ) -> None:
     sheet = harness.sheet("bonus.csv", payout_link_rows(4))
     first = harness.run(sheet)
-    assert all(r.state != st.REJECTED for r in first.rows)
+    assert all(r.state != State.REJECTED for r in first.rows)
     # The same sheet from a second journal (the first one lost, or restored from a backup).
-    other = Ledger(harness.tmp / "second" / "ledger.sqlite", create=True)
+    other = SqliteJournal(harness.tmp / "second" / "ledger.sqlite", create=True)
     second = _execute(other, harness.client, _start(other, sheet))
-    assert all(r.state not in (st.REJECTED, st.UNKNOWN) for r in second.rows), second.rows
+    assert all(r.state not in (State.REJECTED, State.UNKNOWN) for r in second.rows), second.rows
     assert all(r.code == DUPLICATE_REFERENCE for r in second.rows)
     assert all(r.doku_ids.get("payout_link_id") for r in second.rows)
     # Never a retry candidate, never "retry-failed" advice: the payees were paid once.
-    retry = runner.plan_retry(other, second.run.run_id)
+    retry = runs.plan_retry(other, second.run.run_id)
     assert retry.plan.rows == []
     assert not any("retry-failed" in line for line in next_steps(second.run, second.rows))
     counts = Counter(i["reference"] for i in harness.executed("payout-link")["items"])
@@ -122,13 +115,13 @@ def test_plan_retry_adopted_failed_link_after_duplicate_reference_not_retried(
     sheet = write_csv(tmp_path / "bonus.csv", payout_link_rows(2))
     with hostile.HostileGateway("honest", payout_status="FAILED") as gw:
         client = _hostile_client(gw)
-        first = Ledger(tmp_path / "a.sqlite", create=True)
+        first = SqliteJournal(tmp_path / "a.sqlite", create=True)
         assert {r.state for r in _execute(first, client, _start(first, sheet)).rows} == {
             "FAILED"}
-        second = Ledger(tmp_path / "b.sqlite", create=True)
+        second = SqliteJournal(tmp_path / "b.sqlite", create=True)
         result = _execute(second, client, _start(second, sheet))
         assert {(r.state, r.code) for r in result.rows} == {("FAILED", DUPLICATE_REFERENCE)}
-        retry = runner.plan_retry(second, result.run.run_id)
+        retry = runs.plan_retry(second, result.run.run_id)
         # The link may belong to another journal, which may retry it: never from here.
         assert retry.plan.rows == [] and len(retry.skipped) == 2
         assert "DUPLICATE_REFERENCE" in retry.skipped[0][1]
@@ -143,18 +136,18 @@ def test_execute_sub_account_second_journal_duplicate_invoice_unknown_check_back
     sheet = harness.sheet("vendors.csv", sac_payout_rows(3))
     first = harness.run(sheet)
     assert {r.state for r in first.rows} == {"SUCCESS"}
-    other = Ledger(harness.tmp / "second.sqlite", create=True)
+    other = SqliteJournal(harness.tmp / "second.sqlite", create=True)
     second = _execute(other, harness.client, _start(other, sheet))
-    assert {(r.state, r.code) for r in second.rows} == {(st.UNKNOWN, DUPLICATE_REFERENCE)}
+    assert {(r.state, r.code) for r in second.rows} == {(State.UNKNOWN, DUPLICATE_REFERENCE)}
     message = second.rows[0].message or ""
     assert "already exists at DOKU" in message and "back office" in message
-    assert runner.plan_retry(other, second.run.run_id).plan.rows == []
+    assert runs.plan_retry(other, second.run.run_id).plan.rows == []
     assert "back office" in next_action(second.rows[0], second.run)
     assert any("DUPLICATE_REFERENCE" in line for line in next_steps(second.run, second.rows))
     # Resuming asks again with the same Request-Id and bytes: still UNKNOWN, never paid twice.
-    again = runner.resume(other, harness.client, second.run.run_id, options=_opts(),
+    again = runs.resume(other, harness.client, second.run.run_id, options=_opts(),
                           sleep=lambda s: None)
-    assert {r.state for r in again.rows} == {st.UNKNOWN}
+    assert {r.state for r in again.rows} == {State.UNKNOWN}
     counts = Counter(i["reference"] for i in harness.executed("payout")["items"])
     assert counts == Counter(r.reference for r in first.rows)
 
@@ -162,7 +155,7 @@ def test_execute_sub_account_second_journal_duplicate_invoice_unknown_check_back
 def test_execute_rejection_stores_outcome_code_on_row(harness: Harness) -> None:
     result = harness.run(harness.sheet("v.csv", sac_payout_rows(1)))  # unfunded: rejected
     row = result.rows[0]
-    assert row.state == st.REJECTED and row.code and row.code in (row.message or "")
+    assert row.state == State.REJECTED and row.code and row.code in (row.message or "")
     assert why_not_retryable(row) is None
 
 
@@ -174,16 +167,16 @@ def test_plan_retry_legacy_rejected_duplicate_reference_row_skipped(harness: Har
         3: "DOKU rejected a field (HTTP 400: INVALID_FIELD — amount too small)",
     }
     numbers = [r.row_number for r in harness.ledger.rows(run_id)]
-    with JournalWriter(harness.ledger) as journal:
+    with harness.ledger.writer() as journal:
         for number, message in zip(numbers, legacy.values(), strict=True):
-            journal.commit(RowChange(run_id=run_id, row_number=number, new_state=st.SENDING,
+            journal.commit(RowChange(run_id=run_id, row_number=number, new_state=State.SENDING,
                                      event="send", count_send=True))
-            journal.commit(RowChange(run_id=run_id, row_number=number, new_state=st.REJECTED,
+            journal.commit(RowChange(run_id=run_id, row_number=number, new_state=State.REJECTED,
                                      event="outcome", outcome="rejected", http_status=400,
                                      message=message))
     rows = harness.ledger.rows(run_id)
     assert all(r.code is None for r in rows)
-    retry = runner.plan_retry(harness.ledger, run_id)
+    retry = runs.plan_retry(harness.ledger, run_id)
     assert [r.row_number for r in retry.plan.rows] == [numbers[2]]
     assert sorted(r.row_number for r, _ in retry.skipped) == numbers[:2]
     assert "retry-failed" not in next_action(rows[0])
@@ -223,7 +216,7 @@ def test_execute_payout_link_initiate_answer_for_other_reference_resolved_by_che
 ) -> None:
     sheet = write_csv(tmp_path / "bonus.csv", payout_link_rows(2))
     with hostile.HostileGateway("initiate-other-reference") as gw:
-        ledger = Ledger(tmp_path / "l.sqlite", create=True)
+        ledger = SqliteJournal(tmp_path / "l.sqlite", create=True)
         result = _execute(ledger, _hostile_client(gw), _start(ledger, sheet))
         # The initiate answer was about another link; the status look-up (checked) finds ours.
         assert {r.state for r in result.rows} == {"COMPLETED"}
@@ -238,13 +231,13 @@ def test_execute_payout_link_status_for_other_reference_stays_unknown_never_paid
 ) -> None:
     sheet = write_csv(tmp_path / "bonus.csv", payout_link_rows(2))
     with hostile.HostileGateway("status-other-reference") as gw:
-        ledger = Ledger(tmp_path / "l.sqlite", create=True)
+        ledger = SqliteJournal(tmp_path / "l.sqlite", create=True)
         client = _hostile_client(gw)
         result = _execute(ledger, client, _start(ledger, sheet))
-        assert {(r.state, r.code) for r in result.rows} == {(st.UNKNOWN, ANSWER_MISMATCH)}
-        again = runner.resume(ledger, client, result.run.run_id, options=_opts(),
+        assert {(r.state, r.code) for r in result.rows} == {(State.UNKNOWN, ANSWER_MISMATCH)}
+        again = runs.resume(ledger, client, result.run.run_id, options=_opts(),
                               sleep=lambda s: None)
-        assert {r.state for r in again.rows} == {st.UNKNOWN}
+        assert {r.state for r in again.rows} == {State.UNKNOWN}
         assert "answer-mismatch" in next_action(again.rows[0], again.run)
         assert gw.executions == []
         hostile.assert_truth(gw, [tmp_path / "l.sqlite"], workbooks=False)
@@ -253,20 +246,20 @@ def test_execute_payout_link_status_for_other_reference_stays_unknown_never_paid
 def test_execute_payout_link_amount_one_answers_unknown_executed_once(tmp_path: Path) -> None:
     sheet = write_csv(tmp_path / "bonus.csv", payout_link_rows(2))
     with hostile.HostileGateway("amount-one") as gw:
-        ledger = Ledger(tmp_path / "l.sqlite", create=True)
+        ledger = SqliteJournal(tmp_path / "l.sqlite", create=True)
         result = _execute(ledger, _hostile_client(gw), _start(ledger, sheet))
-        assert {(r.state, r.code) for r in result.rows} == {(st.UNKNOWN, ANSWER_MISMATCH)}
+        assert {(r.state, r.code) for r in result.rows} == {(State.UNKNOWN, ANSWER_MISMATCH)}
         assert all(gw.executed_count(r.reference) == 1 for r in result.rows)
 
 
 def test_execute_sub_account_409_for_other_invoice_unknown_not_success(tmp_path: Path) -> None:
     sheet = write_csv(tmp_path / "v.csv", sac_payout_rows(2))
     with hostile.HostileGateway("conflict-409") as gw:
-        ledger = Ledger(tmp_path / "l.sqlite", create=True)
+        ledger = SqliteJournal(tmp_path / "l.sqlite", create=True)
         result = _execute(ledger, _hostile_client(gw), _start(ledger, sheet))
-        assert {(r.state, r.code) for r in result.rows} == {(st.UNKNOWN, ANSWER_MISMATCH)}
+        assert {(r.state, r.code) for r in result.rows} == {(State.UNKNOWN, ANSWER_MISMATCH)}
         assert all(gw.executed_count(r.reference) == 1 for r in result.rows)
-        assert runner.plan_retry(ledger, result.run.run_id).plan.rows == []
+        assert runs.plan_retry(ledger, result.run.run_id).plan.rows == []
 
 
 # --- finding 5: a final status can change; the change is audited -------------------------------
@@ -281,7 +274,7 @@ def test_check_transition_final_link_change_only_as_explicit_change_after_comple
     for old, new, reason in [
         ("COMPLETED", "COMPLETED", CHANGED_AFTER_COMPLETION),
         ("COMPLETED", "SUCCESS", CHANGED_AFTER_COMPLETION),
-        ("COMPLETED", st.UNKNOWN, CHANGED_AFTER_COMPLETION),
+        ("COMPLETED", State.UNKNOWN, CHANGED_AFTER_COMPLETION),
         ("REJECTED", "COMPLETED", CHANGED_AFTER_COMPLETION),
         ("SUCCESS", "FAILED", CHANGED_AFTER_COMPLETION),
         ("COMPLETED", "FAILED", RECHECKED_FINAL),
@@ -295,26 +288,26 @@ def test_refresh_statuses_recheck_final_regression_audited_exceptions_summary(
 ) -> None:
     sheet = write_csv(tmp_path / "bonus.csv", payout_link_rows(2))
     with hostile.HostileGateway("regression") as gw:
-        ledger = Ledger(tmp_path / "l.sqlite", create=True)
+        ledger = SqliteJournal(tmp_path / "l.sqlite", create=True)
         client = _hostile_client(gw)
         run_id = _execute(ledger, client, _start(ledger, sheet)).run.run_id
         assert {r.state for r in ledger.rows(run_id)} == {"COMPLETED"}
         # A normal refresh never asks about final rows.
-        runner.refresh_statuses(ledger, client, run_id, options=_opts(), sleep=lambda s: None)
+        runs.refresh_statuses(ledger, client, run_id, options=_opts(), sleep=lambda s: None)
         assert not any(s.path == hostile.STATUS for s in gw.seen)
         assert {r.state for r in ledger.rows(run_id)} == {"COMPLETED"}
-        result = runner.refresh_statuses(ledger, client, run_id, options=_opts(),
+        result = runs.refresh_statuses(ledger, client, run_id, options=_opts(),
                                          sleep=lambda s: None, recheck_final=True)
         assert {(r.state, r.code) for r in result.rows} == {("FAILED", CHANGED_AFTER_COMPLETION)}
         changes = [e for e in ledger.events(run_id)
-                   if e.type == runner.STATUS_CHANGED_AFTER_COMPLETION]
+                   if e.type == runs.STATUS_CHANGED_AFTER_COMPLETION]
         assert [(e.old_state, e.new_state) for e in changes] == [("COMPLETED", "FAILED")] * 2
         # Never offered to retry-failed; the advice and the summary say what happened.
-        assert runner.plan_retry(ledger, run_id).plan.rows == []
+        assert runs.plan_retry(ledger, run_id).plan.rows == []
         assert next_action(result.rows[0], result.run).startswith("Changed after completion")
         lines = summary_lines(result.run, result.rows, workbook=None)
         assert any("Changed after completion: 2" in line for line in lines)
-        book = runner.write_workbook(ledger, run_id, tmp_path / "report.xlsx")
+        book = runs.write_workbook(ledger, run_id, tmp_path / "report.xlsx")
         import openpyxl
 
         wb = openpyxl.load_workbook(book, read_only=True)
@@ -324,10 +317,10 @@ def test_refresh_statuses_recheck_final_regression_audited_exceptions_summary(
         assert all(any(isinstance(v, str) and v.startswith("Changed after completion")
                        for v in line) for line in listed)
         # A second re-check that finds nothing new adds no event.
-        runner.refresh_statuses(ledger, client, run_id, options=_opts(), sleep=lambda s: None,
+        runs.refresh_statuses(ledger, client, run_id, options=_opts(), sleep=lambda s: None,
                                 recheck_final=True)
         assert len([e for e in ledger.events(run_id)
-                    if e.type == runner.STATUS_CHANGED_AFTER_COMPLETION]) == 2
+                    if e.type == runs.STATUS_CHANGED_AFTER_COMPLETION]) == 2
         # The CLI: `status` alone leaves them, `status --recheck-final` reports them.
         monkeypatch.chdir(tmp_path)
         monkeypatch.setenv("BATCHPAY_LEDGER", str(tmp_path / "l.sqlite"))
@@ -356,11 +349,11 @@ def test_execute_connection_refused_rows_stay_planned_halt_unreachable_resume_on
     finally:
         dead.session.close()
     assert result.halt is not None and result.halt.reason == "unreachable"
-    assert {r.state for r in result.rows} == {st.PLANNED}  # nothing left the machine
-    assert all(r.sends == 0 or r.state == st.PLANNED for r in result.rows)
+    assert {r.state for r in result.rows} == {State.PLANNED}  # nothing left the machine
+    assert all(r.sends == 0 or r.state == State.PLANNED for r in result.rows)
     harness.admin.fund(FUNDED, 10_000_000)
     again = harness.resume(run_id)
-    assert all(r.state not in (st.PLANNED, st.SENDING, st.UNKNOWN) for r in again.rows)
+    assert all(r.state not in (State.PLANNED, State.SENDING, State.UNKNOWN) for r in again.rows)
     counts = Counter(i["reference"] for i in harness.executed(op)["items"])
     assert counts == Counter(r.reference for r in again.rows)
 
@@ -375,9 +368,9 @@ def test_cli_run_payout_link_connection_refused_workbook_resume_hint_rows_planne
     out = run_cli("run", str(sheet), "--env", "emulator", "--quiet")
     assert "Traceback" not in out.output and "cannot go from" not in out.output
     assert out.exit_code == 1, out.output
-    ledger = Ledger(tmp_path / "ledger.sqlite", read_only=True)
+    ledger = SqliteJournal(tmp_path / "ledger.sqlite", read_only=True)
     (run,) = ledger.runs()
-    assert {r.state for r in ledger.rows(run.run_id)} == {st.PLANNED}
+    assert {r.state for r in ledger.rows(run.run_id)} == {State.PLANNED}
     assert f"batchpay resume {run.run_id}" in out.output
     assert list((tmp_path / "reports").glob(f"*{run.run_id}.xlsx"))
 
@@ -417,6 +410,7 @@ def subprocess_emulators() -> Iterator[list[_Emulator]]:
         emulator.kill()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("product", ["payout-link", "sub-account"])
 def test_execute_gateway_killed_mid_run_in_flight_unknown_rest_planned_resume_exactly_once(
     tmp_path: Path, subprocess_emulators: list[_Emulator], product: str
@@ -428,13 +422,13 @@ def test_execute_gateway_killed_mid_run_in_flight_unknown_rest_planned_resume_ex
     op = "payout-link" if product == "payout-link" else "payout"
     if product == "sub-account":
         first.admin.fund(FUNDED, 10_000_000)
-    ledger = Ledger(tmp_path / "ledger.sqlite", create=True)
+    ledger = SqliteJournal(tmp_path / "ledger.sqlite", create=True)
     run_id = _start(ledger, write_csv(tmp_path / "s.csv", rows))
     first.admin.queue_fault("hold-after", op=op, nth=3)  # row 3 executes; its answer is held
     client = make_client(first.url)
-    done: list[runner.RunResult] = []
-    worker = threading.Thread(target=lambda: done.append(runner.execute(
-        ledger, client, run_id, options=runner.Options(concurrency=1, jitter=lambda d: d,
+    done: list[runs.RunResult] = []
+    worker = threading.Thread(target=lambda: done.append(runs.execute(
+        ledger, client, run_id, options=runs.EngineOptions(concurrency=1, jitter=lambda d: d,
                                                        backoff_base=0.01, backoff_cap=0.02),
         sleep=lambda s: None)))
     worker.start()
@@ -449,18 +443,18 @@ def test_execute_gateway_killed_mid_run_in_flight_unknown_rest_planned_resume_ex
     result = done[0]
     assert result.halt is not None and result.halt.reason == "unreachable"
     states = [r.state for r in sorted(result.rows, key=lambda r: r.row_number)]
-    assert states[2] == st.UNKNOWN  # it may have reached DOKU (it did)
-    assert all(s not in (st.PLANNED, st.SENDING, st.UNKNOWN) for s in states[:2])
-    assert states[3:] == [st.PLANNED] * 3  # never sent
+    assert states[2] == State.UNKNOWN  # it may have reached DOKU (it did)
+    assert all(s not in (State.PLANNED, State.SENDING, State.UNKNOWN) for s in states[:2])
+    assert states[3:] == [State.PLANNED] * 3  # never sent
     # A fresh gateway on the same state: resume pays every row exactly once.
     second = _Emulator(port, state, tmp_path)
     subprocess_emulators.append(second)
     client = make_client(second.url)
     try:
-        again = runner.resume(ledger, client, run_id, options=_opts(), sleep=lambda s: None)
+        again = runs.resume(ledger, client, run_id, options=_opts(), sleep=lambda s: None)
     finally:
         client.session.close()
-    assert all(r.state not in (st.PLANNED, st.SENDING, st.UNKNOWN, st.REJECTED)
+    assert all(r.state not in (State.PLANNED, State.SENDING, State.UNKNOWN, State.REJECTED)
                for r in again.rows), [(r.state, r.message) for r in again.rows]
     counts = Counter(i["reference"] for i in second.admin.executed(op)["items"])
     assert counts == Counter(r.reference for r in again.rows)

@@ -17,11 +17,13 @@ import pytest
 
 import batchpay.sheet.csvfile as csvfile
 import batchpay.workbook.validation as report_module
-from batchpay import ledger_records as st
-from batchpay import plan as planning
+from batchpay.errors import IllegalTransition
+from batchpay.journal import RowChange
+from batchpay.journal.sqlite import SqliteJournal
 from batchpay.kinds import build_body
-from batchpay.ledger import IllegalTransition, JournalWriter, Ledger, RowChange
+from batchpay.runs import plan as planning
 from batchpay.sheet import load_sheet
+from batchpay.states import State
 from batchpay.validate import validate_file
 
 HEADER = [
@@ -140,7 +142,7 @@ def test_report_every_problem_cell_up_to_the_cap_has_its_comment(
 # --- journal ----------------------------------------------------------------------------------
 
 
-def _run(ledger: Ledger, tmp_path: Path, n: int) -> str:
+def _run(ledger: SqliteJournal, tmp_path: Path, n: int) -> str:
     path = _sheet(tmp_path / "plan.csv", [_row(i) for i in range(1, n + 1)])
     the_plan = planning.plan(validate_file(path), env="emulator")
     return ledger.create_run(
@@ -155,41 +157,42 @@ def _run(ledger: Ledger, tmp_path: Path, n: int) -> str:
 
 
 def test_journal_writer_commit_all_one_transaction_all_durable(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "l.sqlite", create=True)
+    ledger = SqliteJournal(tmp_path / "l.sqlite", create=True)
     run_id = _run(ledger, tmp_path, 2)
-    with JournalWriter(ledger) as journal:
+    with ledger.writer() as journal:
         journal.commit_all(
             [
-                RowChange(run_id, 2, st.SENDING, "send", count_send=True),
-                RowChange(run_id, 3, st.SENDING, "send", count_send=True),
+                RowChange(run_id, 2, State.SENDING, "send", count_send=True),
+                RowChange(run_id, 3, State.SENDING, "send", count_send=True),
             ]
         )
         commits = journal.commits
     assert commits == 1
-    assert [r.state for r in Ledger(ledger.path).rows(run_id)] == [st.SENDING, st.SENDING]
+    assert [r.state for r in SqliteJournal(ledger.path).rows(run_id)] == [State.SENDING,
+                                                                          State.SENDING]
 
 
 def test_journal_writer_commit_all_refused_change_raises_others_commit(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "l.sqlite", create=True)
+    ledger = SqliteJournal(tmp_path / "l.sqlite", create=True)
     run_id = _run(ledger, tmp_path, 2)
-    with JournalWriter(ledger) as journal, pytest.raises(IllegalTransition):
+    with ledger.writer() as journal, pytest.raises(IllegalTransition):
         journal.commit_all(
             [
                 RowChange(run_id, 2, "COMPLETED", "outcome"),
-                RowChange(run_id, 3, st.SENDING, "send", count_send=True),
+                RowChange(run_id, 3, State.SENDING, "send", count_send=True),
             ]
         )
-    assert [r.state for r in ledger.rows(run_id)] == [st.PLANNED, st.SENDING]
+    assert [r.state for r in ledger.rows(run_id)] == [State.PLANNED, State.SENDING]
 
 
 def test_journal_writer_many_threads_every_change_durable(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "l.sqlite", create=True)
+    ledger = SqliteJournal(tmp_path / "l.sqlite", create=True)
     run_id = _run(ledger, tmp_path, 40)
-    with JournalWriter(ledger) as journal:
+    with ledger.writer() as journal:
 
         def worker(rows: range) -> None:
             for r in rows:
-                journal.commit(RowChange(run_id, r, st.SENDING, "send", count_send=True))
+                journal.commit(RowChange(run_id, r, State.SENDING, "send", count_send=True))
                 journal.submit(RowChange(run_id, r, "PENDING", "outcome"))
 
         threads = [threading.Thread(target=worker, args=(range(2 + i, 42, 8),)) for i in range(8)]
@@ -197,11 +200,11 @@ def test_journal_writer_many_threads_every_change_durable(tmp_path: Path) -> Non
             t.start()
         for t in threads:
             t.join()
-    assert {(r.state, r.sends) for r in Ledger(ledger.path).rows(run_id)} == {("PENDING", 1)}
+    assert {(r.state, r.sends) for r in SqliteJournal(ledger.path).rows(run_id)} == {("PENDING", 1)}
 
 
 def test_ledger_rows_lean_equal_full_rows_but_for_input_and_normalised(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "l.sqlite", create=True)
+    ledger = SqliteJournal(tmp_path / "l.sqlite", create=True)
     run_id = _run(ledger, tmp_path, 3)
     full, lean = ledger.rows(run_id), ledger.rows(run_id, data=False)
     assert all(r.input and r.normalised for r in full)

@@ -19,15 +19,13 @@ from typing import Any
 
 import pytest
 
-from batchpay import ledger_records as st
-from batchpay import runner
+from batchpay import runs
 from batchpay.doku.client import DokuClient
+from batchpay.states import OPEN, PROGRESS, State
 from tests.helpers.proofs import assert_invariants, make_client
 from tests.helpers.runs import (
     FUNDED,
     Harness,
-    emulator_fixture,  # noqa: F401 - fixture "emulator"
-    harness_fixture,  # noqa: F401 - fixture "harness"
     payout_link_rows,
     sac_payout_rows,
 )
@@ -171,7 +169,7 @@ def _settle(harness: Harness, run_id: str, client: DokuClient, mode: str) -> int
     )
     resumes = 0
     rows = first.rows
-    while any(r.state in (st.PLANNED, st.SENDING, st.UNKNOWN) for r in rows) and resumes < 3:
+    while any(r.state in OPEN for r in rows) and resumes < 3:
         resumes += 1
         rows = harness.resume(run_id, client=client, backoff_base=0.01, backoff_cap=0.05).rows
     return resumes
@@ -200,8 +198,8 @@ def test_fault_matrix_fault_at_position_every_invariant_holds(
             resumes = _settle(harness, run.run_id, client, mode)
             if fault == "status-not-found-then-found":
                 time.sleep(0.5)  # the link becomes visible to status look-ups again
-                runner.refresh_statuses(harness.ledger, client, run.run_id)
-            workbook = runner.write_workbook(harness.ledger, run.run_id, tmp_path / "r.xlsx")
+                runs.refresh_statuses(harness.ledger, client, run.run_id)
+            workbook = runs.write_workbook(harness.ledger, run.run_id, tmp_path / "r.xlsx")
             proof = assert_invariants(
                 harness.ledger.path, run.run_id, harness.admin, rows, workbook, client=client
             )
@@ -222,7 +220,7 @@ def test_fault_matrix_fault_at_position_every_invariant_holds(
         assert {e.request_id for e in events} == {row.request_id}  # never a new Request-Id
         if cell.final_http is not None:
             settling = [
-                e for e in events if e.new_state not in (st.SENDING, st.UNKNOWN, st.PLANNED)
+                e for e in events if e.new_state not in OPEN
             ]
             assert settling[0].http_status == cell.final_http[product]
         if fault == "rate-limit-429":
@@ -230,7 +228,7 @@ def test_fault_matrix_fault_at_position_every_invariant_holds(
         if fault == "status-not-found-then-found":
             checks = [e for e in events if e.type == "status-check"]
             assert row.last_seen_at is not None and row.state in (
-                *st.PAYOUT_LINK_PROGRESS,
+                *PROGRESS,
                 "COMPLETED",
             )
             assert checks or row.state == events[-1].new_state
@@ -257,12 +255,13 @@ def test_fault_storm_concurrent_random_faults_every_invariant_holds(
     """Seeded random faults on every request (status look-ups included) at concurrency 4:
     run, then resume until settled; nothing twice, nothing lost, journal = gateway."""
     from batchpay.emulator import start_emulator
-    from batchpay.ledger import Ledger
+    from batchpay.journal.sqlite import SqliteJournal
 
     handle = start_emulator(port=0, link_step_seconds=0.2, fault_rates=STORM_RATES, seed=seed)
     client = make_client(handle.url, read_timeout=READ_TIMEOUT)
     h = Harness(
-        tmp=tmp_path, emulator=handle, ledger=Ledger(tmp_path / "ledger.sqlite", create=True),
+        tmp=tmp_path, emulator=handle,
+        ledger=SqliteJournal(tmp_path / "ledger.sqlite", create=True),
         client=client
     )
     try:
@@ -272,10 +271,10 @@ def test_fault_storm_concurrent_random_faults_every_invariant_holds(
         run = h.start(h.sheet("storm.csv", rows))
         result = h.execute(run.run_id, concurrency=4, backoff_base=0.01, backoff_cap=0.05)
         for _ in range(15):
-            if not any(r.state in (st.PLANNED, st.SENDING, st.UNKNOWN) for r in result.rows):
+            if not any(r.state in OPEN for r in result.rows):
                 break
             result = h.resume(run.run_id, concurrency=4, backoff_base=0.01, backoff_cap=0.05)
-        workbook = runner.write_workbook(h.ledger, run.run_id, tmp_path / "r.xlsx")
+        workbook = runs.write_workbook(h.ledger, run.run_id, tmp_path / "r.xlsx")
         proof = assert_invariants(h.ledger.path, run.run_id, h.admin, rows, workbook, client=client)
         assert proof.executed == len(rows)
         assert sum(r.sends for r in proof.rows) > len(rows)  # the storm did hit
@@ -316,12 +315,12 @@ def test_fault_matrix_connection_refused_then_resume_every_invariant_holds(
     finally:
         dead.session.close()
     assert first.halt is not None and first.halt.reason == "unreachable", first.halt
-    assert {r.state for r in harness.ledger.rows(run.run_id)} == {st.PLANNED}
+    assert {r.state for r in harness.ledger.rows(run.run_id)} == {State.PLANNED}
     events = harness.ledger.events(run.run_id)
-    assert not [e for e in events if e.new_state in (st.UNKNOWN, st.REJECTED)], events
+    assert not [e for e in events if e.new_state in (State.UNKNOWN, State.REJECTED)], events
     assert harness.admin.executed()["count"] == 0
     harness.resume(run.run_id, backoff_base=0.01, backoff_cap=0.05)
-    workbook = runner.write_workbook(harness.ledger, run.run_id, tmp_path / "r.xlsx")
+    workbook = runs.write_workbook(harness.ledger, run.run_id, tmp_path / "r.xlsx")
     proof = assert_invariants(harness.ledger.path, run.run_id, harness.admin, rows, workbook,
                               client=harness.client)
     assert proof.executed == BATCH
@@ -332,7 +331,7 @@ def test_fault_matrix_connection_refused_cli_run_payout_link_writes_workbook(
 ) -> None:
     """Finding 6, as the operator sees it: `batchpay run` against a refused port exits non-zero
     with the resume hint and a workbook, rows PLANNED, no internal error."""
-    from batchpay.ledger import Ledger
+    from batchpay.journal.sqlite import SqliteJournal
     from tests.helpers.proofs import cli_env
     from tests.helpers.runs import run_cli, write_csv
 
@@ -349,9 +348,9 @@ def test_fault_matrix_connection_refused_cli_run_payout_link_writes_workbook(
     assert "cannot go from" not in result.output and "internal error" not in result.output
     assert "batchpay resume" in result.output, result.output
     assert report.is_file()
-    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger = SqliteJournal(tmp_path / "ledger.sqlite")
     run_id = ledger.runs()[0].run_id
-    assert {r.state for r in ledger.rows(run_id)} == {st.PLANNED}
+    assert {r.state for r in ledger.rows(run_id)} == {State.PLANNED}
 
 
 @pytest.mark.slow
@@ -406,14 +405,14 @@ def test_fault_matrix_gateway_dies_mid_run_resume_elsewhere_every_invariant_hold
     second = start_emulator(port=0, state_path=state, link_step_seconds=0)
     client = make_client(second.url)
     try:
-        from batchpay.ledger import Ledger
+        from batchpay.journal.sqlite import SqliteJournal
 
-        ledger = Ledger(ledger_path)
+        ledger = SqliteJournal(ledger_path)
         run_id = ledger.runs()[0].run_id
         states = [r.state for r in ledger.rows(run_id)]
         assert states[:2] == [("COMPLETED" if product == "payout-link" else "SUCCESS")] * 2
-        assert states[2] in (st.SENDING, st.UNKNOWN), states
-        assert set(states[3:]) == {st.PLANNED}, states  # refused: nothing left the machine
+        assert states[2] in (State.SENDING, State.UNKNOWN), states
+        assert set(states[3:]) == {State.PLANNED}, states  # refused: nothing left the machine
         resumed = subprocess.run(
             batchpay_cmd("resume", run_id, "--quiet", "--base-url", second.url),
             env=cli_env(second.url, ledger_path, tmp_path / "home",

@@ -23,9 +23,9 @@ import openpyxl
 import pytest
 from click.testing import CliRunner, Result
 
-from batchpay import ledger_records as st
-from batchpay import runner
-from batchpay.ledger import Ledger
+from batchpay import runs
+from batchpay.journal.sqlite import SqliteJournal
+from batchpay.states import PROGRESS, State
 from tests.helpers.hostile import (
     CLIENT_ID,
     INITIATE,
@@ -119,8 +119,8 @@ class User:
             output = self(command, run_id, "--quiet", *extra).output
         return done
 
-    def journal(self) -> Ledger:
-        return Ledger(self.ledger)
+    def journal(self) -> SqliteJournal:
+        return SqliteJournal(self.ledger)
 
 
 @pytest.fixture(name="make_user")
@@ -150,7 +150,7 @@ def _payouts(tmp: Path, n: int = 2, prefix: str = "INV") -> Path:
     return write_csv(tmp / f"payouts-{prefix}.csv", sac_payout_rows(n, prefix=prefix))
 
 
-def _ever(ledger: Ledger, run_id: str, state: str) -> list[int]:
+def _ever(ledger: SqliteJournal, run_id: str, state: str) -> list[int]:
     """Rows that were ever journaled in ``state``."""
     return sorted({e.row_number for e in ledger.events(run_id)
                    if e.new_state == state and e.row_number is not None})
@@ -200,7 +200,7 @@ def test_hostile_status_lookup_about_other_reference_never_completes_row(make_us
     ledger = user.journal()
     assert user.gateway.executions == []
     for row in ledger.rows(run_id):
-        assert row.state not in ("COMPLETED", *st.PAYOUT_LINK_PROGRESS), row
+        assert row.state not in ("COMPLETED", *PROGRESS), row
         assert OTHER_REFERENCE not in row.doku_ids.values(), row.doku_ids
         assert ANSWER_MISMATCH in row_codes(ledger, run_id, row.row_number)
     assert_truth(user.gateway, [user.ledger], outputs=user.outputs)
@@ -218,7 +218,7 @@ def test_hostile_amount_one_answer_is_answer_mismatch_never_paid(make_user, prod
     user.follow_advice(result.output)
     ledger = user.journal()
     for row in ledger.rows(run_id):
-        assert row.state == st.UNKNOWN, row
+        assert row.state == State.UNKNOWN, row
         assert ANSWER_MISMATCH in row_codes(ledger, run_id, row.row_number)
         assert user.gateway.executed_count(row.reference) == 1
     assert_truth(user.gateway, [user.ledger], outputs=user.outputs)
@@ -249,7 +249,7 @@ def test_hostile_status_regression_recheck_final_records_change(make_user) -> No
     row leaves COMPLETED, and the Exceptions sheet shows it as changed after completion."""
     user = make_user("regression")
     result, run_id = user.run(_links(user.tmp))
-    report = runner.workbook_path(user.journal().run(run_id))  # the run's own workbook
+    report = runs.workbook_path(user.journal().run(run_id))  # the run's own workbook
     assert result.exit_code == 0, result.output
     assert {r.state for r in user.journal().rows(run_id)} == {"COMPLETED"}
     checked = user("status", run_id, "--recheck-final")
@@ -285,7 +285,7 @@ def test_hostile_duplicate_after_lost_answer_never_rejected_never_retried(
     result, run_id = user.run(sheet)
     user.follow_advice(result.output)
     ledger = user.journal()
-    assert _ever(ledger, run_id, st.REJECTED) == []
+    assert _ever(ledger, run_id, State.REJECTED) == []
     for row in ledger.rows(run_id):
         assert "DUPLICATE_REFERENCE" in row_codes(ledger, run_id, row.row_number)
     assert not any("retry-failed" in out for out in user.outputs), user.outputs[-1]
@@ -312,7 +312,7 @@ def test_hostile_duplicate_from_second_ledger_never_paid_twice(make_user, produc
     second, run_id = user.run(sheet)
     followed = user.follow_advice(second.output)
     ledger = user.journal()
-    assert _ever(ledger, run_id, st.REJECTED) == []
+    assert _ever(ledger, run_id, State.REJECTED) == []
     assert not any(c.startswith("retry-failed") for c in followed), followed
     for row in ledger.rows(run_id):
         assert "DUPLICATE_REFERENCE" in row_codes(ledger, run_id, row.row_number)
@@ -372,7 +372,7 @@ def test_hostile_html_page_with_200_is_unknown_never_paid_by_it(make_user) -> No
     for row in ledger.rows(run_id):
         answers = [e for e in ledger.events(run_id)
                    if e.row_number == row.row_number and e.http_status == 200
-                   and e.old_state == st.SENDING]
-        assert answers and all(e.new_state == st.UNKNOWN for e in answers), answers
+                   and e.old_state == State.SENDING]
+        assert answers and all(e.new_state == State.UNKNOWN for e in answers), answers
         assert user.gateway.executed_count(row.reference) == 1
     assert_truth(user.gateway, [user.ledger], outputs=user.outputs)

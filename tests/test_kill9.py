@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from batchpay import ledger_records as st
 from batchpay.emulator import start_emulator
 from batchpay.emulator.runtime import EmulatorHandle
-from batchpay.ledger import Ledger
+from batchpay.journal.sqlite import SqliteJournal
+from batchpay.states import State
 from tests.helpers.proofs import (
     assert_invariants,
     batchpay_cmd,
@@ -33,6 +33,8 @@ from tests.helpers.proofs import (
     spread,
 )
 from tests.helpers.runs import FUNDED, payout_link_rows, sac_payout_rows, write_csv
+
+pytestmark = pytest.mark.slow  # ~2.5 minutes; CI runs it, `-m "not slow"` skips it
 
 BATCH = 300
 LINK_KS = spread(50, BATCH)
@@ -151,13 +153,13 @@ def test_kill9_resume_killed_too_second_resume_pays_each_once(
     admin.queue_fault("hold-after", op="payout", nth=120)
     run_args = ("run", str(sheet), "--concurrency", "1", "--quiet")
     assert kill_when_held(run_args, env=env, cwd=tmp_path, admin=admin, op="payout") == 120
-    run_id = Ledger(ledger_path).runs()[0].run_id
+    run_id = SqliteJournal(ledger_path).runs()[0].run_id
 
     admin.queue_fault("hold-after", op="payout", nth=60)
     resume_args = ("resume", run_id, "--concurrency", "1", "--quiet")
     assert kill_when_held(resume_args, env=env, cwd=tmp_path, admin=admin, op="payout") == 180
-    states = Counter(r.state for r in Ledger(ledger_path).rows(run_id))
-    assert states == {"SUCCESS": 179, st.SENDING: 1, st.PLANNED: BATCH - 180}
+    states = Counter(r.state for r in SqliteJournal(ledger_path).rows(run_id))
+    assert states == {"SUCCESS": 179, State.SENDING: 1, State.PLANNED: BATCH - 180}
 
     workbook = tmp_path / "r.xlsx"
     done = subprocess.run(

@@ -26,15 +26,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
-from batchpay import plan as planning
-from batchpay import runner
+from batchpay import runs
+from batchpay.cli.render import next_steps
 from batchpay.doku import make_session
 from batchpay.doku.client import DokuClient
 from batchpay.emulator import EMULATOR_CLIENT_ID, EMULATOR_SECRET_KEY, start_emulator
 from batchpay.emulator.runtime import EmulatorHandle
 from batchpay.errors import BatchpayError
-from batchpay.ledger import OPEN_STATES, Ledger
-from batchpay.runner_summary import next_steps
+from batchpay.journal.sqlite import SqliteJournal
+from batchpay.runs import plan as planning
+from batchpay.states import OPEN
 from batchpay.validate import validate_file
 from tests.helpers.hostile import business_key
 from tests.helpers.proofs import fast_options, no_sleep
@@ -140,12 +141,12 @@ class Operator:
         result = validate_file(self.sheet)
         assert result.ok
         the_plan = planning.plan(result, env="emulator")
-        ledger = Ledger(self.path, create=True)
-        run = runner.create_run(ledger, the_plan, settings={"test": True})
+        ledger = SqliteJournal(self.path, create=True)
+        run = runs.create_run(ledger, the_plan, settings={"test": True})
         if drop:
             # The 2nd row executes and its answer is lost; one send per row this time.
             self.handle.admin.queue_fault("drop-after", op=OP[self.product], nth=2)
-        runner.execute(ledger, self.client, run.run_id,
+        runs.execute(ledger, self.client, run.run_id,
                        options=fast_options(max_sends=1 if drop else 4, concurrency=1),
                        sleep=no_sleep)
 
@@ -153,23 +154,23 @@ class Operator:
         self.do_run(drop=True)
 
     def do_resume(self) -> None:
-        ledger = Ledger(self.path)
+        ledger = SqliteJournal(self.path)
         for run in ledger.runs():
-            if ledger.rows(run.run_id, states=OPEN_STATES):
-                runner.resume(ledger, self.client, run.run_id,
+            if ledger.rows(run.run_id, states=OPEN):
+                runs.resume(ledger, self.client, run.run_id,
                               options=fast_options(concurrency=1), sleep=no_sleep)
 
     def do_retry_failed(self) -> None:
         """Only where the summary offers it (the tool's own advice)."""
-        ledger = Ledger(self.path)
+        ledger = SqliteJournal(self.path)
         for run in ledger.runs():
             advice = " ".join(next_steps(run, ledger.rows(run.run_id)))
             if f"retry-failed {run.run_id}" not in advice:
                 continue
             try:
-                retry = runner.plan_retry(ledger, run.run_id)
+                retry = runs.plan_retry(ledger, run.run_id)
                 if retry.plan.rows:
-                    runner.retry_failed(ledger, self.client, retry,
+                    runs.retry_failed(ledger, self.client, retry,
                                         options=fast_options(concurrency=1), sleep=no_sleep)
             except BatchpayError as exc:
                 self.log.append(f"  retry refused: {str(exc)[:100]}")
@@ -221,6 +222,7 @@ class Operator:
         self.client.session.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("product", ["payout-link", "sub-account-payout"])
 def test_ledger_loss_any_sequence_never_executes_a_reference_twice(
     world: tuple[EmulatorHandle, Clock], product: str

@@ -17,8 +17,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from batchpay.journal import RowRecord
 from batchpay.kinds import KINDS
-from batchpay.ledger_records import RowRecord
 from batchpay.normalize import FORMULA_PREFIXES
 from batchpay.templates import deterministic_xlsx_bytes, template_workbook
 from batchpay.validate import validate_file
@@ -120,7 +120,7 @@ def _sheet(tmp_path: Path, n: int, traps: dict[int, dict[str, str]]) -> Path:
 
 
 # Row 1 goes through openpyxl (the first cells of each style), later rows are rendered
-# straight to XML (workbook/validation.py _Deferred): both paths must quote.
+# straight to XML (workbook/validation/xlsx.py Deferred): both paths must quote.
 _TRAPS = {
     1: {"note": "@SUM(1)", "description": HYPERLINK},
     2: {"receiver_name": DDE},

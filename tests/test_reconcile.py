@@ -7,19 +7,19 @@ from typing import Any
 
 import pytest
 
-from batchpay import ledger_records as lr
-from batchpay.ledger_records import EventRecord, RowRecord, RunRecord
+from batchpay.journal import EventRecord, RowRecord, RunRecord
+from batchpay.money import minor_to_decimal
 from batchpay.reconcile import (
     StatusClass,
     classify,
     events_table,
     exceptions_table,
-    minor_to_decimal,
     next_action,
     reconcile,
     rows_table,
     summarise,
 )
+from batchpay.states import PROGRESS, SUCCESS
 
 RUN_ID = "20261101-0900-abcd"
 
@@ -87,8 +87,8 @@ def make_row(
 
 
 ALL_STATES = {
-    **dict.fromkeys(lr.SUCCESS_TERMINAL, StatusClass.PAID),
-    **dict.fromkeys(lr.PAYOUT_LINK_PROGRESS, StatusClass.PROGRESSING),
+    **dict.fromkeys(SUCCESS, StatusClass.PAID),
+    **dict.fromkeys(PROGRESS, StatusClass.PROGRESSING),
     "FAILED": StatusClass.FAILED,
     "EXPIRED": StatusClass.FAILED,
     "REJECTED": StatusClass.FAILED,
@@ -109,7 +109,7 @@ def test_classify_unlisted_state_is_unknown_not_paid() -> None:
     assert classify("SOMETHING_NEW") is StatusClass.UNKNOWN
 
 
-@pytest.mark.parametrize("state", ["UNKNOWN", "SENDING", "SOMETHING_NEW", *lr.PAYOUT_LINK_PROGRESS])
+@pytest.mark.parametrize("state", ["UNKNOWN", "SENDING", "SOMETHING_NEW", *PROGRESS])
 def test_summarise_unknown_or_progressing_row_never_counted_as_paid(state: str) -> None:
     summary = summarise([make_row(2, "COMPLETED", 100), make_row(3, state, 7)])
     assert summary.paid.count == 1
@@ -141,7 +141,7 @@ def test_summarise_mixed_states_partition_every_row_once() -> None:
         r.amount_minor or 0 for r in rows
     )
     assert summary.failed.count == 3
-    assert summary.outstanding.count == len(lr.PAYOUT_LINK_PROGRESS) + 3  # + UNKNOWN, SENDING, new
+    assert summary.outstanding.count == len(PROGRESS) + 3  # + UNKNOWN, SENDING, new
 
 
 def test_summarise_sent_counts_accepted_excludes_rejected_unknown_unsent() -> None:

@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 from openpyxl.workbook.workbook import Workbook
 
-from batchpay.ledger_records import EventRecord, RowRecord
+from batchpay.journal import EventRecord, RowRecord
 from batchpay.workbook import STATUS_FILLS
 from batchpay.workbook.reconciliation import MAX_WIDTH, write_reconciliation
 from tests.test_reconcile import RUN_ID, make_row, make_run
@@ -325,10 +325,10 @@ def test_write_reconciliation_summary_prints_landscape_on_one_page_width(
 
 
 def _journal_run(tmp_path: Path) -> tuple[Any, str]:
-    from batchpay.ledger import Ledger
-    from tests.test_ledger import _move, _run
+    from batchpay.journal.sqlite import SqliteJournal
+    from tests.test_journal import _move, _run
 
-    ledger = Ledger(tmp_path / "ledger.sqlite", create=True)
+    ledger = SqliteJournal(tmp_path / "ledger.sqlite", create=True)
     run_id = _run(ledger, 7)
     _move(ledger, run_id, 2, "SENDING", "COMPLETED")
     _move(ledger, run_id, 3, "SENDING", "FAILED")

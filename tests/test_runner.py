@@ -10,24 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from batchpay import ledger_records as st
-from batchpay import plan as planning
-from batchpay import runner
+from batchpay import runs
+from batchpay.cli.render import exit_code
 from batchpay.doku import make_session
 from batchpay.doku.client import DokuClient
 from batchpay.emulator import EMULATOR_CLIENT_ID, EMULATOR_SECRET_KEY
-from batchpay.errors import InputChanged, RunLocked
-from batchpay.ledger import RunLock
-from batchpay.ledger_records import RowRecord
-from batchpay.runner_summary import exit_code
+from batchpay.errors import InputChanged, RunError, RunLocked
+from batchpay.journal import RepeatedReferences, RowRecord
+from batchpay.runs import checks
+from batchpay.states import PROGRESS, State
 from tests.helpers.runs import (
     DESTINATION,
     FUNDED,
     FUNDED_2,
     Harness,
     create_rows,
-    emulator_fixture,  # noqa: F401 - fixture "emulator"
-    harness_fixture,  # noqa: F401 - fixture "harness"
     make_client,
     payout_link_rows,
     sac_payout_rows,
@@ -52,7 +49,7 @@ def _assert_paid_once(h: Harness, op: str, references: list[str]) -> None:
 def test_execute_payout_link_all_accepted_each_reference_once(harness: Harness) -> None:
     sheet = harness.sheet("bonus.csv", payout_link_rows(5))
     result = harness.run(sheet)
-    assert all(r.state in st.PAYOUT_LINK_PROGRESS or r.state == "COMPLETED" for r in result.rows)
+    assert all(r.state in PROGRESS or r.state == "COMPLETED" for r in result.rows)
     assert all(r.sends == 1 and r.doku_ids.get("payout_link_id") for r in result.rows)
     _assert_paid_once(harness, "payout-link", [r.reference for r in result.rows])
     assert result.sends == 5 and exit_code(result.rows, kind=result.run.kind) == 0
@@ -88,7 +85,7 @@ def test_execute_account_create_created_terminal_with_doku_status(harness: Harne
 def test_execute_business_rejection_rejected_batch_goes_on(harness: Harness) -> None:
     harness.admin.fund(FUNDED, 150_000)  # covers one 100k payout, not two
     result = harness.run(harness.sheet("v.csv", sac_payout_rows(2)), concurrency=1)
-    assert [r.state for r in result.rows] == ["SUCCESS", st.REJECTED]
+    assert [r.state for r in result.rows] == ["SUCCESS", State.REJECTED]
     assert result.rows[1].message and exit_code(result.rows, kind=result.run.kind) == 1
 
 
@@ -110,9 +107,9 @@ def test_dry_run_signs_every_row_sends_nothing(
 
     monkeypatch.setattr(signing, "sign_request", spy)
     run = harness.start(harness.sheet("bonus.csv", payout_link_rows(3)), dry_run=True)
-    runner.dry_run(harness.ledger, run.run_id, load_settings(env="emulator"))
+    runs.dry_run(harness.ledger, run.run_id, load_settings(env="emulator"))
     rows = harness.ledger.rows(run.run_id)
-    assert _states(rows) == {st.NOT_SENT: 3}
+    assert _states(rows) == {State.NOT_SENT: 3}
     assert signed == [r.request_id for r in rows]
     assert harness.executed()["count"] == 0
     assert exit_code(rows, kind=run.kind, dry_run=True) == 0
@@ -122,7 +119,7 @@ def test_preflight_shortfall_lists_need_and_available_sends_nothing(harness: Har
     harness.admin.fund(FUNDED, 150_000)
     rows = sac_payout_rows(2) + sac_payout_rows(1, prefix="B", account=FUNDED_2)
     the_plan = harness.plan(harness.sheet("v.csv", rows))
-    shortfalls = planning.preflight_balances(harness.client, the_plan)
+    shortfalls = checks.preflight_balances(harness.client, the_plan)
     assert [(s.account_id, s.need_minor, s.available_minor) for s in shortfalls] == [
         (FUNDED, 20_000_000, 15_000_000),
         (FUNDED_2, 10_000_000, None),
@@ -133,23 +130,23 @@ def test_preflight_shortfall_lists_need_and_available_sends_nothing(harness: Har
 def test_preflight_enough_balance_no_shortfall(harness: Harness) -> None:
     harness.admin.fund(FUNDED, 200_000)
     the_plan = harness.plan(harness.sheet("v.csv", sac_payout_rows(2)))
-    assert planning.preflight_balances(harness.client, the_plan) == []
+    assert checks.preflight_balances(harness.client, the_plan) == []
 
 
 def test_find_repeats_reference_sent_earlier_refused(harness: Harness) -> None:
     sheet = harness.sheet("bonus.csv", payout_link_rows(2))
     harness.run(sheet)
-    repeats = planning.find_repeats(harness.ledger, harness.plan(sheet))
+    repeats = checks.find_repeats(harness.ledger, harness.plan(sheet))
     assert [r.reference for r in repeats] == ["PL-0001", "PL-0002"]
-    with pytest.raises(planning.RepeatedReferences, match="PL-0001"):
-        raise planning.RepeatedReferences(repeats)
+    with pytest.raises(RepeatedReferences, match="PL-0001"):
+        raise RepeatedReferences(repeats)
 
 
 def test_find_repeats_rejected_earlier_not_refused(harness: Harness) -> None:
     sheet = harness.sheet("v.csv", sac_payout_rows(1))
     result = harness.run(sheet)  # unfunded account: DOKU rejects, nothing executed
-    assert result.rows[0].state == st.REJECTED
-    assert planning.find_repeats(harness.ledger, harness.plan(sheet)) == []
+    assert result.rows[0].state == State.REJECTED
+    assert checks.find_repeats(harness.ledger, harness.plan(sheet)) == []
 
 
 # --- resume -------------------------------------------------------------------------------
@@ -171,12 +168,12 @@ def test_resume_changed_input_refused_sends_nothing(harness: Harness) -> None:
     with pytest.raises(InputChanged):
         harness.resume(run.run_id)
     assert harness.executed()["count"] == 0
-    assert _states(harness.ledger.rows(run.run_id)) == {st.PLANNED: 2}
+    assert _states(harness.ledger.rows(run.run_id)) == {State.PLANNED: 2}
 
 
 def test_execute_locked_run_raises_before_sending(harness: Harness) -> None:
     run = harness.start(harness.sheet("bonus.csv", payout_link_rows(2)))
-    with RunLock(harness.ledger.path, run.run_id), pytest.raises(RunLocked):
+    with harness.ledger.lock(run.run_id), pytest.raises(RunLocked):
         harness.execute(run.run_id)
     assert harness.executed()["count"] == 0
 
@@ -189,7 +186,7 @@ def test_execute_stop_set_sends_nothing_rows_planned(harness: Harness) -> None:
     assert (
         result.interrupted and exit_code(result.rows, kind=result.run.kind, interrupted=True) == 130
     )
-    assert _states(result.rows) == {st.PLANNED: 3} and harness.executed()["count"] == 0
+    assert _states(result.rows) == {State.PLANNED: 3} and harness.executed()["count"] == 0
 
 
 def test_execute_ctrl_c_mid_batch_then_resume_pays_each_once(harness: Harness) -> None:
@@ -204,7 +201,7 @@ def test_execute_ctrl_c_mid_batch_then_resume_pays_each_once(harness: Harness) -
             if self.done == 2:
                 stop.set()
 
-    first = runner.execute(
+    first = runs.execute(
         harness.ledger,
         harness.client,
         run.run_id,
@@ -213,7 +210,7 @@ def test_execute_ctrl_c_mid_batch_then_resume_pays_each_once(harness: Harness) -
         stop=stop,
         sleep=harness.sleep,
     )
-    assert first.interrupted and _states(first.rows)[st.PLANNED] == 4
+    assert first.interrupted and _states(first.rows)[State.PLANNED] == 4
     second = harness.resume(run.run_id)
     assert second.sends == 4
     _assert_paid_once(harness, "payout-link", [r.reference for r in second.rows])
@@ -234,7 +231,7 @@ def test_execute_sub_account_unknown_resent_same_id_replayed_once(
     row = result.rows[1]
     assert row.sends == 2
     events = [e for e in harness.ledger.events(result.run.run_id) if e.row_number == 3]
-    assert [e.new_state for e in events] == [st.SENDING, st.UNKNOWN, st.SENDING, "SUCCESS"]
+    assert [e.new_state for e in events] == [State.SENDING, State.UNKNOWN, State.SENDING, "SUCCESS"]
     assert events[-1].http_status == 409  # DOKU's replay of the original answer
     assert {e.request_id for e in events} == {row.request_id}
 
@@ -260,7 +257,7 @@ def test_execute_payout_link_unknown_status_check_finds_it_no_resend(
 ) -> None:
     harness.admin.queue_fault(fault, op="payout-link", nth=2)
     result = harness.run(harness.sheet("bonus.csv", payout_link_rows(3)), concurrency=1)
-    assert all(r.state in (*st.PAYOUT_LINK_PROGRESS, "COMPLETED") for r in result.rows)
+    assert all(r.state in (*PROGRESS, "COMPLETED") for r in result.rows)
     _assert_paid_once(harness, "payout-link", [r.reference for r in result.rows])
     assert result.rows[1].sends == 1  # found by the status check, never re-sent
     types = [e.type for e in harness.ledger.events(result.run.run_id) if e.row_number == 3]
@@ -277,7 +274,7 @@ def test_execute_payout_link_read_timeout_status_check_resolves(harness: Harness
     finally:
         client.session.close()
     _assert_paid_once(harness, "payout-link", [r.reference for r in result.rows])
-    assert result.rows[0].state != st.UNKNOWN and result.rows[0].sends == 1
+    assert result.rows[0].state != State.UNKNOWN and result.rows[0].sends == 1
 
 
 def test_execute_payout_link_not_found_then_resend_same_id_once(harness: Harness) -> None:
@@ -288,7 +285,7 @@ def test_execute_payout_link_not_found_then_resend_same_id_once(harness: Harness
     result = harness.run(harness.sheet("bonus.csv", payout_link_rows(2)), concurrency=1)
     _assert_paid_once(harness, "payout-link", [r.reference for r in result.rows])
     row = result.rows[0]
-    assert row.sends == 2 and row.state in (*st.PAYOUT_LINK_PROGRESS, "COMPLETED")
+    assert row.sends == 2 and row.state in (*PROGRESS, "COMPLETED")
 
 
 def test_execute_payout_link_500_before_execution_resent_once(harness: Harness) -> None:
@@ -302,7 +299,7 @@ def test_execute_unresolved_stays_unknown_then_resume_resolves(harness: Harness)
     harness.admin.fund(FUNDED, 10_000_000)
     harness.admin.queue_fault("drop-after", op="payout", nth=1)
     first = harness.run(harness.sheet("v.csv", sac_payout_rows(2)), concurrency=1, max_sends=1)
-    assert first.rows[0].state == st.UNKNOWN and exit_code(first.rows, kind=first.run.kind) == 1
+    assert first.rows[0].state == State.UNKNOWN and exit_code(first.rows, kind=first.run.kind) == 1
     assert first.run.finished_at is None
     second = harness.resume(first.run.run_id)
     assert _states(second.rows) == {"SUCCESS": 2}
@@ -336,7 +333,7 @@ def test_execute_auth_failed_stops_batch_rows_planned_resume_sends(harness: Harn
         bad.session.close()
     assert result.halt is not None and result.halt.reason == "auth-failed"
     assert "BATCHPAY_PAYOUT_LINK_SIGNATURE" in result.halt.message
-    assert _states(result.rows) == {st.PLANNED: 5}
+    assert _states(result.rows) == {State.PLANNED: 5}
     assert harness.executed()["count"] == 0
     second = harness.resume(run.run_id)
     _assert_paid_once(harness, "payout-link", [r.reference for r in second.rows])
@@ -353,8 +350,8 @@ def test_refresh_statuses_links_reach_terminal(harness: Harness) -> None:
 
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        refreshed = runner.refresh_statuses(harness.ledger, harness.client, result.run.run_id)
-        if runner.is_settled(refreshed.rows):
+        refreshed = runs.refresh_statuses(harness.ledger, harness.client, result.run.run_id)
+        if runs.is_settled(refreshed.rows):
             break
         time.sleep(0.3)
     assert [r.state for r in refreshed.rows] == ["COMPLETED", "FAILED", "COMPLETED"]
@@ -365,11 +362,11 @@ def test_refresh_statuses_links_reach_terminal(harness: Harness) -> None:
 def test_retry_failed_sub_account_new_request_id_same_invoice_linked(harness: Harness) -> None:
     harness.admin.fund(FUNDED, 150_000)
     parent = harness.run(harness.sheet("v.csv", sac_payout_rows(2)), concurrency=1)
-    assert parent.rows[1].state == st.REJECTED
+    assert parent.rows[1].state == State.REJECTED
     harness.admin.fund(FUNDED, 1_000_000)
-    retry = runner.plan_retry(harness.ledger, parent.run.run_id)
+    retry = runs.plan_retry(harness.ledger, parent.run.run_id)
     assert [r.reference for r in retry.plan.rows] == ["INV-0002"]
-    result = runner.retry_failed(
+    result = runs.retry_failed(
         harness.ledger, harness.client, retry, options=harness.options(), sleep=harness.sleep
     )
     row = result.rows[0]
@@ -377,8 +374,8 @@ def test_retry_failed_sub_account_new_request_id_same_invoice_linked(harness: Ha
     assert (row.attempt, row.state) == (2, "SUCCESS")
     assert row.request_id != parent.rows[1].request_id
     _assert_paid_once(harness, "payout", ["INV-0001", "INV-0002"])
-    with pytest.raises(runner.RunError, match="already retried"):
-        runner.plan_retry(harness.ledger, parent.run.run_id)
+    with pytest.raises(RunError, match="already retried"):
+        runs.plan_retry(harness.ledger, parent.run.run_id)
 
 
 def test_plan_retry_payout_link_failed_gets_suffixed_reference(harness: Harness) -> None:
@@ -388,11 +385,11 @@ def test_plan_retry_payout_link_failed_gets_suffixed_reference(harness: Harness)
     import time
 
     for _ in range(50):
-        got = runner.refresh_statuses(harness.ledger, harness.client, parent.run.run_id)
-        if runner.is_settled(got.rows):
+        got = runs.refresh_statuses(harness.ledger, harness.client, parent.run.run_id)
+        if runs.is_settled(got.rows):
             break
         time.sleep(0.2)
-    retry = runner.plan_retry(harness.ledger, parent.run.run_id)
+    retry = runs.plan_retry(harness.ledger, parent.run.run_id)
     assert [(r.reference, r.attempt) for r in retry.plan.rows] == [("PL-0001-R2", 2)]
     assert b'"reference_id":"PL-0001-R2"' in retry.plan.rows[0].body
 
@@ -401,8 +398,8 @@ def test_plan_retry_never_takes_unknown_rows(harness: Harness) -> None:
     harness.admin.fund(FUNDED, 10_000_000)
     harness.admin.queue_fault("drop-after", op="payout", nth=1)
     parent = harness.run(harness.sheet("v.csv", sac_payout_rows(1)), max_sends=1)
-    assert parent.rows[0].state == st.UNKNOWN
-    assert runner.plan_retry(harness.ledger, parent.run.run_id).plan.rows == []
+    assert parent.rows[0].state == State.UNKNOWN
+    assert runs.plan_retry(harness.ledger, parent.run.run_id).plan.rows == []
 
 
 # --- the journal holds no secret ------------------------------------------------------------
@@ -418,7 +415,7 @@ def test_execute_journal_never_contains_secret(harness: Harness, tmp_path: Path)
 def test_exit_code_sub_account_pending_is_a_problem_but_payout_link_pending_is_not() -> None:
     """A Payout Link PENDING is accepted and progressing (exit 0); a Sub Account payout DOKU
     accepted without SUCCESS is not paid and has nothing to follow (exit 1)."""
-    from batchpay.ledger_records import RowRecord
+    from batchpay.journal import RowRecord
 
     def row(state: str) -> RowRecord:
         return RowRecord(

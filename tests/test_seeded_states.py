@@ -3,8 +3,8 @@ UNKNOWN, PENDING (a Payout Link DOKU accepted), terminal — × each gateway tru
 not executed, pending — then `resume` (and, for links, a status refresh) must reach the
 right disposition with at most one execution per reference.
 
-Seeding: the run is created by :func:`batchpay.runner.create_run` (every row PLANNED, with
-its Request-Id and bytes) and the row is moved with :meth:`batchpay.ledger.Ledger.apply`
+Seeding: the run is created by :func:`batchpay.runs.create_run` (every row PLANNED, with
+its Request-Id and bytes) and the row is moved with :meth:`batchpay.journal.Journal.apply`
 through *legal* transitions only (PLANNED → SENDING → UNKNOWN / PENDING / terminal), exactly
 as a crash at that point would have left it; no SQL is needed. The gateway truth is
 arranged by really sending the row's stored Request-Id and bytes to the emulator (executed),
@@ -25,15 +25,15 @@ from pathlib import Path
 
 import pytest
 
-from batchpay import ledger_records as st
-from batchpay import runner
+from batchpay import runs
 from batchpay.doku import make_session
 from batchpay.doku.client import DokuClient
 from batchpay.emulator import EMULATOR_CLIENT_ID, EMULATOR_SECRET_KEY, start_emulator
 from batchpay.emulator.runtime import EmulatorHandle
+from batchpay.journal import WIB, RowChange, RowRecord
+from batchpay.journal.sqlite import SqliteJournal
 from batchpay.kinds import KINDS
-from batchpay.ledger import WIB, Ledger, RowChange
-from batchpay.ledger_records import RowRecord
+from batchpay.states import PROGRESS, State
 from tests.helpers.proofs import (
     InvariantError,
     assert_invariants,
@@ -43,7 +43,7 @@ from tests.helpers.proofs import (
 from tests.helpers.runs import FUNDED, Harness, payout_link_rows, sac_payout_rows
 
 SEEDED = 3  # Excel row number of the seeded row (row 2 of data; rows 2 and 4 stay PLANNED)
-LINK_PROGRESSING = (*st.PAYOUT_LINK_PROGRESS,)
+LINK_PROGRESSING = (*PROGRESS,)
 
 
 @pytest.fixture(name="gateways", scope="module")
@@ -65,14 +65,14 @@ def _harness(gateway: EmulatorHandle, tmp_path: Path) -> Harness:
     return Harness(
         tmp=tmp_path,
         emulator=gateway,
-        ledger=Ledger(tmp_path / "ledger.sqlite", create=True),
+        ledger=SqliteJournal(tmp_path / "ledger.sqlite", create=True),
         client=make_client(gateway.url),
     )
 
 
-def seed(ledger: Ledger, row: RowRecord, state: str) -> None:
+def seed(ledger: SqliteJournal, row: RowRecord, state: str) -> None:
     """Leave ``row`` in ``state`` the way a crash there would (legal transitions only)."""
-    if state == st.PLANNED:
+    if state == State.PLANNED:
         return
 
     def move(new: str, event: str, **kw: object) -> None:
@@ -82,12 +82,12 @@ def seed(ledger: Ledger, row: RowRecord, state: str) -> None:
             )
         )
 
-    move(st.SENDING, "send", count_send=True, message="seeded: sending")
-    if state == st.SENDING:
+    move(State.SENDING, "send", count_send=True, message="seeded: sending")
+    if state == State.SENDING:
         return
-    if state == st.UNKNOWN:
+    if state == State.UNKNOWN:
         move(
-            st.UNKNOWN,
+            State.UNKNOWN,
             "outcome",
             outcome="unknown",
             reason="connection-reset",
@@ -118,16 +118,16 @@ class Expect:
 LINK_CELLS: dict[tuple[str, str], Expect] = {
     # PLANNED with the gateway already holding it cannot come from a crash (SENDING is
     # journaled first) — the same Request-Id and bytes are answered with DOKU's replay.
-    (st.PLANNED, "executed"): Expect("COMPLETED", 1, 1),
-    (st.PLANNED, "pending"): Expect("PENDING", 1, 1),
-    (st.PLANNED, "not-executed"): Expect("COMPLETED", 1, 1),
+    (State.PLANNED, "executed"): Expect("COMPLETED", 1, 1),
+    (State.PLANNED, "pending"): Expect("PENDING", 1, 1),
+    (State.PLANNED, "not-executed"): Expect("COMPLETED", 1, 1),
     # SENDING/UNKNOWN: the status look-up finds the link (no send); not found → same bytes.
-    (st.SENDING, "executed"): Expect("COMPLETED", 1, 0),
-    (st.SENDING, "pending"): Expect("PENDING", 1, 0),
-    (st.SENDING, "not-executed"): Expect("COMPLETED", 1, 1),
-    (st.UNKNOWN, "executed"): Expect("COMPLETED", 1, 0),
-    (st.UNKNOWN, "pending"): Expect("PENDING", 1, 0),
-    (st.UNKNOWN, "not-executed"): Expect("COMPLETED", 1, 1),
+    (State.SENDING, "executed"): Expect("COMPLETED", 1, 0),
+    (State.SENDING, "pending"): Expect("PENDING", 1, 0),
+    (State.SENDING, "not-executed"): Expect("COMPLETED", 1, 1),
+    (State.UNKNOWN, "executed"): Expect("COMPLETED", 1, 0),
+    (State.UNKNOWN, "pending"): Expect("PENDING", 1, 0),
+    (State.UNKNOWN, "not-executed"): Expect("COMPLETED", 1, 1),
     # PENDING: accepted; resume never re-sends it, the status refresh moves it on.
     ("PENDING", "executed"): Expect("COMPLETED", 1, 0),
     ("PENDING", "pending"): Expect("PENDING", 1, 0),
@@ -140,12 +140,12 @@ LINK_CELLS: dict[tuple[str, str], Expect] = {
 # Sub Account payouts have no status look-up and no pending state: a re-send of the same
 # Request-Id and bytes is answered with the original outcome (HTTP 409).
 PAYOUT_CELLS: dict[tuple[str, str], Expect] = {
-    (st.PLANNED, "executed"): Expect("SUCCESS", 1, 1),
-    (st.PLANNED, "not-executed"): Expect("SUCCESS", 1, 1),
-    (st.SENDING, "executed"): Expect("SUCCESS", 1, 1),
-    (st.SENDING, "not-executed"): Expect("SUCCESS", 1, 1),
-    (st.UNKNOWN, "executed"): Expect("SUCCESS", 1, 1),
-    (st.UNKNOWN, "not-executed"): Expect("SUCCESS", 1, 1),
+    (State.PLANNED, "executed"): Expect("SUCCESS", 1, 1),
+    (State.PLANNED, "not-executed"): Expect("SUCCESS", 1, 1),
+    (State.SENDING, "executed"): Expect("SUCCESS", 1, 1),
+    (State.SENDING, "not-executed"): Expect("SUCCESS", 1, 1),
+    (State.UNKNOWN, "executed"): Expect("SUCCESS", 1, 1),
+    (State.UNKNOWN, "not-executed"): Expect("SUCCESS", 1, 1),
     ("SUCCESS", "executed"): Expect("SUCCESS", 1, 0),
     ("SUCCESS", "not-executed"): Expect("SUCCESS", 0, 0, consistent=False),
 }
@@ -174,7 +174,7 @@ def _run_cell(
 
         result = h.resume(run.run_id, backoff_base=0.01)
         if kind == "payout-link":
-            result = runner.refresh_statuses(h.ledger, h.client, run.run_id)
+            result = runs.refresh_statuses(h.ledger, h.client, run.run_id)
         got = h.ledger.row(run.run_id, SEEDED)
         references = {i["reference"]: i for i in h.admin.executed(op)["references"]}
         executions = references.get(got.reference, {"count": 0})["count"]
@@ -188,7 +188,7 @@ def _run_cell(
         others = [r for r in result.rows if r.row_number != SEEDED]
         assert all(r.state in (*LINK_PROGRESSING, "COMPLETED", "SUCCESS") for r in others)
         assert got.request_id == row.request_id  # never a new Request-Id
-        workbook = runner.write_workbook(h.ledger, run.run_id, tmp_path / "r.xlsx")
+        workbook = runs.write_workbook(h.ledger, run.run_id, tmp_path / "r.xlsx")
         if expect.consistent:
             assert_invariants(h.ledger.path, run.run_id, h.admin, rows, workbook, client=h.client)
         else:
@@ -222,12 +222,12 @@ def test_resume_payout_link_every_state_in_one_run_each_settled_once(
     h = _harness(gateways["fast"], tmp_path)
     rows = payout_link_rows(6)
     plan = {
-        2: (st.PLANNED, False),
-        3: (st.SENDING, True),
-        4: (st.UNKNOWN, False),
+        2: (State.PLANNED, False),
+        3: (State.SENDING, True),
+        4: (State.UNKNOWN, False),
         5: ("PENDING", True),
         6: ("COMPLETED", True),
-        7: (st.SENDING, False),
+        7: (State.SENDING, False),
     }
     try:
         run = h.start(h.sheet("batch.csv", rows))
@@ -240,9 +240,9 @@ def test_resume_payout_link_every_state_in_one_run_each_settled_once(
                 )
             seed(h.ledger, row, state)
         result = h.resume(run.run_id)
-        runner.refresh_statuses(h.ledger, h.client, run.run_id)
+        runs.refresh_statuses(h.ledger, h.client, run.run_id)
         assert result.sends == 3  # rows 2 (PLANNED), 4 and 7 (not at DOKU): one send each
-        workbook = runner.write_workbook(h.ledger, run.run_id, tmp_path / "r.xlsx")
+        workbook = runs.write_workbook(h.ledger, run.run_id, tmp_path / "r.xlsx")
         proof = assert_invariants(
             h.ledger.path, run.run_id, h.admin, rows, workbook, client=h.client
         )
@@ -262,18 +262,18 @@ def test_resume_payout_link_unknown_unresolvable_stays_unknown_never_shown_paid(
         run = h.start(h.sheet("batch.csv", rows))
         row = h.ledger.row(run.run_id, SEEDED)
         assert h.client.send(KINDS["payout-link"], row.request_id, row.body).klass == "accepted"
-        seed(h.ledger, row, st.UNKNOWN)
+        seed(h.ledger, row, State.UNKNOWN)
         h.admin.queue_fault("error-503", op="status", count=1000)
         result = h.resume(run.run_id)
         got = h.ledger.row(run.run_id, SEEDED)
-        assert got.state == st.UNKNOWN and got.sends == 1  # the seeded send only
+        assert got.state == State.UNKNOWN and got.sends == 1  # the seeded send only
         assert result.run.finished_at is None
-        workbook = runner.write_workbook(h.ledger, run.run_id, tmp_path / "r.xlsx")
+        workbook = runs.write_workbook(h.ledger, run.run_id, tmp_path / "r.xlsx")
         assert check_workbook(workbook, result.rows) == []
         proof = assert_invariants(
             h.ledger.path, run.run_id, h.admin, rows, workbook, settled=False, client=h.client
         )
-        assert proof.states[st.UNKNOWN] == 1 and proof.executed == 3
+        assert proof.states[State.UNKNOWN] == 1 and proof.executed == 3
     finally:
         h.client.session.close()
         h.admin.clear_faults()
@@ -306,22 +306,22 @@ def test_resume_payout_link_sending_across_wib_midnight_stays_unknown_never_twic
         timeout=(2.0, 5.0),
         clock=lambda: datetime.fromtimestamp(clock(), UTC),
     )
-    h = Harness(tmp=tmp_path, emulator=handle, ledger=Ledger(tmp_path / "l.sqlite", create=True),
-                client=client)
+    h = Harness(tmp=tmp_path, emulator=handle,
+                ledger=SqliteJournal(tmp_path / "l.sqlite", create=True), client=client)
     rows = payout_link_rows(3)
     try:
         run = h.start(h.sheet("batch.csv", rows))
         row = h.ledger.row(run.run_id, SEEDED)
         h.admin.queue_fault("status-not-found", op="payout-link", nth=1, seconds=600)
         assert client.send(KINDS["payout-link"], row.request_id, row.body).klass == "accepted"
-        seed(h.ledger, row, st.SENDING)
+        seed(h.ledger, row, State.SENDING)
         offset[0] += 60  # 00:00:30 WIB: a new day for DOKU's Request-Id scope
 
         h.resume(run.run_id)
         got = h.ledger.row(run.run_id, SEEDED)
-        assert got.state == st.UNKNOWN, got.message
+        assert got.state == State.UNKNOWN, got.message
         assert h.admin.executed("payout-link")["max_per_reference"] == 1
-        assert runner.plan_retry(h.ledger, run.run_id).plan.rows == []
+        assert runs.plan_retry(h.ledger, run.run_id).plan.rows == []
 
         offset[0] += 600  # the status look-up sees the link now
         result = h.resume(run.run_id)

@@ -23,14 +23,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from batchpay import plan as planning
-from batchpay import runner
+from batchpay import runs
+from batchpay.cli.render import next_steps
 from batchpay.doku import make_session
 from batchpay.doku.client import DokuClient
 from batchpay.emulator import EMULATOR_CLIENT_ID, EMULATOR_SECRET_KEY, start_emulator
 from batchpay.emulator.runtime import EmulatorHandle
-from batchpay.ledger import Ledger
-from batchpay.runner_summary import next_steps
+from batchpay.journal.sqlite import SqliteJournal
+from batchpay.runs import plan as planning
 from batchpay.validate import validate_file
 from tests.helpers.hostile import business_key
 from tests.helpers.mounts import fill_up, read_only, tmpfs
@@ -137,7 +137,7 @@ def test_storage_full_disk_mid_run_exit_4_then_resume_pays_each_once(
         done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
         _assert_journal_error(done, ledger, "full", "no space")
         filler.unlink()
-        run_id = Ledger(ledger).runs()[0].run_id
+        run_id = SqliteJournal(ledger).runs()[0].run_id
         resumed = _cli(env, "resume", run_id, "--quiet")
         assert resumed.exit_code == 0, resumed.output
         assert_invariants(ledger, run_id, emulator.admin, rows)
@@ -158,7 +158,7 @@ def test_storage_read_only_journal_runs_and_report_work_writers_exit_4(
         env = _env(emulator, ledger, tmp_path)
         first = _cli(env, "run", str(sheet), "--quiet", "--report", str(tmp_path / "r.xlsx"))
         assert first.exit_code == 0, first.output
-        run_id = Ledger(ledger).runs()[0].run_id
+        run_id = SqliteJournal(ledger).runs()[0].run_id
         before = emulator.admin.executed()["count"]
         with read_only(disk):
             listed = _cli(env, "runs")
@@ -186,7 +186,7 @@ def test_storage_corrupt_journal_exit_4_never_replaced(
     env = _env(emulator, ledger, tmp_path)
     first = _cli(env, "run", str(sheet), "--quiet", "--report", str(tmp_path / "r.xlsx"))
     assert first.exit_code == 0, first.output
-    run_id = Ledger(ledger).runs()[0].run_id
+    run_id = SqliteJournal(ledger).runs()[0].run_id
     garbage = b"this is not a journal\n" * 4096
     ledger.write_bytes(garbage)
     for path in (Path(f"{ledger}-wal"), Path(f"{ledger}-shm")):
@@ -215,12 +215,12 @@ def test_storage_lost_wal_next_day_resume_never_executes_twice(tmp_path: Path) -
     try:
         sheet, rows = _sheet(tmp_path, 8)
         result = validate_file(sheet)
-        ledger = Ledger(path, create=True)
-        run = runner.create_run(ledger, planning.plan(result, env="emulator"), settings={})
+        ledger = SqliteJournal(path, create=True)
+        run = runs.create_run(ledger, planning.plan(result, env="emulator"), settings={})
         keeper = sqlite3.connect(path)  # holds the WAL open: no checkpoint on close
         keeper.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()  # the plan is on disk
         handle.admin.queue_fault("drop-after", op="payout-link", nth=4)
-        runner.execute(ledger, client, run.run_id, options=fast_options(concurrency=1),
+        runs.execute(ledger, client, run.run_id, options=fast_options(concurrency=1),
                        sleep=no_sleep)
         assert handle.admin.executed()["count"] == 8
         main_only = tmp_path / "main-only.sqlite"
@@ -230,15 +230,15 @@ def test_storage_lost_wal_next_day_resume_never_executes_twice(tmp_path: Path) -
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         shutil.copyfile(main_only, path)
-        lost = Ledger(path)
+        lost = SqliteJournal(path)
         assert {r.state for r in lost.rows(run.run_id)} <= {"PLANNED", "SENDING"}  # WAL lost
         clock.past_wib_midnight()
-        after = runner.resume(lost, client, run.run_id, options=fast_options(concurrency=1),
+        after = runs.resume(lost, client, run.run_id, options=fast_options(concurrency=1),
                               sleep=no_sleep)
         if "retry-failed" in " ".join(next_steps(after.run, after.rows)):
-            retry = runner.plan_retry(lost, run.run_id)
+            retry = runs.plan_retry(lost, run.run_id)
             if retry.plan.rows:
-                runner.retry_failed(lost, client, retry, options=fast_options(concurrency=1),
+                runs.retry_failed(lost, client, retry, options=fast_options(concurrency=1),
                                     sleep=no_sleep)
         truth = handle.admin.executed("payout-link")
         counts = Counter(business_key(i["reference"]) for i in truth["items"])

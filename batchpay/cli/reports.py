@@ -1,7 +1,7 @@
 """CLI command ``report``: the reconciliation workbook of a run or of a month.
 
-Thin: read settings (no credentials needed: nothing is sent), open the journal, call
-:mod:`batchpay.workbook.reconciliation`, print where the workbook is.
+Thin: one :func:`batchpay.runs.service.report` call (no credentials needed: nothing is
+sent; the journal is read only), then print where the workbook is.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ import re
 from pathlib import Path
 
 import click
-
-from batchpay.errors import UsageError
 
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -42,27 +40,11 @@ def report(run_id: str | None, month: str | None, output: Path | None,
 
     Example: batchpay report 20261101-0900-ab12 -o november-bonus.xlsx
     """
-    if (run_id is None) == (month is None):
-        raise UsageError("give a RUN_ID or --month YYYY-MM (one of them)",
-                         hint="e.g. `batchpay report 20261101-0900-ab12` or "
-                              "`batchpay report --month 2026-11`")
-    from batchpay.config import load_settings, redact
-    from batchpay.ledger import Ledger
-    from batchpay.workbook.reconciliation import write_month_report, write_run_report
+    from batchpay.config import redact
+    from batchpay.runs import service
+    from batchpay.runs.options import Target
 
-    settings = load_settings(dotenv_path=env_file, require_credentials=False)
-    # Read-only: a report never writes the journal, so it works on a read-only journal; a
-    # missing or empty one is JournalMissing (exit 4), and nothing is created.
-    ledger = Ledger(settings.ledger_path, read_only=True)
-    if month is not None:
-        path = write_month_report(ledger, month, output)
-    else:
-        from batchpay.runner import workbook_path
-
-        # Same file the run itself writes (reports/<sheet-stem>-<run id>.xlsx), so the
-        # accountant never has two diverging workbooks for one run.
-        target = output or workbook_path(ledger.run(str(run_id)))
-        path = write_run_report(ledger, str(run_id), target)
+    path = service.report(Target(env_file=env_file), run_id=run_id, month=month, output=output)
     click.echo(redact(f"Reconciliation workbook: {path}"))
 
 

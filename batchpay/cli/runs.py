@@ -1,7 +1,7 @@
 """CLI commands for runs: ``run``, ``resume``, ``status``, ``runs``, ``retry-failed``.
 
-Thin: parse options, confirm with the operator, call :mod:`batchpay.runner`, print. Exit
-codes follow :mod:`batchpay.runner_summary` (0 paid or links progressing, 1 anything not
+Each parses its options, makes one :mod:`batchpay.runs.service` call and renders the result.
+Exit codes follow :mod:`batchpay.cli.render` (0 paid or links progressing, 1 anything not
 finished, 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP) and :func:`batchpay.cli.main` (2 usage/input,
 3 config/auth, 4 journal).
 """
@@ -9,25 +9,21 @@ finished, 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP) and :func:`batchpay.cli.main` (2 
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from batchpay.errors import DokuAuthError, DokuUnavailable, RunError, UsageError
+from batchpay.errors import DokuAuthError, DokuUnavailable
 from batchpay.kinds import KINDS
 
 if TYPE_CHECKING:
-    from batchpay.config import Settings
-    from batchpay.ledger import Ledger
-    from batchpay.plan import Plan
-    from batchpay.runner import RunResult
-    from batchpay.runner_engine import Options
+    from batchpay.cli.signals import StopRequest
+    from batchpay.runs.execute import RunResult
+    from batchpay.runs.options import Sending, Target
+    from batchpay.runs.plan import Plan
+    from batchpay.runs.service import Question
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_CONCURRENCY = 32
@@ -53,127 +49,46 @@ def _sending_options(func: F) -> F:
     return func
 
 
-def _options(concurrency: int, rate: float | None) -> Options:
-    from batchpay.runner_engine import Options
+def _target(env: str | None, base_url: str | None, env_file: str | None) -> Target:
+    from batchpay.runs.options import Target
 
-    return Options(concurrency=concurrency, rate=rate)
-
-
-def _echo(lines: list[str], *, err: bool = False) -> None:
-    from batchpay.config import redact
-
-    click.echo(redact("\n".join(lines)), err=err)
+    return Target(env=env, base_url=base_url, env_file=env_file)
 
 
-class StopRequest(threading.Event):
-    """The stop event of a run, and which signal set it. The engine journals ``message`` as
-    its "interrupted" halt; :func:`_finish` exits with the signal's code (runner_summary)."""
+def _sending(concurrency: int, rate: float | None, report_path: Path | None) -> Sending:
+    from batchpay.runs.options import Sending
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.signal_name = "SIGINT"
-
-    @property
-    def message(self) -> str:
-        return _STOP_MESSAGES.get(self.signal_name, f"stopped by {self.signal_name}")
+    return Sending(concurrency=concurrency, rate=rate, report_path=report_path)
 
 
-_STOP_MESSAGES = {
-    "SIGINT": "stopped by the operator (Ctrl-C)",
-    "SIGTERM": "stopped by SIGTERM (the process was asked to terminate)",
-    "SIGHUP": "stopped by SIGHUP (the terminal or session closed)",
-}
-# Handled alike; SIGHUP does not exist on Windows.
-_STOP_SIGNALS = tuple(getattr(signal, name) for name in _STOP_MESSAGES if hasattr(signal, name))
-_STOP_KEY = "batchpay.stop"  # ctx.meta: the StopRequest of the running command
+def _ask(plan: Plan, question: Question) -> Any:
+    """The operator's confirmation (the service decides when it is needed)."""
+    from batchpay.runs.service import Question
+
+    if question is Question.ROWS:
+        return click.prompt(question.value, type=int)
+    if question is Question.TOTAL:
+        return click.prompt(question.value)
+    if not click.confirm(f"Retry {plan.count} row(s)?", default=False):
+        raise click.Abort
+    return True
 
 
-class _AbortNow(KeyboardInterrupt):
-    """A second stop signal: leave at once (rows in flight stay SENDING)."""
-
-    def __init__(self, signal_name: str) -> None:
-        super().__init__(signal_name)
-        self.signal_name = signal_name
-
-
-def _signal_label(name: str) -> str:
-    return "Ctrl-C" if name == "SIGINT" else name
-
-
-@contextlib.contextmanager
-def _ctrl_c_stops(run_id: str | None = None) -> Iterator[StopRequest]:
-    """First Ctrl-C, SIGTERM or SIGHUP: stop taking rows, settle and journal those in
-    flight; :func:`_finish` then writes the workbook, prints the resume hint and exits 130,
-    143 or 129. A second signal aborts now: rows in flight stay SENDING (their Request-Id
-    and bytes are journaled before the socket write), and `resume` resolves them —
-    docs/safety.md. Exits with the signal's code either way."""
-    from batchpay.runner_summary import EXIT_SIGNALS
-
-    stop = StopRequest()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-    ctx = click.get_current_context(silent=True)
-    if ctx is not None:
-        ctx.meta[_STOP_KEY] = stop
-
-    def handler(signum: int, frame: object) -> None:
-        name = signal.Signals(signum).name
-        if stop.is_set():
-            raise _AbortNow(name)
-        stop.signal_name = name
-        stop.set()
-        with contextlib.suppress(OSError):  # SIGHUP: the terminal may be gone
-            click.echo(f"\nStopping on {_signal_label(name)}: finishing the rows in flight "
-                       f"({_signal_label(name)} again to abort now)…", err=True)
-
-    previous = {signum: signal.signal(signum, handler) for signum in _STOP_SIGNALS}
-    try:
-        yield stop
-    except _AbortNow as exc:
-        with contextlib.suppress(OSError):
-            click.echo(f"Aborted by {_signal_label(exc.signal_name)}: rows in flight stay "
-                       "SENDING, nothing is sent twice; continue with: batchpay resume "
-                       f"{run_id or 'RUN_ID'}", err=True)
-        raise click.exceptions.Exit(EXIT_SIGNALS.get(exc.signal_name, 130)) from None
-    finally:
-        for signum, old in previous.items():
-            if old is not None:  # None: not installed from Python, cannot be restored
-                signal.signal(signum, old)
-
-
-def _ledger(settings: Settings, *, create: bool = False, read_only: bool = False) -> Ledger:
-    """The journal of ``settings``. Only ``run`` creates one (``create``); every other
-    command refuses a missing or empty journal (JournalMissing, exit 4) and creates nothing.
-    ``runs`` reads it ``read_only`` (works on a read-only file or disk)."""
-    from batchpay.ledger import Ledger
-
-    return Ledger(settings.ledger_path, create=create, read_only=read_only)
-
-
-def _finish(ctx: click.Context, ledger: Ledger, result: RunResult,
-            report_path: Path | None, *, show_sends: bool = True,
-            force_exit: int | None = None) -> None:
-    """Workbook, one-screen summary, exit code — the common end of run/resume/retry."""
-    from batchpay import runner
-    from batchpay.runner_summary import exit_code, summary_lines
+def _finish(ctx: click.Context, result: RunResult, stop: StopRequest, *,
+            show_sends: bool = True, force_exit: int | None = None) -> None:
+    """Workbook warning, one-screen summary, exit code — the common end of every command
+    that talked to DOKU."""
+    from batchpay.cli.progress import echo
+    from batchpay.cli.render import exit_code, summary_lines
 
     run_id = result.run.run_id
-    workbook: Path | None = None
-    try:
-        workbook = runner.write_workbook(ledger, run_id, report_path)
-    except Exception as exc:  # money has moved: the summary must still show
-        # e.g. the old workbook is open in Excel, a full disk, or a writer bug. The journal is
-        # the truth and is already committed; the workbook can be rebuilt from it at any time.
-        from batchpay.config import redact
-
-        click.echo(redact(f"warning: could not write the workbook ({type(exc).__name__}: {exc})"
-                          f" — the journal is intact; rebuild it with `batchpay report {run_id}`"),
-                   err=True)
+    if result.workbook_error is not None:
+        echo([f"warning: could not write the workbook ({result.workbook_error}) — the journal "
+              f"is intact; rebuild it with `batchpay report {run_id}`"], err=True)
     halt = result.halt
-    _echo(["", *summary_lines(result.run, result.rows, workbook=workbook,
-                              sends=result.sends if show_sends else None,
-                              halt_message=halt.message if halt else None)])
+    echo(["", *summary_lines(result.run, result.rows, workbook=result.workbook,
+                             sends=result.sends if show_sends else None,
+                             halt_message=halt.message if halt else None)])
     if halt is not None and halt.reason == "auth-failed":
         raise DokuAuthError(f"DOKU refused the credentials; the batch stopped: {halt.message}",
                             hint=f"fix the configuration, then `batchpay resume {run_id}` "
@@ -181,12 +96,10 @@ def _finish(ctx: click.Context, ledger: Ledger, result: RunResult,
     if halt is not None and halt.reason == "unreachable":
         raise DokuUnavailable(halt.message, hint=f"check the network, then "
                                                  f"`batchpay resume {run_id}`")
-    stop = ctx.meta.get(_STOP_KEY)
-    signal_name = stop.signal_name if isinstance(stop, StopRequest) and stop.is_set() else None
+    signal_name = stop.signal_name if stop.is_set() else None
     # SIGTERM/SIGHUP always end with their code; Ctrl-C only when it cut the work short
     # (it is also how `status --watch` normally ends).
-    interrupted = result.interrupted or signal_name not in (None, "SIGINT")
-    if interrupted:
+    if result.interrupted or signal_name not in (None, "SIGINT"):
         said = ("Interrupted" if signal_name in (None, "SIGINT")
                 else f"Stopped by {signal_name}")
         with contextlib.suppress(OSError):  # SIGHUP: the terminal may be gone
@@ -196,27 +109,6 @@ def _finish(ctx: click.Context, ledger: Ledger, result: RunResult,
     if force_exit is not None:
         ctx.exit(force_exit)
     ctx.exit(exit_code(result.rows, kind=result.run.kind, dry_run=result.run.dry_run))
-
-
-def _confirm(the_plan: Plan, *, env: str, yes: bool, expect_total: str | None) -> None:
-    """--expect-total is checked everywhere; production also needs the operator to type the
-    row count and total (or --yes together with a matching --expect-total)."""
-    from batchpay.plan import TotalMismatch, check_expected_total
-
-    if expect_total is not None:
-        check_expected_total(the_plan, expect_total)
-    if env != "production":
-        return
-    if yes:
-        if expect_total is None:
-            raise UsageError("--yes in production needs --expect-total AMOUNT",
-                             hint="pass the batch total you expect, e.g. --expect-total 152500000")
-        return
-    count = click.prompt("PRODUCTION: type the number of rows to pay", type=int)
-    if count != the_plan.count:
-        raise TotalMismatch(f"you typed {count} rows; the sheet has {the_plan.count}; "
-                            "nothing was sent")
-    check_expected_total(the_plan, click.prompt("PRODUCTION: type the total amount to pay"))
 
 
 # --- run ----------------------------------------------------------------------------------
@@ -258,76 +150,25 @@ def run_cmd(ctx: click.Context, sheet: Path, kind: str | None, sheet_name: str |
 
     Example: batchpay run samples/bonus-payout-link.csv --env emulator
     """
-    from batchpay import plan as planning
-    from batchpay import runner
+    from batchpay.cli.progress import CliProgress
     from batchpay.cli.sheets import parse_mapping
-    from batchpay.config import load_settings
-    from batchpay.doku import open_gateway
-    from batchpay.ledger import RunLock
-    from batchpay.runner_summary import BarProgress, plan_lines
-    from batchpay.validate import validate_file
+    from batchpay.cli.signals import StopRequest
+    from batchpay.runs import service
+    from batchpay.runs.options import RunOptions
 
-    settings = load_settings(env=env, base_url=base_url, dotenv_path=env_file)
-    result = validate_file(sheet, kind=kind, sheet=sheet_name,
-                           mapping=parse_mapping(maps) or None,
-                           amount_format=amount_format)  # type: ignore[arg-type]
-    if not result.ok:
-        _invalid(ctx, result)
-    the_plan = planning.plan(result, env=settings.env)
-    if not the_plan.rows:
-        raise RunError(f"{sheet.name} has no rows to pay")
-    ledger = _ledger(settings, create=True)
-    repeats = planning.find_repeats(ledger, the_plan)
-    if repeats and not allow_repeat and not dry_run:
-        raise planning.RepeatedReferences(repeats)
-    _echo(plan_lines(the_plan, dry_run=dry_run))
-    if repeats and dry_run and not allow_repeat:
-        # A dry run sends nothing, so it is not refused; it shows what a real run would be.
-        refused = planning.RepeatedReferences(repeats)
-        _echo([f"warning: {line.strip()}" for line in refused.message.splitlines()]
-              + [f"warning: a real run would refuse them: {refused.hint}"], err=True)
-    elif repeats:
-        click.echo(f"warning: --allow-repeat: {len(repeats)} reference(s) already used in "
-                   "earlier runs will be sent again", err=True)
-    _confirm(the_plan, env=settings.env, yes=yes, expect_total=expect_total)
-    with open_gateway(settings) as gateway:
-        if the_plan.by_source:
-            shortfalls = planning.preflight_balances(gateway.client, the_plan)
-            if shortfalls:
-                raise planning.InsufficientBalance(shortfalls)
-        run_settings: dict[str, Any] = {
-            "concurrency": concurrency, "rate": rate, "sheet": sheet_name,
-            "mapping": parse_mapping(maps), "amount_format": amount_format,
-            "base_url": settings.base_url, "allow_repeat": allow_repeat,
-            "payout_link_signature": settings.payout_link_signature,
-            "report_dir": str(Path("reports").resolve()),
-        }
-        if report_path is not None:
-            # Not resolve(): a symlink at --report is replaced by the workbook, never
-            # followed to overwrite its target (issue 8 finding 12; atomic os.replace).
-            run_settings["report_path"] = os.path.abspath(report_path)
-        record = runner.create_run(ledger, the_plan, settings=run_settings, dry_run=dry_run,
-                                   allow_repeat=allow_repeat)
-        click.echo(f"Run {record.run_id} journaled in {settings.ledger_path}")
-        # Every row is in the journal now; the sheet and the plan are not needed again, and
-        # on a 100,000-row batch they hold ~150 MB through sending and the workbook.
-        count = the_plan.count
-        del result, the_plan
-        if dry_run:
-            with RunLock(ledger.path, record.run_id):
-                runner.dry_run(ledger, record.run_id, settings)
-            outcome = runner.RunResult(run=ledger.run(record.run_id),
-                                       rows=ledger.rows(record.run_id))
-        else:
-            bar = BarProgress(count, quiet=quiet)
-            with _ctrl_c_stops(record.run_id) as stop:
-                try:
-                    outcome = runner.execute(ledger, gateway.client, record.run_id,
-                                             options=_options(concurrency, rate),
-                                             progress=bar, stop=stop)
-                finally:
-                    bar.close()
-    _finish(ctx, ledger, outcome, None)
+    options = RunOptions(
+        target=_target(env, base_url, env_file),
+        sending=_sending(concurrency, rate, report_path), kind=kind, sheet=sheet_name,
+        mapping=parse_mapping(maps), amount_format=amount_format,  # type: ignore[arg-type]
+        dry_run=dry_run, allow_repeat=allow_repeat, yes=yes, expect_total=expect_total)
+    prepared = service.prepare(sheet, options)
+    if not prepared.valid:
+        _invalid(ctx, prepared.validation)
+    stop = StopRequest()
+    with contextlib.ExitStack() as stack:
+        progress = CliProgress(stack, stop, quiet=quiet, dry_run=dry_run)
+        result = service.start(prepared, confirm=_ask, progress=progress, stop=stop)
+    _finish(ctx, result, stop)
 
 
 def _invalid(ctx: click.Context, result: Any) -> None:
@@ -335,6 +176,7 @@ def _invalid(ctx: click.Context, result: Any) -> None:
     INVALID rows would look like a payment run — docs/safety.md §8: nothing is sent)."""
     import shutil
 
+    from batchpay.cli.progress import echo
     from batchpay.cli.sheets import summary_lines
     from batchpay.workbook.validation import write_validation_report
 
@@ -344,44 +186,12 @@ def _invalid(ctx: click.Context, result: Any) -> None:
     except OSError as exc:
         click.echo(f"warning: could not write the validation report: {exc}", err=True)
     width = min(max(shutil.get_terminal_size((120, 24)).columns, 100), 160)
-    _echo(summary_lines(result, report, width))
+    echo(summary_lines(result, report, width))
     click.echo("Nothing was sent and no run was created: fix the sheet and run again.")
     ctx.exit(1)
 
 
 # --- resume -------------------------------------------------------------------------------
-
-
-def _settings_for_run(run_id: str, base_url: str | None, env_file: str | None
-                      ) -> tuple[Settings, Ledger, Any]:
-    """Settings in the run's own environment: a run started against the emulator must never
-    be resumed against production, or the other way round.
-
-    The DOKU URL: --base-url, else BATCHPAY_BASE_URL (environment or .env), else the URL
-    stored with the run — and the operator is told which one when it is not the run's."""
-    from batchpay.config import CREDENTIALS_IN_URL, display_url, has_userinfo, load_settings
-    from batchpay.errors import ConfigError
-
-    probe = load_settings(base_url=base_url, dotenv_path=env_file, require_credentials=False)
-    ledger = _ledger(probe)
-    run = ledger.run(run_id)
-    stored: str | None = run.settings.get("base_url") or None
-    if probe.base_url is None and stored is not None and has_userinfo(stored):
-        # A run journaled before such URLs were refused: never echo it, never use it.
-        raise ConfigError(f"the DOKU URL stored with run {run_id}: {CREDENTIALS_IN_URL}",
-                          hint="pass the URL without credentials with --base-url or "
-                               "BATCHPAY_BASE_URL")
-    settings = load_settings(env=run.env, base_url=probe.base_url or stored,
-                             dotenv_path=env_file, ledger=probe.ledger_path)
-    if probe.base_url is None and stored is not None:
-        click.echo(f"Using the DOKU URL stored with the run: {settings.base_url}")
-    elif probe.base_url is not None and probe.base_url != stored:
-        source = "--base-url" if base_url else "BATCHPAY_BASE_URL"
-        started = (display_url(stored) if stored else "the built-in emulator"
-                   if run.env == "emulator" else f"the {run.env} default URL")
-        click.echo(f"Using the DOKU URL from {source}: {settings.base_url} "
-                   f"(the run was started against {started})")
-    return settings, ledger, run
 
 
 @click.command("resume")
@@ -403,30 +213,19 @@ def resume_cmd(ctx: click.Context, run_id: str, input_path: Path | None, env_fil
 
     Example: batchpay resume 20261121-054512-ab12
     """
-    from batchpay import runner
-    from batchpay.doku import open_gateway
-    from batchpay.ledger import OPEN_STATES
-    from batchpay.runner_summary import BANNERS, BarProgress
+    from batchpay.cli.progress import CliProgress
+    from batchpay.cli.signals import StopRequest
+    from batchpay.runs import service
+    from batchpay.runs.options import ResumeOptions
 
-    settings, ledger, run = _settings_for_run(run_id, base_url, env_file)
-    click.echo(f"*** {BANNERS.get(run.env, run.env)} ***")
-    todo = len(ledger.rows(run_id, states=OPEN_STATES))
-    if todo == 0 or run.dry_run:
-        runner.check_input(run, input_path)
-        click.echo(f"Run {run_id} has nothing left to send." if not run.dry_run
-                   else f"Run {run_id} is a dry run; nothing of it is ever sent.")
-        _finish(ctx, ledger, runner.RunResult(run=run, rows=ledger.rows(run_id)), report_path)
-        return
-    with open_gateway(settings) as gateway:
-        bar = BarProgress(todo, quiet=quiet, desc="Resuming")
-        with _ctrl_c_stops(run_id) as stop:
-            try:
-                outcome = runner.resume(ledger, gateway.client, run_id, input_path=input_path,
-                                        options=_options(concurrency, rate), progress=bar,
-                                        stop=stop)
-            finally:
-                bar.close()
-    _finish(ctx, ledger, outcome, report_path)
+    options = ResumeOptions(target=_target(None, base_url, env_file),
+                            sending=_sending(concurrency, rate, report_path),
+                            input_path=input_path)
+    stop = StopRequest()
+    with contextlib.ExitStack() as stack:
+        progress = CliProgress(stack, stop, quiet=quiet, banner_on_open=True)
+        result = service.resume(run_id, options, progress=progress, stop=stop)
+    _finish(ctx, result, stop)
 
 
 # --- status -------------------------------------------------------------------------------
@@ -459,35 +258,23 @@ def status_cmd(ctx: click.Context, run_id: str, watch: bool, until_final: bool,
 
     Example: batchpay status 20261121-054512-ab12 --until-final --timeout 300
     """
-    from batchpay import runner
-    from batchpay.doku import open_gateway
-    from batchpay.runner_summary import EXIT_PROBLEMS
+    from batchpay.cli.progress import CliProgress
+    from batchpay.cli.render import EXIT_PROBLEMS
+    from batchpay.cli.signals import StopRequest
+    from batchpay.runs import service
+    from batchpay.runs.options import FollowOptions
 
-    settings, ledger, _run = _settings_for_run(run_id, base_url, env_file)
-    deadline = time.monotonic() + timeout
-    with open_gateway(settings) as gateway, _ctrl_c_stops() as stop:
-        while True:
-            outcome = runner.refresh_statuses(ledger, gateway.client, run_id, stop=stop,
-                                              recheck_final=recheck_final)
-            recheck_final = False  # final rows once; later polls follow the open ones
-            settled = runner.is_settled(outcome.rows)
-            if settled or stop.is_set() or not (watch or until_final):
-                break
-            if until_final and time.monotonic() >= deadline:
-                break
-            _echo([_progress_line(outcome.rows)])
-            stop.wait(interval)
-    if until_final and not settled:
+    options = FollowOptions(target=_target(None, base_url, env_file), report_path=report_path,
+                            watch=watch, until_final=until_final, timeout=timeout,
+                            interval=interval, recheck_final=recheck_final)
+    stop = StopRequest()
+    with contextlib.ExitStack() as stack:
+        progress = CliProgress(stack, stop, abort_names_run=False)
+        result = service.follow(run_id, options, progress=progress, stop=stop)
+    if until_final and not result.settled:
         click.echo(f"Still not final after {timeout:g} s.", err=True)
-        _finish(ctx, ledger, outcome, report_path, show_sends=False, force_exit=EXIT_PROBLEMS)
-    _finish(ctx, ledger, outcome, report_path, show_sends=False)
-
-
-def _progress_line(rows: list[Any]) -> str:
-    from collections import Counter
-
-    counts = Counter(r.state for r in rows)
-    return time.strftime("%H:%M:%S ") + ", ".join(f"{s} {n}" for s, n in sorted(counts.items()))
+        _finish(ctx, result, stop, show_sends=False, force_exit=EXIT_PROBLEMS)
+    _finish(ctx, result, stop, show_sends=False)
 
 
 # --- runs ---------------------------------------------------------------------------------
@@ -502,34 +289,15 @@ def runs_cmd(month: str | None, limit: int, env_file: str | None, base_url: str 
 
     Example: batchpay runs --month 2026-11
     """
-    from batchpay.config import load_settings
-    from batchpay.ledger import WIB
-    from batchpay.money import format_minor
-    from batchpay.reconcile import summarise
+    from batchpay.cli.progress import echo
+    from batchpay.cli.render import runs_lines
+    from batchpay.runs import service
 
-    settings = load_settings(base_url=base_url, dotenv_path=env_file, require_credentials=False)
-    ledger = _ledger(settings, read_only=True)
-    records = ledger.runs_for_month(month) if month else ledger.runs(limit=limit)
-    if not records:
+    listed = service.list_runs(_target(None, base_url, env_file), month=month, limit=limit)
+    if not listed:
         click.echo("No runs yet." if not month else f"No runs in {month}.")
         return
-    from datetime import datetime
-
-    header = f"{'RUN ID':<21} {'STARTED (WIB)':<16} {'KIND':<20} {'ENV':<10} {'ROWS':>5}  FILE"
-    lines = [header]
-    for run in records:
-        rows = ledger.rows(run.run_id)
-        summary = summarise(rows)
-        started = datetime.fromisoformat(run.created_at).astimezone(WIB)
-        tag = " (dry run)" if run.dry_run else (f" (retry of {run.parent_run_id})"
-                                                 if run.parent_run_id else "")
-        lines.append(f"{run.run_id:<21} {started:%Y-%m-%d %H:%M} {run.kind:<20} {run.env:<10} "
-                     f"{summary.rows:>5}  {run.input_name}{tag}")
-        for state in summary.states():
-            bucket = summary.by_state[state]
-            amounts = ", ".join(format_minor(m, c) for c, m in sorted(bucket.amounts.items()))
-            lines.append(f"{'':<21}   {state:<18} {bucket.count:>5}  {amounts}".rstrip())
-    _echo(lines)
+    echo(runs_lines(listed))
 
 
 # --- retry-failed -------------------------------------------------------------------------
@@ -556,50 +324,24 @@ def retry_failed_cmd(ctx: click.Context, run_id: str, yes: bool, expect_total: s
 
     Example: batchpay retry-failed 20261121-054512-ab12
     """
-    from batchpay import plan as planning
-    from batchpay import runner
-    from batchpay.doku import open_gateway
-    from batchpay.runner_summary import BarProgress, plan_lines
+    from batchpay.cli.progress import CliProgress
+    from batchpay.cli.signals import StopRequest
+    from batchpay.runs import service
+    from batchpay.runs.options import RetryOptions
 
-    settings, ledger, _run = _settings_for_run(run_id, base_url, env_file)
-    retry = runner.plan_retry(ledger, run_id)
-    for row, why in retry.skipped:
-        click.echo(f"warning: row {row.row_number} ({row.reference}) is not retried: {why}",
-                   err=True)
-    if not retry.plan.rows:
+    options = RetryOptions(target=_target(None, base_url, env_file),
+                           sending=_sending(concurrency, rate, report_path), yes=yes,
+                           expect_total=expect_total)
+    stop = StopRequest()
+    with contextlib.ExitStack() as stack:
+        progress = CliProgress(stack, stop, quiet=quiet, abort_names_run=False)
+        outcome = service.retry_failed(run_id, options, confirm=_ask, progress=progress,
+                                       stop=stop)
+    if outcome.result is None:
         click.echo(f"Run {run_id} has no row that can be retried (FAILED, EXPIRED, or "
                    "REJECTED by an answer proving nothing was executed).")
-        ctx.exit(0 if not retry.skipped else 1)
-    _echo(plan_lines(retry.plan))
-    lines = ["Rows to retry:"]
-    parent_rows = {r.row_number: r for r in ledger.rows(run_id)}
-    for new in retry.plan.rows:
-        old = parent_rows[new.row_number]
-        ref = (new.reference if new.reference == old.reference
-               else f"{old.reference} → {new.reference}")
-        lines.append(f"  row {new.row_number}: {ref} (was {old.state}"
-                     + (f": {old.message}" if old.message else "") + ")")
-    _echo(lines)
-    _confirm(retry.plan, env=settings.env, yes=yes, expect_total=expect_total)
-    if settings.env != "production" and not yes and not click.confirm(
-            f"Retry {retry.plan.count} row(s)?", default=False):
-        raise click.Abort
-    with open_gateway(settings) as gateway:
-        if retry.plan.by_source:
-            shortfalls = planning.preflight_balances(gateway.client, retry.plan)
-            if shortfalls:
-                raise planning.InsufficientBalance(shortfalls)
-        child = runner.create_retry_run(ledger, retry)
-        click.echo(f"Retry run {child.run_id} (of {run_id}) journaled")
-        bar = BarProgress(retry.plan.count, quiet=quiet, desc="Retrying")
-        with _ctrl_c_stops() as stop:
-            try:
-                outcome = runner.execute(ledger, gateway.client, child.run_id,
-                                         options=_options(concurrency, rate), progress=bar,
-                                         stop=stop)
-            finally:
-                bar.close()
-    _finish(ctx, ledger, outcome, report_path)
+        ctx.exit(0 if not outcome.retry.skipped else 1)
+    _finish(ctx, outcome.result, stop)
 
 
 def register(group: click.Group) -> None:

@@ -29,10 +29,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from batchpay import runner
+from batchpay import runs
 from batchpay.doku import signing
+from batchpay.journal.sqlite import SqliteJournal
 from batchpay.kinds import dumps_exact
-from batchpay.ledger import Ledger
 from batchpay.references import reference_key
 
 CLIENT_ID = "MCH-0001-10791114622547"
@@ -574,7 +574,7 @@ def truth_problems(
     for path in ledger_paths:
         if not Path(path).exists():
             continue
-        ledger = Ledger(path)
+        ledger = SqliteJournal(path)
         for run in ledger.runs():
             rows = ledger.rows(run.run_id)
             op = OP_OF_KIND[run.kind]
@@ -591,7 +591,7 @@ def truth_problems(
                     f"(journal {row.amount_minor}), status there now "
                     f"{gateway.truth_status(row.reference, op)}"
                 )
-            report = runner.workbook_path(run)
+            report = runs.workbook_path(run)
             if workbooks and report.exists():
                 problems += [f"run {run.run_id}: {p}" for p in check_workbook(report, rows)]
     for text in outputs:
@@ -612,7 +612,7 @@ def assert_truth(gateway: HostileGateway, ledger_paths: Sequence[Path], **kw: An
 _SUMMARY_LINE = re.compile(r"^  (COMPLETED|SUCCESS)\s+(\d+)\b", re.MULTILINE)
 
 
-def row_codes(ledger: Ledger, run_id: str, row_number: int) -> set[str]:
+def row_codes(ledger: SqliteJournal, run_id: str, row_number: int) -> set[str]:
     """Every outcome code a row was journaled with: the row's ``code`` and each part of its
     events' details (the journal writes ``old→new; <code>; …``)."""
     row = ledger.row(run_id, row_number)

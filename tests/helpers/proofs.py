@@ -3,7 +3,7 @@ reliability suites (fault matrix, kill -9, seeded journal states) and
 ``benchmarks/kill9_all.py`` share.
 
 :func:`assert_invariants` compares three independent views of a run — the journal (SQLite,
-read through :class:`batchpay.ledger.Ledger`), the gateway's truth (the emulator's
+read through :class:`batchpay.journal.Journal`), the gateway's truth (the emulator's
 ``/_emulator/executed``) and, when given, the reconciliation workbook read back with openpyxl
 — against the input rows. It never trusts batchpay's own summary code alone: "paid" is
 recomputed here from the states docs/safety.md names.
@@ -27,15 +27,15 @@ from typing import Any
 
 import openpyxl
 
-from batchpay import ledger_records as st
-from batchpay import runner
+from batchpay import runs
 from batchpay.doku import make_session
 from batchpay.doku.client import DokuClient
 from batchpay.emulator import EMULATOR_CLIENT_ID, EMULATOR_SECRET_KEY
-from batchpay.ledger import OPEN_STATES, Ledger
-from batchpay.ledger_records import EventRecord, RowRecord
+from batchpay.journal import EventRecord, RowRecord
+from batchpay.journal.sqlite import SqliteJournal
 from batchpay.reconcile import StatusClass, classify, summarise
-from batchpay.runner_engine import Options
+from batchpay.runs.options import EngineOptions
+from batchpay.states import OPEN, PROGRESS, State
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,10 +49,10 @@ OP_OF_KIND = {
 # Written here, not imported: the proof must not share a bug with the code it checks.
 PAID_STATES = frozenset({"COMPLETED", "SUCCESS", "CREATED", "ACTIVE"})
 # A row in one of these states was executed by DOKU (it answered with a business status).
-ACCEPTED_STATES = frozenset({*PAID_STATES, *st.PAYOUT_LINK_PROGRESS, "FAILED", "EXPIRED"})
+ACCEPTED_STATES = frozenset({*PAID_STATES, *PROGRESS, "FAILED", "EXPIRED"})
 # The row never executed at DOKU (DOKU proved it, or it was never sent).
-NOT_EXECUTED_STATES = frozenset({st.REJECTED, st.PLANNED, st.NOT_SENT, st.INVALID})
-MAY_BE_PAID = frozenset({st.SENDING, st.UNKNOWN})
+NOT_EXECUTED_STATES = frozenset({State.REJECTED, State.PLANNED, State.NOT_SENT, State.INVALID})
+MAY_BE_PAID = frozenset({State.SENDING, State.UNKNOWN})
 KNOWN_STATES = ACCEPTED_STATES | NOT_EXECUTED_STATES | MAY_BE_PAID
 REFERENCE_FIELDS = ("reference_id", "invoice_number", "email")
 
@@ -95,12 +95,12 @@ def make_client(
     )
 
 
-def fast_options(**kw: Any) -> Options:
+def fast_options(**kw: Any) -> EngineOptions:
     """Options with no jitter and tiny backoff (with an injected sleep, nothing waits)."""
     kw.setdefault("jitter", lambda d: d)
     kw.setdefault("backoff_base", 0.01)
     kw.setdefault("backoff_cap", 0.05)
-    return Options(**kw)
+    return EngineOptions(**kw)
 
 
 # --- the invariants ---------------------------------------------------------------------------
@@ -139,7 +139,7 @@ def assert_invariants(
        transition is an accepted answer; UNKNOWN/SENDING never count as paid;
     7. the workbook, if given, reads back, has no formula, and equals the journal.
     """
-    ledger = Ledger(ledger_path)
+    ledger = SqliteJournal(ledger_path)
     run = ledger.run(run_id)
     op = OP_OF_KIND[run.kind]
     rows = ledger.rows(run_id)
@@ -174,7 +174,7 @@ def assert_invariants(
                 f"(2) row {r.row_number} {r.reference}: journal amount "
                 f"{r.amount_minor} ≠ input {want}"
             )
-    open_rows = [(r.row_number, r.state) for r in rows if r.state in OPEN_STATES]
+    open_rows = [(r.row_number, r.state) for r in rows if r.state in OPEN]
     if settled and open_rows:
         problems.append(f"(2) rows without a disposition after resume: {open_rows[:10]}")
 
@@ -282,7 +282,7 @@ def _paid_only_when_said(
         problems.append(f"(5) summary paid amount {summary.paid.amounts} ≠ {paid_minor}")
     unknown = [r for r in rows if r.state in MAY_BE_PAID]
     outstanding = summary.outstanding.count
-    progressing = sum(1 for r in rows if r.state in st.PAYOUT_LINK_PROGRESS)
+    progressing = sum(1 for r in rows if r.state in PROGRESS)
     if outstanding != len(unknown) + progressing:
         problems.append(
             f"(5) outstanding {outstanding} ≠ unknown {len(unknown)} + progressing {progressing}"
@@ -291,7 +291,7 @@ def _paid_only_when_said(
 
 
 def _resume_sends_nothing(
-    ledger: Ledger,
+    ledger: SqliteJournal,
     run_id: str,
     admin: Any,
     op: str,
@@ -302,7 +302,7 @@ def _resume_sends_nothing(
     own = client is None
     client = client or make_client(admin.url)
     try:
-        again = runner.resume(ledger, client, run_id, options=fast_options(), sleep=no_sleep)
+        again = runs.resume(ledger, client, run_id, options=fast_options(), sleep=no_sleep)
     finally:
         if own:
             client.session.close()
@@ -573,7 +573,7 @@ def kill9_cycle(
         )
         if executed_at_kill < k or (concurrency == 1 and executed_at_kill != k):
             raise InvariantError(f"killed with {executed_at_kill} executed, expected {k}")
-        ledger = Ledger(ledger_path)
+        ledger = SqliteJournal(ledger_path)
         runs = ledger.runs()
         if len(runs) != 1:
             raise InvariantError(f"expected one run in the journal, found {len(runs)}")
@@ -581,7 +581,7 @@ def kill9_cycle(
         killed_rows = ledger.rows(run_id)
         if concurrency == 1:
             check_killed_journal(killed_rows, k)
-        elif not any(r.state == st.SENDING for r in killed_rows):
+        elif not any(r.state == State.SENDING for r in killed_rows):
             raise InvariantError("no row SENDING after kill -9 with an answer held")
         resumed = subprocess.run(
             batchpay_cmd("resume", run_id, "--quiet", "--report", str(workbook)),
@@ -615,9 +615,9 @@ def check_killed_journal(rows: Sequence[RowRecord], k: int) -> None:
     problems = []
     if len(settled) != k - 1:
         problems.append(f"rows before the k-th are {Counter(got[: k - 1])}, not all accepted")
-    if k <= len(got) and got[k - 1] != st.SENDING:
+    if k <= len(got) and got[k - 1] != State.SENDING:
         problems.append(f"the k-th row is {got[k - 1]}, not SENDING")
-    if any(s != st.PLANNED for s in got[k:]):
+    if any(s != State.PLANNED for s in got[k:]):
         problems.append(f"rows after the k-th are {Counter(got[k:])}, not all PLANNED")
     if problems:
         raise InvariantError(f"journal after kill -9 at k={k}: " + "; ".join(problems))

@@ -1,8 +1,8 @@
 """Helpers for journal, runner and run-CLI tests: sheets per kind, a real emulator over real
 sockets, a client with short timeouts, and a harness that plans and executes runs.
 
-Import the fixtures into a test module (``from tests.helpers.runs import emulator_fixture,
-harness_fixture``) so pytest finds them (as ``emulator`` and ``harness``).
+The ``emulator`` fixture (tests/conftest.py) is the real emulator these helpers talk to;
+the ``harness`` fixture there is :func:`open_harness`.
 """
 
 from __future__ import annotations
@@ -10,23 +10,23 @@ from __future__ import annotations
 import csv
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner, Result
 
 from batchpay import cli as cli_module
-from batchpay import plan as planning
-from batchpay import runner
+from batchpay import runs
 from batchpay.doku import make_session
 from batchpay.doku.client import DokuClient
-from batchpay.emulator import EMULATOR_CLIENT_ID, EMULATOR_SECRET_KEY, start_emulator
+from batchpay.emulator import EMULATOR_CLIENT_ID, EMULATOR_SECRET_KEY
 from batchpay.emulator.runtime import EmulatorHandle
-from batchpay.ledger import Ledger
-from batchpay.ledger_records import RunRecord
-from batchpay.runner_engine import Options
+from batchpay.journal import RunRecord
+from batchpay.journal.sqlite import SqliteJournal
+from batchpay.runs import plan as planning
+from batchpay.runs.options import EngineOptions
 from batchpay.validate import validate_file
 
 FUNDED = "SAC-0001-1700000000001"
@@ -106,16 +106,6 @@ def write_csv(path: Path, rows: Sequence[dict[str, str]]) -> Path:
 # --- emulator and client ----------------------------------------------------------------------
 
 
-@pytest.fixture(name="emulator", scope="module")
-def emulator_fixture() -> Iterator[EmulatorHandle]:
-    """One real emulator per test module (in-memory state), on a free loopback port."""
-    handle = start_emulator(port=0, link_step_seconds=0.2, activation_seconds=0.2)
-    try:
-        yield handle
-    finally:
-        handle.stop()
-
-
 def make_client(url: str, *, read_timeout: float = 5.0) -> DokuClient:
     return DokuClient(
         base_url=url,
@@ -136,7 +126,7 @@ class Harness:
 
     tmp: Path
     emulator: EmulatorHandle
-    ledger: Ledger
+    ledger: SqliteJournal
     client: DokuClient
     sleeps: list[float] = field(default_factory=list)
 
@@ -156,13 +146,13 @@ class Harness:
         return planning.plan(result, env=env)
 
     def start(self, sheet: Path, *, dry_run: bool = False) -> RunRecord:
-        return runner.create_run(
+        return runs.create_run(
             self.ledger, self.plan(sheet), settings={"test": True}, dry_run=dry_run
         )
 
-    def options(self, **kw: Any) -> Options:
+    def options(self, **kw: Any) -> EngineOptions:
         kw.setdefault("jitter", lambda d: d)
-        return Options(**kw)
+        return EngineOptions(**kw)
 
     def execute(
         self,
@@ -171,8 +161,8 @@ class Harness:
         stop: threading.Event | None = None,
         client: DokuClient | None = None,
         **kw: Any,
-    ) -> runner.RunResult:
-        return runner.execute(
+    ) -> runs.RunResult:
+        return runs.execute(
             self.ledger,
             client or self.client,
             run_id,
@@ -183,26 +173,27 @@ class Harness:
 
     def resume(
         self, run_id: str, *, client: DokuClient | None = None, **kw: Any
-    ) -> runner.RunResult:
-        return runner.resume(
+    ) -> runs.RunResult:
+        return runs.resume(
             self.ledger, client or self.client, run_id, options=self.options(**kw), sleep=self.sleep
         )
 
-    def run(self, sheet: Path, **kw: Any) -> runner.RunResult:
+    def run(self, sheet: Path, **kw: Any) -> runs.RunResult:
         return self.execute(self.start(sheet).run_id, **kw)
 
     def executed(self, op: str | None = None) -> dict[str, Any]:
         return self.admin.executed(op)
 
 
-@pytest.fixture(name="harness")
-def harness_fixture(emulator: EmulatorHandle, tmp_path: Path) -> Iterator[Harness]:
+@contextmanager
+def open_harness(emulator: EmulatorHandle, tmp_path: Path) -> Iterator[Harness]:
+    """A :class:`Harness` on ``emulator`` (reset first; its faults cleared afterwards)."""
     emulator.admin.reset()
     client = make_client(emulator.url)
     h = Harness(
         tmp=tmp_path,
         emulator=emulator,
-        ledger=Ledger(tmp_path / "ledger.sqlite", create=True),
+        ledger=SqliteJournal(tmp_path / "ledger.sqlite", create=True),
         client=client,
     )
     try:

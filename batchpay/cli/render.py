@@ -1,5 +1,5 @@
-"""What the operator sees around a run: the plan, the progress bar, the one-screen summary,
-and the exit code. Text only; no journal writes.
+"""Terminal rendering of runs: the plan, the progress bar, the one-screen summary, and the
+exit code. Text only; no journal writes.
 
 Exit codes (architecture.md; the CLI raises DokuAuthError → 3 itself):
 
@@ -23,11 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from batchpay import ledger_records as st
-from batchpay.ledger.model import DUPLICATE_REFERENCE
-from batchpay.ledger_records import RowRecord, RunRecord
+from batchpay.doku.products import product_of
+from batchpay.journal import DUPLICATE_REFERENCE, RowRecord, RunRecord
+from batchpay.kinds import KINDS
 from batchpay.money import format_minor
-from batchpay.plan import Plan
 from batchpay.reconcile import (
     RETRY_CANDIDATE_STATES,
     StatusClass,
@@ -36,9 +35,11 @@ from batchpay.reconcile import (
     is_retryable,
     summarise,
 )
+from batchpay.runs.plan import Plan
+from batchpay.states import PROGRESS, State
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_INTERRUPTED = 0, 1, 130
-# The signals that stop a run cleanly (cli/runs.py ``_ctrl_c_stops``) and their exit codes.
+# The signals that stop a run cleanly (:mod:`batchpay.cli.signals`) and their exit codes.
 EXIT_SIGNALS: dict[str, int] = {"SIGINT": EXIT_INTERRUPTED, "SIGTERM": 143, "SIGHUP": 129}
 
 BANNERS = {
@@ -56,14 +57,16 @@ def exit_code(rows: Sequence[RowRecord], *, kind: str, dry_run: bool = False,
     the signal that interrupted the run (SIGINT = Ctrl-C, SIGTERM, SIGHUP)."""
     if interrupted:
         return EXIT_SIGNALS.get(signal_name, EXIT_INTERRUPTED)
-    links = kind == "payout-link"
+    # Only a product with a status look-up has accepted rows that are still progressing.
+    the_kind = KINDS.get(kind)
+    links = the_kind is not None and product_of(the_kind).status_lookup is not None
     for row in rows:
-        if dry_run and row.state == st.NOT_SENT:
+        if dry_run and row.state == State.NOT_SENT:
             continue
         klass = classify(row.state)
         if klass is StatusClass.PAID:
             continue
-        if links and klass is StatusClass.PROGRESSING and row.state in st.PAYOUT_LINK_PROGRESS:
+        if links and klass is StatusClass.PROGRESSING and row.state in PROGRESS:
             continue
         return EXIT_PROBLEMS
     return EXIT_OK
@@ -116,18 +119,18 @@ def summary_lines(run: RunRecord, rows: Sequence[RowRecord], *, workbook: Path |
 def next_steps(run: RunRecord, rows: Sequence[RowRecord]) -> list[str]:
     states = Counter(r.state for r in rows)
     steps: list[str] = []
-    open_rows = states[st.PLANNED] + states[st.SENDING] + states[st.UNKNOWN]
+    open_rows = states[State.PLANNED] + states[State.SENDING] + states[State.UNKNOWN]
     if open_rows and not run.dry_run:
-        unknown = states[st.SENDING] + states[st.UNKNOWN]
+        unknown = states[State.SENDING] + states[State.UNKNOWN]
         what = f"{open_rows} row(s) not finished"
         if unknown:
             what += (f", {unknown} of them UNKNOWN — they may have been paid: do NOT pay them "
                      "another way")
         steps.append(f"Next: {what}. Continue with `batchpay resume {run.run_id}`.")
-    if any(states[s] for s in st.PAYOUT_LINK_PROGRESS):
+    if any(states[s] for s in PROGRESS):
         steps.append(f"Next: links are with the receivers; follow them with "
                      f"`batchpay status {run.run_id} --until-final`.")
-    duplicates = sum(1 for r in rows if r.state in (st.SENDING, st.UNKNOWN)
+    duplicates = sum(1 for r in rows if r.state in (State.SENDING, State.UNKNOWN)
                      and _code_says(r, DUPLICATE_REFERENCE))
     if duplicates:
         steps.append(f"Next: {duplicates} row(s) have a reference DOKU already holds "
@@ -190,3 +193,25 @@ class BarProgress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+def runs_lines(listed: Sequence[tuple[RunRecord, Sequence[RowRecord]]]) -> list[str]:
+    """``batchpay runs``: one line per run, then its amounts by status."""
+    from datetime import datetime
+
+    from batchpay.journal import WIB
+
+    header = f"{'RUN ID':<21} {'STARTED (WIB)':<16} {'KIND':<20} {'ENV':<10} {'ROWS':>5}  FILE"
+    lines = [header]
+    for run, rows in listed:
+        summary = summarise(rows)
+        started = datetime.fromisoformat(run.created_at).astimezone(WIB)
+        tag = " (dry run)" if run.dry_run else (f" (retry of {run.parent_run_id})"
+                                                 if run.parent_run_id else "")
+        lines.append(f"{run.run_id:<21} {started:%Y-%m-%d %H:%M} {run.kind:<20} {run.env:<10} "
+                     f"{summary.rows:>5}  {run.input_name}{tag}")
+        for state in summary.states():
+            bucket = summary.by_state[state]
+            amounts = ", ".join(format_minor(m, c) for c, m in sorted(bucket.amounts.items()))
+            lines.append(f"{'':<21}   {state:<18} {bucket.count:>5}  {amounts}".rstrip())
+    return lines
