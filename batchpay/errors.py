@@ -1,6 +1,7 @@
 """The exception tree. Bad *rows* are values (:class:`batchpay.problems.Problem`), not exceptions;
-these are raised only when work cannot go on. Each class says what the user does next, and
-carries the exit code the CLI maps it to.
+these are raised only when work cannot go on. Each class says what the user does next and
+carries data (paths, run ids, states, amounts), never prose for one terminal; the exit codes
+in brackets are the CLI's one table (:data:`batchpay.cli.exits.EXIT_CODES`).
 
     BatchpayError                    (exit 1)
     ├── UsageError                   (exit 2)  wrong options or arguments
@@ -11,6 +12,8 @@ carries the exit code the CLI maps it to.
     │   ├── RunLocked                          another process holds the run
     │   ├── InsufficientBalance                a source Sub Account cannot cover its rows
     │   ├── TotalMismatch                      --expect-total / typed total ≠ the plan
+    │   ├── RepeatedReferences                 references an earlier run still holds
+    │   ├── IllegalTransition                  a bug: the state machine refused a change
     │   ├── InputChanged             (exit 2)  resume against a file whose SHA-256 differs
     │   └── RunNotFound              (exit 2)
     ├── JournalError                 (exit 4)  the journal cannot be used (path, cause, what
@@ -26,6 +29,8 @@ carries the exit code the CLI maps it to.
         ├── DokuUnavailable                    5xx/503/429 before execution is known: retryable
         └── OutcomeUnknown                     may or may not have executed: status check
                                                before any resend
+    UsageError also roots the emulator's BadAdminRequest and FaultSpecError; EmulatorError
+    (AdminError) is the emulator admin endpoint refusing or unreachable.
 
 Messages must never contain the secret key (docs/safety.md invariant 6).
 """
@@ -33,16 +38,16 @@ Messages must never contain the secret key (docs/safety.md invariant 6).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from batchpay.money import format_minor
 
 
 class BatchpayError(Exception):
     """Base of every error batchpay raises on purpose."""
-
-    exit_code = 1
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -54,41 +59,40 @@ class BatchpayError(Exception):
 
 
 class UsageError(BatchpayError):
-    exit_code = 2
+    pass
 
 
 class InputError(BatchpayError):
-    exit_code = 2
+    pass
 
 
 class ConfigError(BatchpayError):
-    exit_code = 3
+    pass
 
 
 class RunError(BatchpayError):
-    exit_code = 1
+    pass
 
 
 class RunLocked(RunError):
-    exit_code = 1
+    pass
 
 
 class InputChanged(RunError):
-    exit_code = 2
+    pass
 
 
 class RunNotFound(RunError):
-    exit_code = 2
+    pass
 
 
 class JournalError(BatchpayError):
     """The journal cannot be used. ``path`` is the journal's path; the message names it and
     the cause, the hint says what to do (see :mod:`batchpay.journal.sqlite.faults`)."""
 
-    exit_code = 4
-
-    def __init__(self, message: str, *, path: str | os.PathLike[str],
-                 hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, path: str | os.PathLike[str], hint: str | None = None
+    ) -> None:
         super().__init__(message, hint=hint)
         self.path = Path(path)
 
@@ -110,11 +114,11 @@ class JournalFull(JournalError):
 
 
 class DokuError(BatchpayError):
-    exit_code = 1
+    pass
 
 
 class DokuAuthError(DokuError):
-    exit_code = 3
+    pass
 
 
 class DokuRejected(DokuError):
@@ -133,8 +137,14 @@ class IllegalTransition(RunError):
     """A row state change the state machine (:mod:`batchpay.states`) forbids: a bug, never a
     user error."""
 
-    def __init__(self, message: str, *, old_state: str | None = None,
-                 new_state: str | None = None, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        old_state: str | None = None,
+        new_state: str | None = None,
+        hint: str | None = None,
+    ) -> None:
         super().__init__(message, hint=hint)
         self.old_state = old_state
         self.new_state = new_state
@@ -158,10 +168,11 @@ class InsufficientBalance(RunError):
         self.shortfalls = shortfalls
         lines = []
         for s in shortfalls:
-            have = (format_minor(s.available_minor) if s.available_minor is not None
-                    else "unknown")
-            lines.append(f"{s.account_id}: needs {format_minor(s.need_minor)}, available "
-                         f"{have}" + (f" ({s.message})" if s.message else ""))
+            have = format_minor(s.available_minor) if s.available_minor is not None else "unknown"
+            lines.append(
+                f"{s.account_id}: needs {format_minor(s.need_minor)}, available "
+                f"{have}" + (f" ({s.message})" if s.message else "")
+            )
         super().__init__(
             "the balance check failed, nothing was sent:\n  " + "\n  ".join(lines),
             hint="top up these Sub Accounts (or split the sheet) and run again",
@@ -172,8 +183,71 @@ class TotalMismatch(RunError):
     """--expect-total (or the typed confirmation) does not match the plan. ``expected`` is
     what the operator gave (text as typed, or a row count), ``actual`` the plan's."""
 
-    def __init__(self, message: str, *, expected: str | int | None = None,
-                 actual: str | int | None = None, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        expected: str | int | None = None,
+        actual: str | int | None = None,
+        hint: str | None = None,
+    ) -> None:
         super().__init__(message, hint=hint)
         self.expected = expected
         self.actual = actual
+
+
+class RepeatedReferences(RunError):
+    """References already sent in an earlier run (refused unless --allow-repeat). Carries
+    them as :attr:`repeats` (``batchpay.journal.Repeat`` records: row_number, reference,
+    earlier run id / row / state / reference)."""
+
+    def __init__(self, repeats: Sequence[Any]) -> None:
+        self.repeats = list(repeats)
+        lines = [
+            f"row {r.row_number}: {r.reference!r} was already used in run "
+            f"{r.earlier.run_id} (row {r.earlier.row_number}, {r.earlier.state}"
+            + (
+                f", as {r.earlier.reference!r}"
+                if r.earlier.reference and r.earlier.reference != r.reference
+                else ""
+            )
+            + ")"
+            for r in self.repeats[:20]
+        ]
+        count = len(self.repeats)
+        more = f"\n  … and {count - 20} more" if count > 20 else ""
+        super().__init__(
+            f"{count} reference(s) were already sent in an earlier run:\n  "
+            + "\n  ".join(lines)
+            + more,
+            hint="a reference is paid once; remove these rows, or, if paying them again is "
+            "really intended, re-run with --allow-repeat (failed rows: use "
+            "`batchpay retry-failed RUN_ID`)",
+        )
+
+
+class AdminError(BatchpayError):
+    """The emulator's admin endpoint refused a call (``http_status`` is its answer), or
+    could not be reached (``http_status`` is None)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str,
+        method: str,
+        path: str,
+        http_status: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.url, self.method, self.path = url, method, path
+        self.http_status = http_status
+
+
+class BadAdminRequest(UsageError):
+    """An admin request the emulator cannot honour; answered with HTTP 400."""
+
+
+class FaultSpecError(UsageError):
+    """A fault request the emulator cannot honour (bad name, op, nth, probability)."""

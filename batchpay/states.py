@@ -43,7 +43,11 @@ S = State
 OPEN: tuple[State, ...] = (S.PLANNED, S.SENDING, S.UNKNOWN)
 # Accepted by DOKU, not final yet.
 PROGRESS: tuple[State, ...] = (
-    S.PENDING, S.EMAIL_SENT, S.EMAIL_LINK_OPENED, S.PENDING_PROCESS, S.CONFIRMED
+    S.PENDING,
+    S.EMAIL_SENT,
+    S.EMAIL_LINK_OPENED,
+    S.PENDING_PROCESS,
+    S.CONFIRMED,
 )
 PAYOUT_LINK_PROGRESS = PROGRESS
 # Paid / done: the only states ever counted as paid (docs/safety.md invariant 5).
@@ -51,8 +55,15 @@ SUCCESS: tuple[State, ...] = (S.COMPLETED, S.SUCCESS, S.CREATED, S.ACTIVE)
 # Final failures. REJECTED is final for the row; retry-failed makes a new, linked attempt.
 FAILURE: tuple[State, ...] = (S.FAILED, S.EXPIRED, S.REJECTED)
 # Every state DOKU can answer with (an accepted request's business status).
-ACCEPTED: tuple[State, ...] = (*PROGRESS, S.COMPLETED, S.FAILED, S.EXPIRED, S.SUCCESS,
-                               S.CREATED, S.ACTIVE)
+ACCEPTED: tuple[State, ...] = (
+    *PROGRESS,
+    S.COMPLETED,
+    S.FAILED,
+    S.EXPIRED,
+    S.SUCCESS,
+    S.CREATED,
+    S.ACTIVE,
+)
 # Nothing leaves these (but see RECHECKABLE: an audited change after completion).
 FINAL: frozenset[State] = frozenset((*SUCCESS, *FAILURE, S.INVALID, S.NOT_SENT))
 # Final Payout Link states DOKU may still change (a bank reversal, docs/safety.md §5).
@@ -76,8 +87,10 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     S.SENDING: frozenset({S.SENDING, S.UNKNOWN, S.REJECTED, *ACCEPTED}),
     # Resolution: re-send (SENDING) or a look-up found it (an accepted status).
     S.UNKNOWN: frozenset({S.SENDING, S.UNKNOWN, *ACCEPTED}),
-    **{p: frozenset(a for a in ACCEPTED if a not in (S.SUCCESS, S.CREATED, S.ACTIVE))
-       for p in PROGRESS},
+    **{
+        p: frozenset(a for a in ACCEPTED if a not in (S.SUCCESS, S.CREATED, S.ACTIVE))
+        for p in PROGRESS
+    },
 }
 # Allowed only with the reason named: (old, new) → reason.
 _WITH_REASON = {(S.SENDING, S.PLANNED): NOT_EXECUTED_REASONS}
@@ -95,23 +108,33 @@ def check_transition(old: str, new: str, *, reason: str | None = None) -> None:
     if old in RECHECKABLE and reason == CHANGED_AFTER_COMPLETION:
         if new != old and new in _LINK_ACCEPTED:
             return
-        raise IllegalTransition(f"a {old} row cannot change after completion to {new}",
-                                old_state=old, new_state=new)
+        raise IllegalTransition(
+            f"a {old} row cannot change after completion to {new}", old_state=old, new_state=new
+        )
     if old in RECHECKABLE and reason == RECHECKED_FINAL:
         if new == old:
             return
-        raise IllegalTransition(f"a re-check of a {old} row cannot make it {new}; a change "
-                                "after completion must say so", old_state=old, new_state=new)
+        raise IllegalTransition(
+            f"a re-check of a {old} row cannot make it {new}; a change "
+            "after completion must say so",
+            old_state=old,
+            new_state=new,
+        )
     if old in FINAL:
-        raise IllegalTransition(f"row is {old}, a final state; it cannot become {new}",
-                                old_state=old, new_state=new)
+        raise IllegalTransition(
+            f"row is {old}, a final state; it cannot become {new}", old_state=old, new_state=new
+        )
     allowed = new in TRANSITIONS.get(State(old), ()) if old in State.__members__ else False
     if not allowed and reason is not None:
-        allowed = reason in _WITH_REASON.get((State(old), State(new)), ()) \
-            if old in State.__members__ and new in State.__members__ else False
+        allowed = (
+            reason in _WITH_REASON.get((State(old), State(new)), ())
+            if old in State.__members__ and new in State.__members__
+            else False
+        )
     if not allowed:
-        raise IllegalTransition(f"a row cannot go from {old} to {new}",
-                                old_state=old, new_state=new)
+        raise IllegalTransition(
+            f"a row cannot go from {old} to {new}", old_state=old, new_state=new
+        )
 
 
 def is_paid(state: str) -> bool:

@@ -64,8 +64,16 @@ class Report:
         self.title = title
         self.rows: list[Row] = []
 
-    def add(self, measure: str, value: float | None, unit: str = "", *,
-            target: float | None = None, direction: str = "<=", note: str = "") -> Row:
+    def add(
+        self,
+        measure: str,
+        value: float | None,
+        unit: str = "",
+        *,
+        target: float | None = None,
+        direction: str = "<=",
+        note: str = "",
+    ) -> Row:
         row = Row(measure, value, unit, target, direction, note)
         self.rows.append(row)
         return row
@@ -97,8 +105,10 @@ def render(rows: Sequence[Row], *, with_benchmark: Sequence[str] | None = None) 
     lines = [f"{'measure':<{width}}{'value':>12} {'unit':<7}{'target':>9}  result"]
     for r in rows:
         result = {None: "", True: "ok", False: "MISSED"}[r.ok]
-        line = (f"{r.measure:<{width}}{fmt(r.value, r.unit):>12} {r.unit:<7}"
-                f"{r.target_text():>9}  {result}")
+        line = (
+            f"{r.measure:<{width}}{fmt(r.value, r.unit):>12} {r.unit:<7}"
+            f"{r.target_text():>9}  {result}"
+        )
         if r.note:
             line += f"  ({r.note})"
         lines.append(line.rstrip())
@@ -114,8 +124,13 @@ class ChildRun:
     stderr: str
 
 
-def run_child(args: Sequence[str], *, cwd: str | Path | None = None,
-              env: dict[str, str] | None = None, timeout: float = 600.0) -> ChildRun:
+def run_child(
+    args: Sequence[str],
+    *,
+    cwd: str | Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 600.0,
+) -> ChildRun:
     """Run a command, measuring its wall time (from fork to exit, as a user waits for it)
     and *its own* peak RSS (``wait4`` rusage of that one child, not of all children)."""
     with (
@@ -124,8 +139,7 @@ def run_child(args: Sequence[str], *, cwd: str | Path | None = None,
         _temp_output() as err,
     ):
         started = time.perf_counter()
-        proc = subprocess.Popen(list(args), cwd=cwd, env=env, stdin=stdin, stdout=out,
-                                stderr=err)
+        proc = subprocess.Popen(list(args), cwd=cwd, env=env, stdin=stdin, stdout=out, stderr=err)
         deadline = started + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -140,9 +154,13 @@ def run_child(args: Sequence[str], *, cwd: str | Path | None = None,
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return ChildRun(seconds, usage.ru_maxrss / 1024, proc.returncode,
-                        out.read().decode("utf-8", "replace"),
-                        err.read().decode("utf-8", "replace"))
+        return ChildRun(
+            seconds,
+            usage.ru_maxrss / 1024,
+            proc.returncode,
+            out.read().decode("utf-8", "replace"),
+            err.read().decode("utf-8", "replace"),
+        )
 
 
 @contextlib.contextmanager
@@ -166,8 +184,9 @@ def batchpay(*args: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def emulator_process(*, latency_ms: int = 0, state: Path | None = None,
-                     extra: Sequence[str] = ()) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def emulator_process(
+    *, latency_ms: int = 0, state: Path | None = None, extra: Sequence[str] = ()
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """``batchpay emulator`` in its own process (its own GIL), on a free port."""
     args = batchpay("emulator", "--port", "0", "--latency-ms", str(latency_ms), *extra)
     if state is not None:
@@ -194,5 +213,8 @@ def emulator_process(*, latency_ms: int = 0, state: Path | None = None,
 
 
 def summary_arg(parser: object) -> None:
-    parser.add_argument("--summary", metavar="FILE",  # type: ignore[attr-defined]
-                        help="append the result rows as JSON lines (benchmarks/run_all)")
+    parser.add_argument(
+        "--summary",
+        metavar="FILE",  # type: ignore[attr-defined]
+        help="append the result rows as JSON lines (benchmarks/run_all)",
+    )

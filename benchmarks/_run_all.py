@@ -38,10 +38,14 @@ def main() -> int:
         for step in STEPS:
             t0 = time.perf_counter()
             print(f"\n=== {' '.join(step)}", flush=True)
-            proc = subprocess.run([sys.executable, str(HERE / step[0]), *step[1:],
-                                   "--summary", str(summary)], check=False)
-            print(f"=== {step[0]}: exit {proc.returncode}, {time.perf_counter() - t0:.0f} s",
-                  flush=True)
+            proc = subprocess.run(
+                [sys.executable, str(HERE / step[0]), *step[1:], "--summary", str(summary)],
+                check=False,
+            )
+            print(
+                f"=== {step[0]}: exit {proc.returncode}, {time.perf_counter() - t0:.0f} s",
+                flush=True,
+            )
             if proc.returncode not in (0, 1):
                 failed.append(step[0])
         records = [json.loads(line) for line in summary.read_text().splitlines() if line]
@@ -50,9 +54,18 @@ def main() -> int:
     rows: list[Row] = []
     for title in dict.fromkeys(r["benchmark"] for r in records):
         print(title)
-        group = [Row(r["measure"], r["value"], r.get("unit", ""), r.get("target"),
-                     r.get("direction", "<="), r.get("note", ""))
-                 for r in records if r["benchmark"] == title]
+        group = [
+            Row(
+                r["measure"],
+                r["value"],
+                r.get("unit", ""),
+                r.get("target"),
+                r.get("direction", "<="),
+                r.get("note", ""),
+            )
+            for r in records
+            if r["benchmark"] == title
+        ]
         rows += group
         print(render(group))
         print()
@@ -61,8 +74,10 @@ def main() -> int:
         print(f"FAILED to run: {name}")
     for name in missed:
         print(f"MISSED: {name}")
-    print(f"{sum(r.ok is True for r in rows)} targets met, {len(missed)} missed; "
-          f"{elapsed / 60:.1f} min")
+    print(
+        f"{sum(r.ok is True for r in rows)} targets met, {len(missed)} missed; "
+        f"{elapsed / 60:.1f} min"
+    )
     return 1 if missed or failed else 0
 
 

@@ -20,14 +20,16 @@ def run_env(url: str, root: Path, ledger: Path) -> dict[str, str]:
     """The environment a user would set to point batchpay at a DOKU (here: the emulator's
     URL and its public test credentials)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHPAY_")}
-    env.update({
-        "BATCHPAY_ENV": "emulator",
-        "BATCHPAY_BASE_URL": url,
-        "BATCHPAY_CLIENT_ID": EMULATOR_CLIENT_ID,
-        "BATCHPAY_SECRET_KEY": EMULATOR_SECRET_KEY,
-        "BATCHPAY_HOME": str(root / "home"),
-        "BATCHPAY_LEDGER": str(ledger),
-    })
+    env.update(
+        {
+            "BATCHPAY_ENV": "emulator",
+            "BATCHPAY_BASE_URL": url,
+            "BATCHPAY_CLIENT_ID": EMULATOR_CLIENT_ID,
+            "BATCHPAY_SECRET_KEY": EMULATOR_SECRET_KEY,
+            "BATCHPAY_HOME": str(root / "home"),
+            "BATCHPAY_LEDGER": str(ledger),
+        }
+    )
     return env
 
 
@@ -60,7 +62,8 @@ def sending_phase(ledger: Path) -> Sending:
         ).fetchone()[0]
         bad = conn.execute(
             "SELECT state, COUNT(*) FROM rows WHERE state NOT IN "
-            "('SUCCESS','PENDING','EMAIL_SENT','COMPLETED') GROUP BY state").fetchall()
+            "('SUCCESS','PENDING','EMAIL_SENT','COMPLETED') GROUP BY state"
+        ).fetchall()
     finally:
         conn.close()
     if bad:
@@ -69,12 +72,24 @@ def sending_phase(ledger: Path) -> Sending:
     return Sending(rows, seconds, batches / rows if rows else 0.0)
 
 
-def batchpay_run(sheet: Path, url: str, root: Path, ledger: Path, *, concurrency: int,
-                 extra: tuple[str, ...] = ()) -> ChildRun:
+def batchpay_run(
+    sheet: Path,
+    url: str,
+    root: Path,
+    ledger: Path,
+    *,
+    concurrency: int,
+    extra: tuple[str, ...] = (),
+) -> ChildRun:
     run = run_child(
         batchpay("run", str(sheet), "--concurrency", str(concurrency), *extra),
-        cwd=root, env=run_env(url, root, ledger), timeout=900)
+        cwd=root,
+        env=run_env(url, root, ledger),
+        timeout=900,
+    )
     if run.returncode != 0:
-        raise SystemExit(f"batchpay run failed (exit {run.returncode}):\n"
-                         f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
+        raise SystemExit(
+            f"batchpay run failed (exit {run.returncode}):\n"
+            f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+        )
     return run

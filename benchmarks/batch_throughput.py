@@ -45,36 +45,56 @@ def main() -> int:
     summary_arg(parser)
     args = parser.parse_args()
     latency = args.latency_ms / 1000
-    report = Report(f"2. batch throughput vs the network bound ({args.rows:,} rows, "
-                    f"emulator +{args.latency_ms} ms per request, separate process)")
+    report = Report(
+        f"2. batch throughput vs the network bound ({args.rows:,} rows, "
+        f"emulator +{args.latency_ms} ms per request, separate process)"
+    )
     with tempfile.TemporaryDirectory(prefix="batchpay-bench-throughput-") as tmp:
         root = Path(tmp)
         with emulator_process(latency_ms=args.latency_ms, state=root / "emulator.sqlite") as (
-            url, _proc):
+            url,
+            _proc,
+        ):
             EmulatorAdmin(url).fund(FUNDED, 10**12)
             cases = [("sub-account-payout", c) for c in args.concurrency]
             cases += [("payout-link", c) for c in args.link_concurrency]
             for kind, concurrency in cases:
                 prefix = f"C{concurrency}{'PL' if kind == 'payout-link' else 'PO'}"
                 sheet = (
-                    write_sac_payout_csv(root / f"{prefix}.csv", args.rows, account=FUNDED,
-                                         prefix=prefix)
+                    write_sac_payout_csv(
+                        root / f"{prefix}.csv", args.rows, account=FUNDED, prefix=prefix
+                    )
                     if kind == "sub-account-payout"
-                    else write_clean_payout_link_csv(root / f"{prefix}.csv", args.rows,
-                                                     prefix=prefix))
+                    else write_clean_payout_link_csv(
+                        root / f"{prefix}.csv", args.rows, prefix=prefix
+                    )
+                )
                 ledger = root / f"{prefix}.sqlite"
                 run = batchpay_run(sheet, url, root, ledger, concurrency=concurrency)
                 phase = sending_phase(ledger)
                 bound = concurrency / latency
                 label = "payouts" if kind == "sub-account-payout" else "payout links"
-                report.add(f"{label}, concurrency {concurrency}: sending phase", phase.rate,
-                           "rows/s", note=f"{phase.seconds:.1f} s; bound {bound:,.0f}/s; "
-                           f"{phase.commits_per_row:.2f} journal commits/row")
+                report.add(
+                    f"{label}, concurrency {concurrency}: sending phase",
+                    phase.rate,
+                    "rows/s",
+                    note=f"{phase.seconds:.1f} s; bound {bound:,.0f}/s; "
+                    f"{phase.commits_per_row:.2f} journal commits/row",
+                )
                 target = TARGETS.get(concurrency)
-                report.add("  ratio to concurrency ÷ latency", phase.rate / bound, "×",
-                           target=target, direction=">=")
-                report.add("  (info) whole command", args.rows / run.seconds, "rows/s",
-                           note=f"{run.seconds:.1f} s wall, {run.maxrss_mb:.0f} MB peak")
+                report.add(
+                    "  ratio to concurrency ÷ latency",
+                    phase.rate / bound,
+                    "×",
+                    target=target,
+                    direction=">=",
+                )
+                report.add(
+                    "  (info) whole command",
+                    args.rows / run.seconds,
+                    "rows/s",
+                    note=f"{run.seconds:.1f} s wall, {run.maxrss_mb:.0f} MB peak",
+                )
     return report.finish(args.summary)
 
 

@@ -72,9 +72,15 @@ def bare_loop(url: str, bodies: list[bytes]) -> float:
                 "Request-Id": request_id,
                 "Request-Timestamp": stamp,
                 "Signature": signing.sign_request(
-                    scheme="hmac-sha256", secret_key=EMULATOR_SECRET_KEY,
-                    client_id=EMULATOR_CLIENT_ID, request_id=request_id, timestamp=stamp,
-                    method="POST", target=target, body=body),
+                    scheme="hmac-sha256",
+                    secret_key=EMULATOR_SECRET_KEY,
+                    client_id=EMULATOR_CLIENT_ID,
+                    request_id=request_id,
+                    timestamp=stamp,
+                    method="POST",
+                    target=target,
+                    body=body,
+                ),
                 "Content-Type": "application/json",
             }
             response = session.post(url + target, data=body, headers=headers, timeout=30)
@@ -89,8 +95,10 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2, help="best of N (default 2)")
     summary_arg(parser)
     args = parser.parse_args()
-    report = Report(f"3. overhead vs a bare client ({args.rows:,} Sub Account payouts, "
-                    "concurrency 1, emulator with no added latency)")
+    report = Report(
+        f"3. overhead vs a bare client ({args.rows:,} Sub Account payouts, "
+        "concurrency 1, emulator with no added latency)"
+    )
     ours: list[float] = []
     phases: list[float] = []
     bares: list[float] = []
@@ -101,24 +109,33 @@ def main() -> int:
             # Interleaved, best of each: a burst of someone else's load must not decide it.
             for i in range(args.repeat):
                 prefix = f"OV{i}"
-                sheet = write_sac_payout_csv(root / f"{prefix}.csv", args.rows, account=FUNDED,
-                                             prefix=prefix)
+                sheet = write_sac_payout_csv(
+                    root / f"{prefix}.csv", args.rows, account=FUNDED, prefix=prefix
+                )
                 ledger = root / f"{prefix}.sqlite"
                 run = batchpay_run(sheet, url, root, ledger, concurrency=1)
                 ours.append(run.seconds)
                 phases.append(sending_phase(ledger).seconds)
-                bodies = [b.replace(f'"{prefix}-'.encode(), f'"BA{i}-'.encode())
-                          for b in journal_bodies(ledger)]
+                bodies = [
+                    b.replace(f'"{prefix}-'.encode(), f'"BA{i}-'.encode())
+                    for b in journal_bodies(ledger)
+                ]
                 bares.append(bare_loop(url, bodies))
     bare, whole, phase = min(bares), min(ours), min(phases)
-    report.add("bare signed requests.Session loop", bare, "s",
-               note=f"{args.rows / bare:,.0f} requests/s")
-    report.add("batchpay run, sending phase (journal)", phase, "s",
-               note=f"{args.rows / phase:,.0f} rows/s")
+    report.add(
+        "bare signed requests.Session loop", bare, "s", note=f"{args.rows / bare:,.0f} requests/s"
+    )
+    report.add(
+        "batchpay run, sending phase (journal)", phase, "s", note=f"{args.rows / phase:,.0f} rows/s"
+    )
     report.add("  ratio sending phase ÷ bare loop", phase / bare, "×", target=RATIO_TARGET)
     report.add("(info) batchpay run, whole command", whole, "s")
-    report.add("  (info) ratio whole command ÷ bare loop", whole / bare, "×",
-               note=f"{whole - phase:.1f} s of it outside the sending phase")
+    report.add(
+        "  (info) ratio whole command ÷ bare loop",
+        whole / bare,
+        "×",
+        note=f"{whole - phase:.1f} s of it outside the sending phase",
+    )
     return report.finish(args.summary)
 
 

@@ -25,14 +25,33 @@ LAST = (
     "Hasibuan Nasution Sihombing Simanjuntak Gunawan Halim Susanto Purnomo Utomo Hartono "
     "Wibowo Permana Firmansyah Kurniawan Ramadhan Syahputra Maharani Anggraini Puspita"
 ).split()
-DEPARTMENTS = ("Finance", "Sales", "Operasional", "Gudang", "IT", "HR", "Marketing", "Legal",
-               "Produksi", "Logistik")
+DEPARTMENTS = (
+    "Finance",
+    "Sales",
+    "Operasional",
+    "Gudang",
+    "IT",
+    "HR",
+    "Marketing",
+    "Legal",
+    "Produksi",
+    "Logistik",
+)
 DOMAINS = ("example.co.id", "gmail.com", "yahoo.co.id", "majujaya.co.id", "outlook.com")
 DESCRIPTIONS = ("Bonus kinerja Q4 2026", "Bonus tahunan 2026", "THR 2026", "Insentif penjualan")
 PREFIXES = ("0812", "0813", "0821", "0822", "0852", "0853", "0856", "0857", "0878", "0895")
-CSV_HEADER = ("employee_id", "receiver_name", "department", "receiver_phone_number",
-              "receiver_email", "amount", "reference_id", "description", "sender_name",
-              "currency")
+CSV_HEADER = (
+    "employee_id",
+    "receiver_name",
+    "department",
+    "receiver_phone_number",
+    "receiver_email",
+    "amount",
+    "reference_id",
+    "description",
+    "sender_name",
+    "currency",
+)
 
 # Defects of the ~1% bad rows: (column, bad value or None for a duplicate reference).
 DEFECTS: tuple[tuple[str, str | None], ...] = (
@@ -79,8 +98,9 @@ def _amount(rng: random.Random, as_text: bool) -> str | int:
     return f"{whole}.00"
 
 
-def payout_link_rows(n: int, *, seed: int = 20261101, bad_rate: float = 0.01,
-                     as_text: bool = True) -> Iterator[list[str | int]]:
+def payout_link_rows(
+    n: int, *, seed: int = 20261101, bad_rate: float = 0.01, as_text: bool = True
+) -> Iterator[list[str | int]]:
     """``n`` bonus rows in :data:`CSV_HEADER` order; ``bad_rate`` of them carry one defect."""
     rng = random.Random(seed)
     previous_ref = "BONUS-2026-11-0000000"
@@ -127,27 +147,42 @@ def write_payout_link_xlsx(path: Path, n: int, **kw: object) -> Path:
     return path
 
 
-SAC_HEADER = ("account_id", "amount", "invoice_number", "bank_code", "bank_account_number",
-              "bank_account_name")
+SAC_HEADER = (
+    "account_id",
+    "amount",
+    "invoice_number",
+    "bank_code",
+    "bank_account_number",
+    "bank_account_name",
+)
 BANKS = ("CENAIDJA", "BNINIDJA", "BRINIDJA", "BMRIIDJA", "BCA", "014", "Bank Mandiri")
 
 
-def write_sac_payout_csv(path: Path, n: int, *, account: str, prefix: str = "INV",
-                         amount: int = 10_000, seed: int = 7) -> Path:
+def write_sac_payout_csv(
+    path: Path, n: int, *, account: str, prefix: str = "INV", amount: int = 10_000, seed: int = 7
+) -> Path:
     """A clean Sub Account payout sheet of ``n`` rows from ``account``."""
     rng = random.Random(seed)
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(SAC_HEADER)
         for i in range(1, n + 1):
-            writer.writerow([account, amount, f"{prefix}-{i:07d}", rng.choice(BANKS),
-                             f"{rng.randrange(10**9, 10**10):010d}",
-                             f"{rng.choice(FIRST)} {rng.choice(LAST)}"])
+            writer.writerow(
+                [
+                    account,
+                    amount,
+                    f"{prefix}-{i:07d}",
+                    rng.choice(BANKS),
+                    f"{rng.randrange(10**9, 10**10):010d}",
+                    f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                ]
+            )
     return path
 
 
-def write_clean_payout_link_csv(path: Path, n: int, *, prefix: str = "BONUS",
-                                seed: int = 11) -> Path:
+def write_clean_payout_link_csv(
+    path: Path, n: int, *, prefix: str = "BONUS", seed: int = 11
+) -> Path:
     """A payout-link sheet of ``n`` valid rows with references ``<prefix>-NNNNNNN``."""
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)

@@ -158,8 +158,11 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--in-memory", action="store_true", help="no state file")
-    parser.add_argument("--summary", metavar="FILE",
-                        help="append the result rows as JSON lines (benchmarks/run_all)")
+    parser.add_argument(
+        "--summary",
+        metavar="FILE",
+        help="append the result rows as JSON lines (benchmarks/run_all)",
+    )
     parser.add_argument(
         "--in-process",
         action="store_true",
@@ -198,11 +201,20 @@ def main() -> int:
         import json
 
         with open(args.summary, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({
-                "benchmark": "5. emulator capacity (benchmarks/emulator_capacity.py)",
-                "measure": f"signed requests/s, {args.threads} client threads, {mode}",
-                "value": rate, "unit": "req/s", "target": TARGET, "direction": ">=",
-                "note": f"{len(failures)} failed"}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "benchmark": "5. emulator capacity (benchmarks/emulator_capacity.py)",
+                        "measure": f"signed requests/s, {args.threads} client threads, {mode}",
+                        "value": rate,
+                        "unit": "req/s",
+                        "target": TARGET,
+                        "direction": ">=",
+                        "note": f"{len(failures)} failed",
+                    }
+                )
+                + "\n"
+            )
     return 0 if rate >= TARGET and not failures else 1
 
 

@@ -37,16 +37,33 @@ RATIO_TARGET = 2.0
 MEMORY_TARGET_MB = 500.0
 RUN_ID = "run-20261101-bench"
 # Realistic mix: most rows paid, some still progressing, a few unknown/failed/invalid.
-STATES = (["COMPLETED"] * 80 + ["PENDING"] * 6 + ["EMAIL_SENT"] * 4 + ["CONFIRMED"] * 3
-          + ["FAILED"] * 2 + ["EXPIRED"] + ["REJECTED"] + ["UNKNOWN"] + ["INVALID"] + ["NOT_SENT"])
+STATES = (
+    ["COMPLETED"] * 80
+    + ["PENDING"] * 6
+    + ["EMAIL_SENT"] * 4
+    + ["CONFIRMED"] * 3
+    + ["FAILED"] * 2
+    + ["EXPIRED"]
+    + ["REJECTED"]
+    + ["UNKNOWN"]
+    + ["INVALID"]
+    + ["NOT_SENT"]
+)
 
 
 def make_run() -> RunRecord:
     return RunRecord(
-        run_id=RUN_ID, created_at="2026-11-01T02:00:00Z", finished_at="2026-11-01T04:10:00Z",
-        kind="payout-link", env="emulator", input_path="/data/bonus-2026-11.xlsx",
-        input_name="bonus-2026-11.xlsx", input_sha256=hashlib.sha256(b"bench").hexdigest(),
-        operator="siti", dry_run=False, parent_run_id=None,
+        run_id=RUN_ID,
+        created_at="2026-11-01T02:00:00Z",
+        finished_at="2026-11-01T04:10:00Z",
+        kind="payout-link",
+        env="emulator",
+        input_path="/data/bonus-2026-11.xlsx",
+        input_name="bonus-2026-11.xlsx",
+        input_sha256=hashlib.sha256(b"bench").hexdigest(),
+        operator="siti",
+        dry_run=False,
+        parent_run_id=None,
     )
 
 
@@ -57,44 +74,76 @@ def make_rows(n: int) -> list[RowRecord]:
         state = STATES[i % len(STATES)]
         ref = f"BONUS-2026-{i:07d}"
         amount_minor = 100_000_00 + (i * 7919 % 50_000_000) * 100 + (50 if i % 10 == 0 else 0)
-        amount = f"{amount_minor // 100}" + (f".{amount_minor % 100:02d}" if amount_minor % 100
-                                             else "")
+        amount = f"{amount_minor // 100}" + (
+            f".{amount_minor % 100:02d}" if amount_minor % 100 else ""
+        )
         phone = f"0812{i:08d}"
         email = f"employee.{i}@example.co.id"
         name = f"Karyawan Nomor {i}"
         inp = {
-            "Amount": amount, "Sender": "PT Maju Jaya", "Nama": name, "No HP": phone,
-            "Email": email, "Reference": ref, "Keterangan": "Bonus Q4 2026", "Currency": "IDR",
-            "NIK": f"{i:016d}", "Divisi": "Operasional" if i % 3 else "=Keuangan",
+            "Amount": amount,
+            "Sender": "PT Maju Jaya",
+            "Nama": name,
+            "No HP": phone,
+            "Email": email,
+            "Reference": ref,
+            "Keterangan": "Bonus Q4 2026",
+            "Currency": "IDR",
+            "NIK": f"{i:016d}",
+            "Divisi": "Operasional" if i % 3 else "=Keuangan",
         }
         norm = {
-            "amount": amount, "sender_name": "PT Maju Jaya", "receiver_name": name,
-            "receiver_phone_number": "62" + phone[1:], "receiver_email": email,
-            "reference_id": ref, "description": "Bonus Q4 2026", "currency": "IDR",
+            "amount": amount,
+            "sender_name": "PT Maju Jaya",
+            "receiver_name": name,
+            "receiver_phone_number": "62" + phone[1:],
+            "receiver_email": email,
+            "reference_id": ref,
+            "description": "Bonus Q4 2026",
+            "currency": "IDR",
         }
         sent = state not in ("INVALID", "NOT_SENT")
-        ids = ({"payout_link_id": f"PL-{i:010d}",
-                "payout_link_url": f"https://pay.example/l/{i:010d}"}
-               if sent and state not in ("REJECTED", "UNKNOWN") else {})
-        rows.append(RowRecord(
-            run_id=RUN_ID, row_number=i + 2, attempt=1, reference=ref,
-            amount_minor=amount_minor, currency="IDR", source_account=None, input=inp,
-            normalised=norm, request_id=f"{(i * 2654435761) % 10**20:020d}",
-            body=build_body(PAYOUT_LINK, norm),
-            state=state, doku_status=state if sent else None, doku_ids=ids,
-            message=None if state in ("COMPLETED", "PENDING") else f"{state.lower()} at DOKU",
-            sends=1 if sent else 0, last_seen_at="2026-11-01T04:00:00Z" if sent else None,
-            updated_at="2026-11-01T04:05:00Z",
-        ))
+        ids = (
+            {"payout_link_id": f"PL-{i:010d}", "payout_link_url": f"https://pay.example/l/{i:010d}"}
+            if sent and state not in ("REJECTED", "UNKNOWN")
+            else {}
+        )
+        rows.append(
+            RowRecord(
+                run_id=RUN_ID,
+                row_number=i + 2,
+                attempt=1,
+                reference=ref,
+                amount_minor=amount_minor,
+                currency="IDR",
+                source_account=None,
+                input=inp,
+                normalised=norm,
+                request_id=f"{(i * 2654435761) % 10**20:020d}",
+                body=build_body(PAYOUT_LINK, norm),
+                state=state,
+                doku_status=state if sent else None,
+                doku_ids=ids,
+                message=None if state in ("COMPLETED", "PENDING") else f"{state.lower()} at DOKU",
+                sends=1 if sent else 0,
+                last_seen_at="2026-11-01T04:00:00Z" if sent else None,
+                updated_at="2026-11-01T04:05:00Z",
+            )
+        )
     return rows
 
 
 def make_events(n: int, per_row: int) -> list[EventRecord]:
     types = ("sending", "accepted", "status", "status")
     return [
-        EventRecord(seq=k + 1, run_id=RUN_ID, row_number=k // per_row + 2,
-                    at="2026-11-01T03:00:00Z", type=types[k % per_row % len(types)],
-                    detail=f"row {k // per_row + 2}: HTTP 200")
+        EventRecord(
+            seq=k + 1,
+            run_id=RUN_ID,
+            row_number=k // per_row + 2,
+            at="2026-11-01T03:00:00Z",
+            type=types[k % per_row % len(types)],
+            detail=f"row {k // per_row + 2}: HTTP 200",
+        )
         for k in range(n * per_row)
     ]
 
@@ -103,10 +152,14 @@ def bare_cells(rec: Reconciliation) -> list[tuple[str, list[str], list[tuple[Any
     """The same cells as plain Python values (amounts as floats, the cheapest number
     openpyxl writes), prepared before the clock starts so only cell writing is timed."""
     sheets = []
-    for title, table in (("Rows", rec.rows), ("Exceptions", rec.exceptions),
-                         ("Events", rec.events)):
-        values = [tuple(float(v) if isinstance(v, Decimal) else v for v in row)
-                  for row in table.rows]
+    for title, table in (
+        ("Rows", rec.rows),
+        ("Exceptions", rec.exceptions),
+        ("Events", rec.events),
+    ):
+        values = [
+            tuple(float(v) if isinstance(v, Decimal) else v for v in row) for row in table.rows
+        ]
         sheets.append((title, table.headers, values))
     return sheets
 
@@ -144,10 +197,16 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--events-per-row", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=2, help="best of N (default 2)")
-    parser.add_argument("--quick", action="store_true",
-                        help="one bare write here, our write timed in the memory process")
-    parser.add_argument("--summary", metavar="FILE",
-                        help="append the result rows as JSON lines (benchmarks/run_all)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="one bare write here, our write timed in the memory process",
+    )
+    parser.add_argument(
+        "--summary",
+        metavar="FILE",
+        help="append the result rows as JSON lines (benchmarks/run_all)",
+    )
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -156,8 +215,11 @@ def main() -> int:
     if args.quick:
         args.repeat = 1
 
-    run, rows, events = make_run(), make_rows(args.rows), make_events(args.rows,
-                                                                      args.events_per_row)
+    run, rows, events = (
+        make_run(),
+        make_rows(args.rows),
+        make_events(args.rows, args.events_per_row),
+    )
     # The machine is shared: interleave the two measurements and keep the best of each,
     # so a burst of someone else's load does not decide the ratio.
     bare_times: list[float] = []
@@ -173,14 +235,24 @@ def main() -> int:
             t0 = time.perf_counter()
             out = write_reconciliation(Path(tmp) / "report.xlsx", [run], rows, events)
             our_times.append(time.perf_counter() - t0)
-        size_mb = (out.stat().st_size if our_times else (Path(tmp) / "bare.xlsx").stat().st_size
-                   ) / 1e6
+        size_mb = (
+            out.stat().st_size if our_times else (Path(tmp) / "bare.xlsx").stat().st_size
+        ) / 1e6
     del rows, events, sheets
 
     child = subprocess.run(
-        [sys.executable, __file__, "--memory-child", "--rows", str(args.rows),
-         "--events-per-row", str(args.events_per_row)],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            __file__,
+            "--memory-child",
+            "--rows",
+            str(args.rows),
+            "--events-per-row",
+            str(args.events_per_row),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     records, peak, child_seconds = map(float, child.stdout.split()[-3:])
     if args.quick:
@@ -189,38 +261,55 @@ def main() -> int:
 
     ratio = ours / bare
     ok_ratio, ok_mem = ratio <= RATIO_TARGET, peak <= MEMORY_TARGET_MB
-    print(f"reconciliation workbook, {args.rows:,} rows, {args.rows * args.events_per_row:,} "
-          f"events ({size_mb:.1f} MB file)")
+    print(
+        f"reconciliation workbook, {args.rows:,} rows, {args.rows * args.events_per_row:,} "
+        f"events ({size_mb:.1f} MB file)"
+    )
     print(f"{'measure':<34}{'value':>12}{'target':>12}  result")
     print(f"{'timings (best of ' + str(args.repeat) + ')':<34}")
     print(f"{'openpyxl write-only bare (s)':<34}{bare:>12.2f}{'':>12}")
     print(f"{'write_reconciliation (s)':<34}{ours:>12.2f}{'':>12}")
     print(f"{'ratio':<34}{ratio:>12.2f}{'≤ 2.0':>12}  {'ok' if ok_ratio else 'MISSED'}")
     print(f"{'  of which records alone (MB)':<34}{records:>12.1f}")
-    print(f"{'peak memory, fresh process (MB)':<34}{peak:>12.1f}{'≤ 500':>12}  "
-          f"{'ok' if ok_mem else 'MISSED'}")
+    print(
+        f"{'peak memory, fresh process (MB)':<34}{peak:>12.1f}{'≤ 500':>12}  "
+        f"{'ok' if ok_mem else 'MISSED'}"
+    )
     if args.summary:
         _save_summary(args.summary, args.rows, bare, ours, ratio, peak)
     return 0 if ok_ratio and ok_mem else 1
 
 
-def _save_summary(path: str, n: int, bare: float, ours: float, ratio: float,
-                  peak: float) -> None:
+def _save_summary(path: str, n: int, bare: float, ours: float, ratio: float, peak: float) -> None:
     import json
 
     title = f"4a. reconciliation workbook, {n:,} rows (benchmarks/report_speed.py)"
     rows = [
         {"measure": "openpyxl write-only bare", "value": bare, "unit": "s"},
         {"measure": "write_reconciliation", "value": ours, "unit": "s"},
-        {"measure": "  ratio to bare openpyxl", "value": ratio, "unit": "×",
-         "target": RATIO_TARGET, "direction": "<="},
-        {"measure": "  peak memory, fresh process", "value": peak, "unit": "MB",
-         "target": MEMORY_TARGET_MB, "direction": "<="},
+        {
+            "measure": "  ratio to bare openpyxl",
+            "value": ratio,
+            "unit": "×",
+            "target": RATIO_TARGET,
+            "direction": "<=",
+        },
+        {
+            "measure": "  peak memory, fresh process",
+            "value": peak,
+            "unit": "MB",
+            "target": MEMORY_TARGET_MB,
+            "direction": "<=",
+        },
     ]
     with open(path, "a", encoding="utf-8") as fh:
         for row in rows:
-            fh.write(json.dumps({"benchmark": title, "target": None, "direction": "<=",
-                                 "note": "", **row}) + "\n")
+            fh.write(
+                json.dumps(
+                    {"benchmark": title, "target": None, "direction": "<=", "note": "", **row}
+                )
+                + "\n"
+            )
 
 
 if __name__ == "__main__":

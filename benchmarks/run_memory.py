@@ -30,8 +30,10 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     summary_arg(parser)
     args = parser.parse_args()
-    report = Report(f"4b. peak memory of a {args.rows:,}-row batchpay run (Payout Link, "
-                    f"concurrency {args.concurrency}, emulator with no added latency)")
+    report = Report(
+        f"4b. peak memory of a {args.rows:,}-row batchpay run (Payout Link, "
+        f"concurrency {args.concurrency}, emulator with no added latency)"
+    )
     with tempfile.TemporaryDirectory(prefix="batchpay-bench-memory-") as tmp:
         root = Path(tmp)
         sheet = write_clean_payout_link_csv(root / "bonus.csv", args.rows, prefix="MEM")

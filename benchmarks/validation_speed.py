@@ -69,10 +69,18 @@ def validate(path: Path, cwd: Path, repeat: int) -> tuple[float, float, str]:
     runs = [run_child(batchpay("validate", str(path)), cwd=cwd) for _ in range(repeat)]
     for r in runs:
         if r.returncode != 1 or "NOT VALID" not in r.stdout:
-            raise SystemExit(f"validate of {path.name} did not report the bad rows "
-                             f"(exit {r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
-    problems = next((line.split()[1] for line in runs[0].stdout.splitlines()
-                     if line.strip().startswith("problems")), "?")
+            raise SystemExit(
+                f"validate of {path.name} did not report the bad rows "
+                f"(exit {r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}"
+            )
+    problems = next(
+        (
+            line.split()[1]
+            for line in runs[0].stdout.splitlines()
+            if line.strip().startswith("problems")
+        ),
+        "?",
+    )
     return min(r.seconds for r in runs), max(r.maxrss_mb for r in runs), problems
 
 
@@ -83,8 +91,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2, help="best of N (default 2)")
     summary_arg(parser)
     args = parser.parse_args()
-    report = Report("1. validation vs parsing (batchpay validate, fresh process, report "
-                    "workbook written)")
+    report = Report(
+        "1. validation vs parsing (batchpay validate, fresh process, report workbook written)"
+    )
     with tempfile.TemporaryDirectory(prefix="batchpay-bench-validate-") as tmp:
         root = Path(tmp)
         csv_path = write_payout_link_csv(root / "bonus.csv", args.csv_rows)

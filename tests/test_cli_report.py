@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from batchpay.cli import reports
+from batchpay.cli.exits import exit_code_for
 from batchpay.errors import JournalMissing, RunNotFound, UsageError
 from batchpay.journal import NewRow, RowChange
 from batchpay.journal.sqlite import SqliteJournal
@@ -128,7 +129,7 @@ def test_report_bad_month_is_usage_error(tmp_path: Path) -> None:
 def test_report_missing_journal_not_created(tmp_path: Path) -> None:
     ledger_path = tmp_path / "nowhere" / "ledger.sqlite"
     result = invoke(["report", "run-x"], ledger_path)
-    assert isinstance(result.exception, JournalMissing) and result.exception.exit_code == 4
+    assert isinstance(result.exception, JournalMissing) and exit_code_for(result.exception) == 4
     assert not ledger_path.exists() and not ledger_path.parent.exists()
 
 

@@ -51,8 +51,9 @@ def local(emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch, here: Path)
 
 
 def _ledger_path() -> Path:
-    return load_settings(require_credentials=False, environ={
-        "BATCHPAY_HOME": os.environ["BATCHPAY_HOME"]}).ledger_path
+    return load_settings(
+        require_credentials=False, environ={"BATCHPAY_HOME": os.environ["BATCHPAY_HOME"]}
+    ).ledger_path
 
 
 def _clean(result: Result) -> None:
@@ -66,8 +67,9 @@ def _planned_run(sheet: Path, base_url: str) -> str:
     result = validate_file(sheet)
     assert result.ok
     ledger = SqliteJournal(_ledger_path(), create=True)
-    record = runs.create_run(ledger, planning.plan(result, env="emulator"),
-                               settings={"base_url": base_url})
+    record = runs.create_run(
+        ledger, planning.plan(result, env="emulator"), settings={"base_url": base_url}
+    )
     return record.run_id
 
 

@@ -50,8 +50,9 @@ class Batch:
     def __init__(self, args: list[str], *, env: Mapping[str, str], cwd: Path, name: str) -> None:
         self.err_path = cwd / f"{name}.stderr"
         self._err = self.err_path.open("wb")
-        self.proc = subprocess.Popen(batchpay_cmd(*args), env=dict(env), cwd=cwd,
-                                     stdout=subprocess.DEVNULL, stderr=self._err)
+        self.proc = subprocess.Popen(
+            batchpay_cmd(*args), env=dict(env), cwd=cwd, stdout=subprocess.DEVNULL, stderr=self._err
+        )
         Batch.started.append(self)
 
     def stderr(self) -> str:
@@ -61,8 +62,9 @@ class Batch:
         deadline = time.monotonic() + timeout
         while text not in self.stderr():
             if self.proc.poll() is not None:
-                raise AssertionError(f"exited {self.proc.returncode} before {text!r}: "
-                                     f"{self.stderr()[-800:]}")
+                raise AssertionError(
+                    f"exited {self.proc.returncode} before {text!r}: {self.stderr()[-800:]}"
+                )
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no {text!r} on stderr: {self.stderr()[-800:]}")
             time.sleep(0.05)
@@ -80,13 +82,13 @@ class Batch:
         self._err.close()
 
 
-def _wait_held(gateway: EmulatorHandle, batch: Batch, held: int = 1,
-               timeout: float = 60.0) -> None:
+def _wait_held(gateway: EmulatorHandle, batch: Batch, held: int = 1, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while gateway.admin.health()["held"] < held:
         if batch.proc.poll() is not None:
-            raise AssertionError(f"exited {batch.proc.returncode} before the hold: "
-                                 f"{batch.stderr()[-800:]}")
+            raise AssertionError(
+                f"exited {batch.proc.returncode} before the hold: {batch.stderr()[-800:]}"
+            )
         if time.monotonic() > deadline:
             raise TimeoutError("the emulator never held an answer")
         time.sleep(0.02)
@@ -118,24 +120,35 @@ def _only_run(ledger_path: Path) -> str:
 
 
 def _resume_to_the_end(
-    gateway: EmulatorHandle, tmp_path: Path, env: Mapping[str, str], run_id: str,
+    gateway: EmulatorHandle,
+    tmp_path: Path,
+    env: Mapping[str, str],
+    run_id: str,
     rows: list[dict[str, str]],
 ) -> None:
     workbook = tmp_path / "resumed.xlsx"
-    resumed = subprocess.run(batchpay_cmd("resume", run_id, "--quiet", "--report", str(workbook)),
-                             env=dict(env), cwd=tmp_path, capture_output=True, text=True,
-                             timeout=120)
+    resumed = subprocess.run(
+        batchpay_cmd("resume", run_id, "--quiet", "--report", str(workbook)),
+        env=dict(env),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert resumed.returncode == 0, resumed.stdout[-800:] + resumed.stderr[-800:]
     assert gateway.admin.executed("payout-link")["max_per_reference"] <= 1
     proof = assert_invariants(tmp_path / "ledger.sqlite", run_id, gateway.admin, rows, workbook)
     assert proof.executed == len(rows)
 
 
-@pytest.mark.parametrize(("signum", "code", "said"), [
-    (signal.SIGTERM, 143, "SIGTERM"),
-    (signal.SIGHUP, 129, "SIGHUP"),
-    (signal.SIGINT, 130, "Ctrl-C"),
-])
+@pytest.mark.parametrize(
+    ("signum", "code", "said"),
+    [
+        (signal.SIGTERM, 143, "SIGTERM"),
+        (signal.SIGHUP, 129, "SIGHUP"),
+        (signal.SIGINT, 130, "Ctrl-C"),
+    ],
+)
 def test_cli_run_signal_mid_flight_settles_journals_workbook_exit_code(
     gateway: EmulatorHandle,
     setup: tuple[Path, list[dict[str, str]], dict[str, str]],
@@ -148,8 +161,12 @@ def test_cli_run_signal_mid_flight_settles_journals_workbook_exit_code(
     workbook = tmp_path / "stopped.xlsx"
     # Both workers' answers are held: two links executed at DOKU, in flight when it stops.
     gateway.admin.queue_fault("hold-after", op="payout-link", nth=HELD_AT, count=2)
-    batch = Batch(["run", str(sheet), "--concurrency", "2", "--quiet", "--report", str(workbook)],
-                  env=env, cwd=tmp_path, name="run")
+    batch = Batch(
+        ["run", str(sheet), "--concurrency", "2", "--quiet", "--report", str(workbook)],
+        env=env,
+        cwd=tmp_path,
+        name="run",
+    )
     _wait_held(gateway, batch, held=2)
     batch.proc.send_signal(signum)
     batch.wait_for(f"Stopping on {said}")
@@ -179,8 +196,9 @@ def test_cli_run_second_sigterm_aborts_now_row_sending_resume_pays_each_once(
 ) -> None:
     sheet, rows, env = setup
     gateway.admin.queue_fault("hold-after", op="payout-link", nth=HELD_AT)
-    batch = Batch(["run", str(sheet), "--concurrency", "1", "--quiet"], env=env, cwd=tmp_path,
-                  name="run")
+    batch = Batch(
+        ["run", str(sheet), "--concurrency", "1", "--quiet"], env=env, cwd=tmp_path, name="run"
+    )
     _wait_held(gateway, batch)
     batch.proc.send_signal(signal.SIGTERM)
     batch.wait_for("Stopping on SIGTERM")
@@ -205,8 +223,9 @@ def test_cli_resume_sigterm_mid_flight_settles_exit_143_then_resume_finishes(
     sheet, rows, env = setup
     # A run stopped by SIGTERM after two links, then its resume stopped the same way.
     gateway.admin.queue_fault("hold-after", op="payout-link", nth=2)
-    first = Batch(["run", str(sheet), "--concurrency", "1", "--quiet"], env=env, cwd=tmp_path,
-                  name="run")
+    first = Batch(
+        ["run", str(sheet), "--concurrency", "1", "--quiet"], env=env, cwd=tmp_path, name="run"
+    )
     _wait_held(gateway, first)
     first.proc.send_signal(signal.SIGTERM)
     first.wait_for("Stopping on SIGTERM")
@@ -215,8 +234,9 @@ def test_cli_resume_sigterm_mid_flight_settles_exit_143_then_resume_finishes(
     run_id = _only_run(tmp_path / "ledger.sqlite")
 
     gateway.admin.queue_fault("hold-after", op="payout-link", nth=2)
-    again = Batch(["resume", run_id, "--concurrency", "1", "--quiet"], env=env, cwd=tmp_path,
-                  name="resume")
+    again = Batch(
+        ["resume", run_id, "--concurrency", "1", "--quiet"], env=env, cwd=tmp_path, name="resume"
+    )
     _wait_held(gateway, again)
     again.proc.send_signal(signal.SIGTERM)
     again.wait_for("Stopping on SIGTERM")

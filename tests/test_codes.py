@@ -266,29 +266,47 @@ def _error(code: str, status: int = 400) -> bytes:
     return json.dumps({"error": {"code": code, "message": "m"}}).encode()
 
 
-@pytest.mark.parametrize("code", ["DUPLICATE_REFERENCE", "REFERENCE_ALREADY_EXISTS",
-                                  "DUPLICATE_INVOICE_NUMBER"])
+@pytest.mark.parametrize(
+    "code", ["DUPLICATE_REFERENCE", "REFERENCE_ALREADY_EXISTS", "DUPLICATE_INVOICE_NUMBER"]
+)
 @pytest.mark.parametrize("status", [400, 409])
 def test_from_response_duplicate_reference_is_unknown_reference_exists(code, status) -> None:
-    out = from_response(product="payout-link", http_status=status, body=_error(code),
-                              signature="n/a", now=NOW)
+    out = from_response(
+        product="payout-link", http_status=status, body=_error(code), signature="n/a", now=NOW
+    )
     assert out.klass is OutcomeClass.UNKNOWN
     assert out.reference_exists and out.may_have_executed and not out.proves_not_executed
     assert "already holds this reference" in out.message
 
 
-@pytest.mark.parametrize(("code", "proves"), [
-    ("INVALID_FIELD", True), ("INSUFFICIENT_BALANCE", True), ("ACCOUNT_NOT_FOUND", True),
-    ("INVALID_JSON", True), ("DUPLICATE_REFERENCE", False), ("REQUEST_ID_REUSED", False),
-    ("INTERNAL_ERROR", False), ("timeout", False), ("answer-mismatch", False),
-    ("connection-reset", False), (None, False), ("", False),
-])
+@pytest.mark.parametrize(
+    ("code", "proves"),
+    [
+        ("INVALID_FIELD", True),
+        ("INSUFFICIENT_BALANCE", True),
+        ("ACCOUNT_NOT_FOUND", True),
+        ("INVALID_JSON", True),
+        ("DUPLICATE_REFERENCE", False),
+        ("REQUEST_ID_REUSED", False),
+        ("INTERNAL_ERROR", False),
+        ("timeout", False),
+        ("answer-mismatch", False),
+        ("connection-reset", False),
+        (None, False),
+        ("", False),
+    ],
+)
 def test_proves_not_executed_code_table(code, proves) -> None:
     assert codes.proves_not_executed_code(code) is proves
 
 
 def test_rejected_field_error_proves_not_executed() -> None:
-    out = from_response(product="payout-link", http_status=400,
-                              body=_error("INVALID_FIELD"), signature="n/a", now=NOW)
+    out = from_response(
+        product="payout-link",
+        http_status=400,
+        body=_error("INVALID_FIELD"),
+        signature="n/a",
+        now=NOW,
+    )
     assert out.klass is OutcomeClass.REJECTED and out.proves_not_executed
     assert not out.reference_exists

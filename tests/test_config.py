@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from batchpay import emulator
+from batchpay.cli.exits import exit_code_for
 from batchpay.config import Secret, load_settings, redact
 from batchpay.errors import ConfigError
 
@@ -122,7 +123,7 @@ def test_load_settings_missing_credentials_names_both_and_how(tmp_path: Path, en
     text = str(info.value)
     assert "BATCHPAY_CLIENT_ID and BATCHPAY_SECRET_KEY are not set" in text
     assert ".env" in text and "\n" not in text
-    assert info.value.exit_code == 3
+    assert exit_code_for(info.value) == 3
 
 
 def test_load_settings_missing_secret_only_names_secret(
@@ -269,7 +270,7 @@ def test_load_settings_base_url_with_userinfo_refused_without_echoing_it(
         load_settings(base_url=url if via == "option" else None, environ=environ, cwd=tmp_path)
     assert "contains a user name or password" in str(info.value)
     assert "BATCHPAY_CLIENT_ID / BATCHPAY_SECRET_KEY" in str(info.value)
-    assert "Pa55-hunter2" not in str(info.value) and info.value.exit_code == 3
+    assert "Pa55-hunter2" not in str(info.value) and exit_code_for(info.value) == 3
 
 
 def test_load_settings_base_url_unparsable_raises_config_error(tmp_path: Path) -> None:

@@ -62,8 +62,9 @@ def _opts() -> runs.EngineOptions:
     return runs.EngineOptions(jitter=lambda d: d, backoff_base=0.01, backoff_cap=0.02)
 
 
-def _execute(ledger: SqliteJournal, client: DokuClient, run_id: str, **kw: object
-             ) -> runs.RunResult:
+def _execute(
+    ledger: SqliteJournal, client: DokuClient, run_id: str, **kw: object
+) -> runs.RunResult:
     return runs.execute(ledger, client, run_id, options=_opts(), sleep=lambda s: None, **kw)
 
 
@@ -74,16 +75,37 @@ def _free_port() -> int:
 
 
 def _hostile_client(gw: hostile.HostileGateway) -> DokuClient:
-    return DokuClient(base_url=gw.url, client_id=hostile.CLIENT_ID, secret_key=hostile.SECRET_KEY,
-                      session=make_session(trust_env=False), timeout=(2.0, 5.0))
+    return DokuClient(
+        base_url=gw.url,
+        client_id=hostile.CLIENT_ID,
+        secret_key=hostile.SECRET_KEY,
+        session=make_session(trust_env=False),
+        timeout=(2.0, 5.0),
+    )
 
 
 def _row(state: str, *, code: str | None = None, message: str | None = None) -> RowRecord:
     return RowRecord(
-        run_id="20261101-090000-abcd", row_number=2, attempt=1, reference="PL-0001",
-        amount_minor=150_000_000, currency="IDR", source_account=None, input={}, normalised={},
-        request_id="10000000000000000002", body=b"{}", state=state, doku_status=None,
-        doku_ids={}, message=message, sends=1, last_seen_at=None, updated_at="", code=code)
+        run_id="20261101-090000-abcd",
+        row_number=2,
+        attempt=1,
+        reference="PL-0001",
+        amount_minor=150_000_000,
+        currency="IDR",
+        source_account=None,
+        input={},
+        normalised={},
+        request_id="10000000000000000002",
+        body=b"{}",
+        state=state,
+        doku_status=None,
+        doku_ids={},
+        message=message,
+        sends=1,
+        last_seen_at=None,
+        updated_at="",
+        code=code,
+    )
 
 
 # --- finding 1: DUPLICATE_REFERENCE means the reference exists --------------------------------
@@ -116,8 +138,7 @@ def test_plan_retry_adopted_failed_link_after_duplicate_reference_not_retried(
     with hostile.HostileGateway("honest", payout_status="FAILED") as gw:
         client = _hostile_client(gw)
         first = SqliteJournal(tmp_path / "a.sqlite", create=True)
-        assert {r.state for r in _execute(first, client, _start(first, sheet)).rows} == {
-            "FAILED"}
+        assert {r.state for r in _execute(first, client, _start(first, sheet)).rows} == {"FAILED"}
         second = SqliteJournal(tmp_path / "b.sqlite", create=True)
         result = _execute(second, client, _start(second, sheet))
         assert {(r.state, r.code) for r in result.rows} == {("FAILED", DUPLICATE_REFERENCE)}
@@ -145,8 +166,9 @@ def test_execute_sub_account_second_journal_duplicate_invoice_unknown_check_back
     assert "back office" in next_action(second.rows[0], second.run)
     assert any("DUPLICATE_REFERENCE" in line for line in next_steps(second.run, second.rows))
     # Resuming asks again with the same Request-Id and bytes: still UNKNOWN, never paid twice.
-    again = runs.resume(other, harness.client, second.run.run_id, options=_opts(),
-                          sleep=lambda s: None)
+    again = runs.resume(
+        other, harness.client, second.run.run_id, options=_opts(), sleep=lambda s: None
+    )
     assert {r.state for r in again.rows} == {State.UNKNOWN}
     counts = Counter(i["reference"] for i in harness.executed("payout")["items"])
     assert counts == Counter(r.reference for r in first.rows)
@@ -169,11 +191,26 @@ def test_plan_retry_legacy_rejected_duplicate_reference_row_skipped(harness: Har
     numbers = [r.row_number for r in harness.ledger.rows(run_id)]
     with harness.ledger.writer() as journal:
         for number, message in zip(numbers, legacy.values(), strict=True):
-            journal.commit(RowChange(run_id=run_id, row_number=number, new_state=State.SENDING,
-                                     event="send", count_send=True))
-            journal.commit(RowChange(run_id=run_id, row_number=number, new_state=State.REJECTED,
-                                     event="outcome", outcome="rejected", http_status=400,
-                                     message=message))
+            journal.commit(
+                RowChange(
+                    run_id=run_id,
+                    row_number=number,
+                    new_state=State.SENDING,
+                    event="send",
+                    count_send=True,
+                )
+            )
+            journal.commit(
+                RowChange(
+                    run_id=run_id,
+                    row_number=number,
+                    new_state=State.REJECTED,
+                    event="outcome",
+                    outcome="rejected",
+                    http_status=400,
+                    message=message,
+                )
+            )
     rows = harness.ledger.rows(run_id)
     assert all(r.code is None for r in rows)
     retry = runs.plan_retry(harness.ledger, run_id)
@@ -221,8 +258,10 @@ def test_execute_payout_link_initiate_answer_for_other_reference_resolved_by_che
         # The initiate answer was about another link; the status look-up (checked) finds ours.
         assert {r.state for r in result.rows} == {"COMPLETED"}
         assert all(r.doku_ids.get("payout_link_id") != "PL-OTHER-0001" for r in result.rows)
-        assert all(ANSWER_MISMATCH in hostile.row_codes(ledger, result.run.run_id, r.row_number)
-                   for r in result.rows)
+        assert all(
+            ANSWER_MISMATCH in hostile.row_codes(ledger, result.run.run_id, r.row_number)
+            for r in result.rows
+        )
         hostile.assert_truth(gw, [tmp_path / "l.sqlite"], workbooks=False)
 
 
@@ -235,8 +274,9 @@ def test_execute_payout_link_status_for_other_reference_stays_unknown_never_paid
         client = _hostile_client(gw)
         result = _execute(ledger, client, _start(ledger, sheet))
         assert {(r.state, r.code) for r in result.rows} == {(State.UNKNOWN, ANSWER_MISMATCH)}
-        again = runs.resume(ledger, client, result.run.run_id, options=_opts(),
-                              sleep=lambda s: None)
+        again = runs.resume(
+            ledger, client, result.run.run_id, options=_opts(), sleep=lambda s: None
+        )
         assert {r.state for r in again.rows} == {State.UNKNOWN}
         assert "answer-mismatch" in next_action(again.rows[0], again.run)
         assert gw.executions == []
@@ -296,11 +336,13 @@ def test_refresh_statuses_recheck_final_regression_audited_exceptions_summary(
         runs.refresh_statuses(ledger, client, run_id, options=_opts(), sleep=lambda s: None)
         assert not any(s.path == hostile.STATUS for s in gw.seen)
         assert {r.state for r in ledger.rows(run_id)} == {"COMPLETED"}
-        result = runs.refresh_statuses(ledger, client, run_id, options=_opts(),
-                                         sleep=lambda s: None, recheck_final=True)
+        result = runs.refresh_statuses(
+            ledger, client, run_id, options=_opts(), sleep=lambda s: None, recheck_final=True
+        )
         assert {(r.state, r.code) for r in result.rows} == {("FAILED", CHANGED_AFTER_COMPLETION)}
-        changes = [e for e in ledger.events(run_id)
-                   if e.type == runs.STATUS_CHANGED_AFTER_COMPLETION]
+        changes = [
+            e for e in ledger.events(run_id) if e.type == runs.STATUS_CHANGED_AFTER_COMPLETION
+        ]
         assert [(e.old_state, e.new_state) for e in changes] == [("COMPLETED", "FAILED")] * 2
         # Never offered to retry-failed; the advice and the summary say what happened.
         assert runs.plan_retry(ledger, run_id).plan.rows == []
@@ -314,21 +356,27 @@ def test_refresh_statuses_recheck_final_regression_audited_exceptions_summary(
         listed = [line for line in wb["Exceptions"].iter_rows(min_row=2, values_only=True)]
         wb.close()
         assert len(listed) == 2
-        assert all(any(isinstance(v, str) and v.startswith("Changed after completion")
-                       for v in line) for line in listed)
+        assert all(
+            any(isinstance(v, str) and v.startswith("Changed after completion") for v in line)
+            for line in listed
+        )
         # A second re-check that finds nothing new adds no event.
-        runs.refresh_statuses(ledger, client, run_id, options=_opts(), sleep=lambda s: None,
-                                recheck_final=True)
-        assert len([e for e in ledger.events(run_id)
-                    if e.type == runs.STATUS_CHANGED_AFTER_COMPLETION]) == 2
+        runs.refresh_statuses(
+            ledger, client, run_id, options=_opts(), sleep=lambda s: None, recheck_final=True
+        )
+        assert (
+            len(
+                [e for e in ledger.events(run_id) if e.type == runs.STATUS_CHANGED_AFTER_COMPLETION]
+            )
+            == 2
+        )
         # The CLI: `status` alone leaves them, `status --recheck-final` reports them.
         monkeypatch.chdir(tmp_path)
         monkeypatch.setenv("BATCHPAY_LEDGER", str(tmp_path / "l.sqlite"))
         monkeypatch.setenv("BATCHPAY_BASE_URL", gw.url)
         monkeypatch.setenv("BATCHPAY_CLIENT_ID", hostile.CLIENT_ID)
         monkeypatch.setenv("BATCHPAY_SECRET_KEY", hostile.SECRET_KEY)
-        out = run_cli("status", run_id, "--recheck-final", "--report",
-                      str(tmp_path / "cli.xlsx"))
+        out = run_cli("status", run_id, "--recheck-final", "--report", str(tmp_path / "cli.xlsx"))
         assert out.exit_code == 1, out.output
         assert "Changed after completion: 2" in out.output
 
@@ -382,9 +430,13 @@ class _Emulator:
         env = cli_env(f"http://127.0.0.1:{port}", home / "unused.sqlite", home)
         self.url = f"http://127.0.0.1:{port}"
         self.proc = subprocess.Popen(
-            batchpay_cmd("emulator", "--port", str(port), "--state", str(state),
-                         "--link-step-seconds", "0"),
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            batchpay_cmd(
+                "emulator", "--port", str(port), "--state", str(state), "--link-step-seconds", "0"
+            ),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.admin = EmulatorAdmin(self.url)
         deadline = time.monotonic() + 30
         while True:
@@ -427,10 +479,19 @@ def test_execute_gateway_killed_mid_run_in_flight_unknown_rest_planned_resume_ex
     first.admin.queue_fault("hold-after", op=op, nth=3)  # row 3 executes; its answer is held
     client = make_client(first.url)
     done: list[runs.RunResult] = []
-    worker = threading.Thread(target=lambda: done.append(runs.execute(
-        ledger, client, run_id, options=runs.EngineOptions(concurrency=1, jitter=lambda d: d,
-                                                       backoff_base=0.01, backoff_cap=0.02),
-        sleep=lambda s: None)))
+    worker = threading.Thread(
+        target=lambda: done.append(
+            runs.execute(
+                ledger,
+                client,
+                run_id,
+                options=runs.EngineOptions(
+                    concurrency=1, jitter=lambda d: d, backoff_base=0.01, backoff_cap=0.02
+                ),
+                sleep=lambda s: None,
+            )
+        )
+    )
     worker.start()
     deadline = time.monotonic() + 30
     while first.admin.health()["held"] < 1:
@@ -454,7 +515,9 @@ def test_execute_gateway_killed_mid_run_in_flight_unknown_rest_planned_resume_ex
         again = runs.resume(ledger, client, run_id, options=_opts(), sleep=lambda s: None)
     finally:
         client.session.close()
-    assert all(r.state not in (State.PLANNED, State.SENDING, State.UNKNOWN, State.REJECTED)
-               for r in again.rows), [(r.state, r.message) for r in again.rows]
+    assert all(
+        r.state not in (State.PLANNED, State.SENDING, State.UNKNOWN, State.REJECTED)
+        for r in again.rows
+    ), [(r.state, r.message) for r in again.rows]
     counts = Counter(i["reference"] for i in second.admin.executed(op)["items"])
     assert counts == Counter(r.reference for r in again.rows)

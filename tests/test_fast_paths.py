@@ -168,8 +168,10 @@ def test_journal_writer_commit_all_one_transaction_all_durable(tmp_path: Path) -
         )
         commits = journal.commits
     assert commits == 1
-    assert [r.state for r in SqliteJournal(ledger.path).rows(run_id)] == [State.SENDING,
-                                                                          State.SENDING]
+    assert [r.state for r in SqliteJournal(ledger.path).rows(run_id)] == [
+        State.SENDING,
+        State.SENDING,
+    ]
 
 
 def test_journal_writer_commit_all_refused_change_raises_others_commit(tmp_path: Path) -> None:

@@ -219,9 +219,7 @@ def test_fault_matrix_fault_at_position_every_invariant_holds(
         ]
         assert {e.request_id for e in events} == {row.request_id}  # never a new Request-Id
         if cell.final_http is not None:
-            settling = [
-                e for e in events if e.new_state not in OPEN
-            ]
+            settling = [e for e in events if e.new_state not in OPEN]
             assert settling[0].http_status == cell.final_http[product]
         if fault == "rate-limit-429":
             assert float(RETRY_AFTER) in harness.sleeps  # Retry-After was honoured
@@ -260,9 +258,10 @@ def test_fault_storm_concurrent_random_faults_every_invariant_holds(
     handle = start_emulator(port=0, link_step_seconds=0.2, fault_rates=STORM_RATES, seed=seed)
     client = make_client(handle.url, read_timeout=READ_TIMEOUT)
     h = Harness(
-        tmp=tmp_path, emulator=handle,
+        tmp=tmp_path,
+        emulator=handle,
         ledger=SqliteJournal(tmp_path / "ledger.sqlite", create=True),
-        client=client
+        client=client,
     )
     try:
         rows = payout_link_rows(30) if product == "payout-link" else sac_payout_rows(30)
@@ -310,8 +309,9 @@ def test_fault_matrix_connection_refused_then_resume_every_invariant_holds(
     run = harness.start(harness.sheet("batch.csv", rows))
     dead = make_client(_dead_url())
     try:
-        first = harness.execute(run.run_id, client=dead, concurrency=2,
-                                backoff_base=0.01, backoff_cap=0.05)
+        first = harness.execute(
+            run.run_id, client=dead, concurrency=2, backoff_base=0.01, backoff_cap=0.05
+        )
     finally:
         dead.session.close()
     assert first.halt is not None and first.halt.reason == "unreachable", first.halt
@@ -321,8 +321,9 @@ def test_fault_matrix_connection_refused_then_resume_every_invariant_holds(
     assert harness.admin.executed()["count"] == 0
     harness.resume(run.run_id, backoff_base=0.01, backoff_cap=0.05)
     workbook = runs.write_workbook(harness.ledger, run.run_id, tmp_path / "r.xlsx")
-    proof = assert_invariants(harness.ledger.path, run.run_id, harness.admin, rows, workbook,
-                              client=harness.client)
+    proof = assert_invariants(
+        harness.ledger.path, run.run_id, harness.admin, rows, workbook, client=harness.client
+    )
     assert proof.executed == BATCH
 
 
@@ -381,9 +382,15 @@ def test_fault_matrix_gateway_dies_mid_run_resume_elsewhere_every_invariant_hold
         first.admin.queue_fault("hold-after", op=op, nth=3)
         env = cli_env(first.url, ledger_path, tmp_path / "home")
         proc = subprocess.Popen(
-            batchpay_cmd("run", str(sheet), "--quiet", "--concurrency", "1",
-                         "--report", str(workbook)),
-            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            batchpay_cmd(
+                "run", str(sheet), "--quiet", "--concurrency", "1", "--report", str(workbook)
+            ),
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             deadline = time.monotonic() + 30
             while first.admin.health()["held"] < 1:
@@ -415,12 +422,16 @@ def test_fault_matrix_gateway_dies_mid_run_resume_elsewhere_every_invariant_hold
         assert set(states[3:]) == {State.PLANNED}, states  # refused: nothing left the machine
         resumed = subprocess.run(
             batchpay_cmd("resume", run_id, "--quiet", "--base-url", second.url),
-            env=cli_env(second.url, ledger_path, tmp_path / "home",
-                        extra={"BATCHPAY_BASE_URL": first.url}),
-            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+            env=cli_env(
+                second.url, ledger_path, tmp_path / "home", extra={"BATCHPAY_BASE_URL": first.url}
+            ),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-        proof = assert_invariants(ledger_path, run_id, second.admin, rows, workbook,
-                                  client=client)
+        proof = assert_invariants(ledger_path, run_id, second.admin, rows, workbook, client=client)
         assert proof.executed == BATCH
     finally:
         client.session.close()

@@ -124,9 +124,7 @@ class User:
 
 
 @pytest.fixture(name="make_user")
-def make_user_fixture(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[object]:
+def make_user_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     monkeypatch.chdir(tmp_path)
     started: list[HostileGateway] = []
 
@@ -152,8 +150,13 @@ def _payouts(tmp: Path, n: int = 2, prefix: str = "INV") -> Path:
 
 def _ever(ledger: SqliteJournal, run_id: str, state: str) -> list[int]:
     """Rows that were ever journaled in ``state``."""
-    return sorted({e.row_number for e in ledger.events(run_id)
-                   if e.new_state == state and e.row_number is not None})
+    return sorted(
+        {
+            e.row_number
+            for e in ledger.events(run_id)
+            if e.new_state == state and e.row_number is not None
+        }
+    )
 
 
 # --- baseline -----------------------------------------------------------------------------------
@@ -262,8 +265,12 @@ def test_hostile_status_regression_recheck_final_records_change(make_user) -> No
         assert "status-changed-after-completion" in types, types
     wb = openpyxl.load_workbook(report, read_only=True)
     try:
-        text = " ".join(str(v) for line in wb["Exceptions"].iter_rows(values_only=True)
-                        for v in line if v is not None)
+        text = " ".join(
+            str(v)
+            for line in wb["Exceptions"].iter_rows(values_only=True)
+            for v in line
+            if v is not None
+        )
     finally:
         wb.close()
     assert "changed after completion" in text.lower(), text[:500]
@@ -370,9 +377,13 @@ def test_hostile_html_page_with_200_is_unknown_never_paid_by_it(make_user) -> No
     user.follow_advice(result.output)
     ledger = user.journal()
     for row in ledger.rows(run_id):
-        answers = [e for e in ledger.events(run_id)
-                   if e.row_number == row.row_number and e.http_status == 200
-                   and e.old_state == State.SENDING]
+        answers = [
+            e
+            for e in ledger.events(run_id)
+            if e.row_number == row.row_number
+            and e.http_status == 200
+            and e.old_state == State.SENDING
+        ]
         assert answers and all(e.new_state == State.UNKNOWN for e in answers), answers
         assert user.gateway.executed_count(row.reference) == 1
     assert_truth(user.gateway, [user.ledger], outputs=user.outputs)

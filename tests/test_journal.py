@@ -66,8 +66,9 @@ def _run(
     ).run_id
 
 
-def _move(ledger: SqliteJournal, run_id: str, row: int, *states: str,
-          reason: str | None = None) -> None:
+def _move(
+    ledger: SqliteJournal, run_id: str, row: int, *states: str, reason: str | None = None
+) -> None:
     for state in states:
         ledger.apply(RowChange(run_id, row, state, "test", reason=reason))
 
@@ -329,8 +330,9 @@ def test_journal_writer_concurrent_changes_fewer_commits_all_durable(ledger: Sql
         for t in threads:
             t.join()
         commits = journal.commits
-    assert all(r.state == State.SENDING and r.sends == 1
-               for r in SqliteJournal(ledger.path).rows(run_id))
+    assert all(
+        r.state == State.SENDING and r.sends == 1 for r in SqliteJournal(ledger.path).rows(run_id)
+    )
     assert commits < 64
 
 
@@ -379,8 +381,9 @@ def test_reference_seen_dry_run_rows_do_not_count(ledger: SqliteJournal) -> None
 
 def test_runs_for_month_uses_jakarta_calendar(tmp_path: Path) -> None:
     # 2026-10-31 18:30 UTC is 2026-11-01 01:30 WIB: a November run for the accountant.
-    ledger = SqliteJournal(tmp_path / "l.sqlite",
-                           clock=lambda: datetime(2026, 10, 31, 18, 30, tzinfo=UTC), create=True)
+    ledger = SqliteJournal(
+        tmp_path / "l.sqlite", clock=lambda: datetime(2026, 10, 31, 18, 30, tzinfo=UTC), create=True
+    )
     run_id = _run(ledger, 1)
     assert [r.run_id for r in ledger.runs_for_month("2026-11")] == [run_id]
     assert ledger.runs_for_month("2026-10") == []
@@ -456,10 +459,21 @@ def test_ledger_repeat_check_rejected_row_frees_reference_only_with_proof(
 ) -> None:
     ledger = SqliteJournal(tmp_path / "l.sqlite", create=True)
     first = _run(ledger, 1, prefix="BONUS")
-    ledger.apply(RowChange(run_id=first, row_number=2, new_state=State.SENDING, event="send",
-                           count_send=True))
-    ledger.apply(RowChange(run_id=first, row_number=2, new_state=State.REJECTED, event="outcome",
-                           message=message, code=code))
+    ledger.apply(
+        RowChange(
+            run_id=first, row_number=2, new_state=State.SENDING, event="send", count_send=True
+        )
+    )
+    ledger.apply(
+        RowChange(
+            run_id=first,
+            row_number=2,
+            new_state=State.REJECTED,
+            event="outcome",
+            message=message,
+            code=code,
+        )
+    )
     assert bool(ledger.repeats("payout-link", "emulator", _rows(1, "bonus"))) is not frees
     if not frees:
         with pytest.raises(RepeatedReferences):

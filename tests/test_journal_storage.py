@@ -19,6 +19,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from batchpay.cli.exits import exit_code_for
 from batchpay.config import load_settings
 from batchpay.doku import EMULATOR_STATE_FILE
 from batchpay.emulator.runtime import EmulatorHandle
@@ -46,18 +47,30 @@ VARIANTS = ("bonus-nov-0001", "BONUS-NOV-\uff10\uff10\uff101", "B\u041eNUS-NOV-0
 
 def _rows(references: list[str], *, body_size: int = 64) -> list[NewRow]:
     return [
-        NewRow(row_number=i + 2, reference=ref, amount_minor=150_000_000, currency="IDR",
-               source_account=None, input={"Ref": ref}, normalised={"reference_id": ref},
-               body=json.dumps({"reference_id": ref, "pad": "x" * body_size}).encode())
+        NewRow(
+            row_number=i + 2,
+            reference=ref,
+            amount_minor=150_000_000,
+            currency="IDR",
+            source_account=None,
+            input={"Ref": ref},
+            normalised={"reference_id": ref},
+            body=json.dumps({"reference_id": ref, "pad": "x" * body_size}).encode(),
+        )
         for i, ref in enumerate(references)
     ]
 
 
 def _create(ledger: SqliteJournal, references: list[str], **kw: object) -> str:
-    return ledger.create_run(kind="payout-link", product="payout-link", env="emulator",
-                             input_path="bonus.csv", input_sha256="ab" * 32,
-                             rows=_rows(references, **kw),  # type: ignore[arg-type]
-                             settings={}).run_id
+    return ledger.create_run(
+        kind="payout-link",
+        product="payout-link",
+        env="emulator",
+        input_path="bonus.csv",
+        input_sha256="ab" * 32,
+        rows=_rows(references, **kw),  # type: ignore[arg-type]
+        settings={},
+    ).run_id
 
 
 def _mode(path: Path) -> int:
@@ -71,8 +84,7 @@ def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def local(emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch, here: Path
-          ) -> EmulatorHandle:
+def local(emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch, here: Path) -> EmulatorHandle:
     emulator.admin.reset()
     monkeypatch.setenv("BATCHPAY_BASE_URL", emulator.url)
     return emulator
@@ -96,7 +108,7 @@ def test_ledger_missing_path_journal_missing_nothing_created(tmp_path: Path) -> 
     with pytest.raises(JournalMissing) as caught:
         SqliteJournal(path)
     error = caught.value
-    assert error.exit_code == 4 and error.path == path
+    assert exit_code_for(error) == 4 and error.path == path
     assert str(path) in str(error) and "do not pay the sheet again" in str(error)
     assert not path.parent.exists()
     with pytest.raises(JournalMissing):
@@ -130,11 +142,16 @@ def test_ledger_create_true_makes_journal_then_plain_open_works(tmp_path: Path) 
     assert SqliteJournal(path).runs() == [] and SqliteJournal(path, read_only=True).runs() == []
 
 
-@pytest.mark.parametrize("args", [("resume", "20260101-000000-dead"),
-                                  ("status", "20260101-000000-dead"),
-                                  ("retry-failed", "20260101-000000-dead", "--yes"),
-                                  ("runs",),
-                                  ("report", "20260101-000000-dead")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("resume", "20260101-000000-dead"),
+        ("status", "20260101-000000-dead"),
+        ("retry-failed", "20260101-000000-dead", "--yes"),
+        ("runs",),
+        ("report", "20260101-000000-dead"),
+    ],
+)
 def test_cli_missing_ledger_exit_4_names_path_creates_nothing(
     here: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
 ) -> None:
@@ -163,8 +180,9 @@ def test_ledger_create_run_normalised_repeat_refused_names_earlier_reference(
     assert first in message and "'BONUS-NOV-0001'" in message and repr(variant) in message
     [repeat] = caught.value.repeats
     assert repeat.reference == variant and repeat.earlier.reference == "BONUS-NOV-0001"
-    assert [s.run_id for s in ledger.reference_seen("payout-link", variant, env="emulator")
-            ] == [first]
+    assert [s.run_id for s in ledger.reference_seen("payout-link", variant, env="emulator")] == [
+        first
+    ]
     assert len(ledger.runs()) == 1
 
 
@@ -186,7 +204,8 @@ def _downgrade_to_v1(path: Path) -> None:
         "DROP INDEX rows_by_reference_key;"
         "ALTER TABLE rows DROP COLUMN reference_key; ALTER TABLE rows DROP COLUMN code;"
         "CREATE INDEX rows_by_reference ON rows(kind, env, reference);"
-        "PRAGMA user_version = 1;")
+        "PRAGMA user_version = 1;"
+    )
     conn.close()
 
 
@@ -201,9 +220,9 @@ def test_ledger_v1_journal_migrated_in_place_repeat_variants_refused(tmp_path: P
     migrated = SqliteJournal(path)
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
-    assert conn.execute("SELECT reference, reference_key, state FROM rows ORDER BY row_number"
-                        ).fetchall() == [("BONUS-NOV-0001", "bonus-nov-0001", "COMPLETED"),
-                                         ("PL-2", "pl-2", "PLANNED")]
+    assert conn.execute(
+        "SELECT reference, reference_key, state FROM rows ORDER BY row_number"
+    ).fetchall() == [("BONUS-NOV-0001", "bonus-nov-0001", "COMPLETED"), ("PL-2", "pl-2", "PLANNED")]
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     conn.close()
     assert "rows_by_reference_key" in indexes
@@ -239,7 +258,7 @@ def test_ledger_newer_schema_refused_exit_4(tmp_path: Path) -> None:
     for read_only_ in (False, True):
         with pytest.raises(JournalError, match="newer batchpay") as caught:
             SqliteJournal(path, read_only=read_only_)
-        assert caught.value.exit_code == 4
+        assert exit_code_for(caught.value) == 4
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -273,13 +292,13 @@ def test_ledger_create_run_disk_full_journal_full_cause_not_masked(tmp_path: Pat
         assert str(disk / "ledger.sqlite") in message and "disk is full" in message
         assert "creating the run" in message and "nothing was sent" in message
         assert NEVER_AGAIN in message and "rollback" not in message
-        assert caught.value.exit_code == 4
+        assert exit_code_for(caught.value) == 4
         assert SqliteJournal(disk / "ledger.sqlite").runs() == []  # rolled back, journal intact
         assert _create(ledger, ["SMALL-1"])  # fits once the big run is gone
 
 
 def test_journal_writer_disk_full_mid_run_journal_full_names_rows_and_resume(
-    tmp_path: Path
+    tmp_path: Path,
 ) -> None:
     with tmpfs(tmp_path / "disk", size="512k") as disk:
         ledger = SqliteJournal(disk / "ledger.sqlite", create=True)
@@ -288,21 +307,29 @@ def test_journal_writer_disk_full_mid_run_journal_full_names_rows_and_resume(
             journal.commit(RowChange(run_id, 2, State.SENDING, "send", count_send=True))
             filler = fill_up(disk)
             with pytest.raises(JournalFull) as caught:
-                journal.commit_all([
-                    RowChange(run_id, 2, "COMPLETED", "outcome", message="x" * 200_000),
-                    RowChange(run_id, 3, State.SENDING, "send", count_send=True)])
+                journal.commit_all(
+                    [
+                        RowChange(run_id, 2, "COMPLETED", "outcome", message="x" * 200_000),
+                        RowChange(run_id, 3, State.SENDING, "send", count_send=True),
+                    ]
+                )
             message = str(caught.value)
             assert f"run {run_id} row(s) 2 → COMPLETED, 3 → SENDING" in message
             assert f"batchpay resume {run_id}" in message and "disk is full" in message
             assert NEVER_AGAIN in message and "rollback" not in message
-            future = journal.submit(RowChange(run_id, 4, State.SENDING, "send",
-                                              message="y" * 200_000))
+            future = journal.submit(
+                RowChange(run_id, 4, State.SENDING, "send", message="y" * 200_000)
+            )
             with pytest.raises(JournalFull):  # the background thread's failure surfaces
                 future.result(timeout=30)
             filler.unlink()
             journal.commit(RowChange(run_id, 3, State.SENDING, "send", count_send=True))
         assert [r.state for r in ledger.rows(run_id)] == [
-            State.SENDING, State.SENDING, State.PLANNED, State.PLANNED]
+            State.SENDING,
+            State.SENDING,
+            State.PLANNED,
+            State.PLANNED,
+        ]
 
 
 def test_cli_run_disk_full_mid_run_exit_4_message_says_resume(
@@ -314,8 +341,11 @@ def test_cli_run_disk_full_mid_run_exit_4_message_says_resume(
         sheet = write_csv(here / "b.csv", payout_link_rows(6))
         local.admin.queue_fault("hold-after", op="payout-link", nth=2)
         outcome: dict[str, object] = {}
-        thread = threading.Thread(target=lambda: outcome.setdefault(
-            "result", run_cli("run", str(sheet), "--concurrency", "1", "--quiet")))
+        thread = threading.Thread(
+            target=lambda: outcome.setdefault(
+                "result", run_cli("run", str(sheet), "--concurrency", "1", "--quiet")
+            )
+        )
         thread.start()
         deadline = time.monotonic() + 30
         while local.admin.health()["held"] < 1:
@@ -353,11 +383,13 @@ def _journal_with_run(path: Path) -> str:
 def _crash_after_journaling(path: Path, run_id: str, row: int) -> None:
     """Journal a change in another process that dies without closing the journal: the change
     lives only in the -wal file, which stays beside the journal with its -shm."""
-    code = ("import os; from batchpay.journal import RowChange; "
-            "from batchpay.journal.sqlite import SqliteJournal; "
-            f"ledger = SqliteJournal({str(path)!r}); keep = ledger.connect(); "
-            f"ledger.apply(RowChange({run_id!r}, {row}, 'SENDING', 'send', count_send=True)); "
-            "os._exit(0)")
+    code = (
+        "import os; from batchpay.journal import RowChange; "
+        "from batchpay.journal.sqlite import SqliteJournal; "
+        f"ledger = SqliteJournal({str(path)!r}); keep = ledger.connect(); "
+        f"ledger.apply(RowChange({run_id!r}, {row}, 'SENDING', 'send', count_send=True)); "
+        "os._exit(0)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     assert Path(f"{path}-wal").stat().st_size > 0
 
@@ -375,7 +407,9 @@ def test_ledger_read_only_disk_reads_work_writes_journal_read_only(
             assert Path(f"{path}-wal").exists() == wal_left
             reader = SqliteJournal(path, read_only=True)
             assert [r.state for r in reader.rows(run_id)] == [
-                State.SENDING, State.SENDING if wal_left else State.PLANNED]
+                State.SENDING,
+                State.SENDING if wal_left else State.PLANNED,
+            ]
             assert reader.runs()[0].run_id == run_id
             with pytest.raises(JournalReadOnly) as caught:
                 SqliteJournal(path)
@@ -408,14 +442,15 @@ def test_cli_read_only_journal_runs_and_report_work_writers_exit_4(
                 assert NEVER_AGAIN in result.output
 
 
-def test_ledger_corrupt_file_journal_corrupt_exit_4(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ledger_corrupt_file_journal_corrupt_exit_4(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "ledger.sqlite"
     path.write_bytes(b"this is not a journal, just a file that took its place " * 100)
     for read_only_ in (False, True):
         with pytest.raises(JournalCorrupt) as caught:
             SqliteJournal(path, read_only=read_only_)
-        assert str(path) in str(caught.value) and caught.value.exit_code == 4
+        assert str(path) in str(caught.value) and exit_code_for(caught.value) == 4
         assert NEVER_AGAIN in str(caught.value)
     monkeypatch.setenv("BATCHPAY_LEDGER", str(path))
     result = run_cli("runs")
@@ -428,7 +463,7 @@ def test_ledger_damaged_pages_read_journal_corrupt(tmp_path: Path) -> None:
     run_id = _create(ledger, [f"C-{i}" for i in range(200)], body_size=500)
     data = bytearray(path.read_bytes())
     assert len(data) > 40_000
-    data[8192:len(data) - 4096] = os.urandom(len(data) - 4096 - 8192)
+    data[8192 : len(data) - 4096] = os.urandom(len(data) - 4096 - 8192)
     path.write_bytes(bytes(data))
     with pytest.raises(JournalCorrupt, match="damaged"):
         SqliteJournal(path).rows(run_id)

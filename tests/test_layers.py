@@ -19,17 +19,34 @@ PACKAGE = Path(__file__).resolve().parents[1] / "batchpay"
 
 LAYERS: dict[str, int] = {
     # core
-    "states": 0, "errors": 0, "problems": 0, "money": 0, "config": 0, "references": 0,
-    "kinds": 0, "__init__": 0, "__main__": 3,
+    "states": 0,
+    "errors": 0,
+    "problems": 0,
+    "money": 0,
+    "config": 0,
+    "references": 0,
+    "kinds": 0,
+    "__init__": 0,
+    "__main__": 3,
     # libraries
-    "journal": 1, "doku": 1, "reconcile": 1, "workbook": 1, "emulator": 1,
+    "journal": 1,
+    "doku": 1,
+    "reconcile": 1,
+    "workbook": 1,
+    "emulator": 1,
     # validation: file → text grid → problems
-    "sheet": 1, "headers": 1, "normalize": 1, "schemas": 1, "validate": 1, "banks": 1,
+    "sheet": 1,
+    "headers": 1,
+    "normalize": 1,
+    "schemas": 1,
+    "validate": 1,
+    "banks": 1,
     "templates": 1,
     # the service
     "runs": 2,
     # surfaces
-    "cli": 3, "web": 3,
+    "cli": 3,
+    "web": 3,
 }
 # Limits of issue 9 ("Done when"): no module over 400 lines, no function over 60.
 MAX_MODULE_LINES = 400
@@ -83,18 +100,24 @@ def test_layers_every_package_is_placed() -> None:
 def test_layers_nothing_imports_upward(path: Path) -> None:
     own = LAYERS[_top(path)]
     upward = sorted(t for t in _imports(path) if LAYERS.get(t, -1) > own)
-    assert not upward, (f"{path.relative_to(PACKAGE)} (layer {own}) imports upward: "
-                        + ", ".join(f"{t} (layer {LAYERS[t]})" for t in upward))
+    assert not upward, f"{path.relative_to(PACKAGE)} (layer {own}) imports upward: " + ", ".join(
+        f"{t} (layer {LAYERS[t]})" for t in upward
+    )
 
 
 def test_layers_only_journal_knows_sqlite() -> None:
     """Nothing outside journal/ touches the journal's storage (the emulator's own state
     database plays DOKU and is not the journal)."""
-    offenders = [str(p.relative_to(PACKAGE)) for p in _modules()
-                 if _top(p) not in ("journal", "emulator")
-                 and any((isinstance(n, ast.Import) and any(a.name == "sqlite3" for a in n.names))
-                         or (isinstance(n, ast.ImportFrom) and n.module == "sqlite3")
-                         for n in ast.walk(ast.parse(p.read_text(encoding="utf-8"))))]
+    offenders = [
+        str(p.relative_to(PACKAGE))
+        for p in _modules()
+        if _top(p) not in ("journal", "emulator")
+        and any(
+            (isinstance(n, ast.Import) and any(a.name == "sqlite3" for a in n.names))
+            or (isinstance(n, ast.ImportFrom) and n.module == "sqlite3")
+            for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        )
+    ]
     assert not offenders, f"sqlite3 outside journal/: {offenders}"
 
 

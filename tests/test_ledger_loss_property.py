@@ -75,8 +75,19 @@ def world_fixture() -> Iterator[tuple[EmulatorHandle, Clock]]:
 
 
 STEPS = hs.sampled_from(
-    ["run", "run-drop", "run-drop", "resume", "retry-failed", "backup", "delete",
-     "restore", "lose-wal", "next-day", "lookup-lags"]
+    [
+        "run",
+        "run-drop",
+        "run-drop",
+        "resume",
+        "retry-failed",
+        "backup",
+        "delete",
+        "restore",
+        "lose-wal",
+        "next-day",
+        "lookup-lags",
+    ]
 )
 
 
@@ -146,9 +157,13 @@ class Operator:
         if drop:
             # The 2nd row executes and its answer is lost; one send per row this time.
             self.handle.admin.queue_fault("drop-after", op=OP[self.product], nth=2)
-        runs.execute(ledger, self.client, run.run_id,
-                       options=fast_options(max_sends=1 if drop else 4, concurrency=1),
-                       sleep=no_sleep)
+        runs.execute(
+            ledger,
+            self.client,
+            run.run_id,
+            options=fast_options(max_sends=1 if drop else 4, concurrency=1),
+            sleep=no_sleep,
+        )
 
     def do_run_drop(self) -> None:
         self.do_run(drop=True)
@@ -157,8 +172,13 @@ class Operator:
         ledger = SqliteJournal(self.path)
         for run in ledger.runs():
             if ledger.rows(run.run_id, states=OPEN):
-                runs.resume(ledger, self.client, run.run_id,
-                              options=fast_options(concurrency=1), sleep=no_sleep)
+                runs.resume(
+                    ledger,
+                    self.client,
+                    run.run_id,
+                    options=fast_options(concurrency=1),
+                    sleep=no_sleep,
+                )
 
     def do_retry_failed(self) -> None:
         """Only where the summary offers it (the tool's own advice)."""
@@ -170,8 +190,13 @@ class Operator:
             try:
                 retry = runs.plan_retry(ledger, run.run_id)
                 if retry.plan.rows:
-                    runs.retry_failed(ledger, self.client, retry,
-                                        options=fast_options(concurrency=1), sleep=no_sleep)
+                    runs.retry_failed(
+                        ledger,
+                        self.client,
+                        retry,
+                        options=fast_options(concurrency=1),
+                        sleep=no_sleep,
+                    )
             except BatchpayError as exc:
                 self.log.append(f"  retry refused: {str(exc)[:100]}")
 
@@ -230,8 +255,12 @@ def test_ledger_loss_any_sequence_never_executes_a_reference_twice(
     handle, clock = world
     started = time.monotonic()
 
-    @settings(max_examples=20, deadline=None, derandomize=True,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=20,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
     @given(steps=hs.lists(STEPS, min_size=2, max_size=8))
     def prop(steps: list[str]) -> None:
         handle.admin.reset()

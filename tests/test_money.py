@@ -13,8 +13,13 @@ from batchpay.money import format_amount, format_minor
 
 @pytest.mark.parametrize(
     ("minor", "text"),
-    [(0, "IDR 0"), (150_000_000, "IDR 1,500,000"), (150_000_050, "IDR 1,500,000.50"),
-     (5, "IDR 0.05"), (128_450_000_000, "IDR 1,284,500,000")],
+    [
+        (0, "IDR 0"),
+        (150_000_000, "IDR 1,500,000"),
+        (150_000_050, "IDR 1,500,000.50"),
+        (5, "IDR 0.05"),
+        (128_450_000_000, "IDR 1,284,500,000"),
+    ],
 )
 def test_format_minor_groups_thousands_and_keeps_cents_only_when_nonzero(
     minor: int, text: str

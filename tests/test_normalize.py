@@ -538,7 +538,7 @@ def test_normalise_references_per_unique_agrees_with_direct() -> None:
     ("text", "value", "code"),
     [
         ("PT Maju Jaya", "PT Maju Jaya", ""),
-        ("=HYPERLINK(\"http://x\",\"y\")", "", "formula-prefix"),
+        ('=HYPERLINK("http://x","y")', "", "formula-prefix"),
         ("@SUM(A1)", "", "formula-prefix"),
         ("+1 bonus", "", "formula-prefix"),
         ("- bonus", "", "formula-prefix"),

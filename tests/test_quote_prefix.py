@@ -102,14 +102,26 @@ def _sheet(tmp_path: Path, n: int, traps: dict[int, dict[str, str]]) -> Path:
     """A payout-link CSV of ``n`` rows with an extra 'note' column; ``traps`` overrides."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    header = ["receiver_name", "receiver_phone_number", "receiver_email", "amount",
-              "reference_id", "sender_name", "description", "note"]
+    header = [
+        "receiver_name",
+        "receiver_phone_number",
+        "receiver_email",
+        "amount",
+        "reference_id",
+        "sender_name",
+        "description",
+        "note",
+    ]
     w.writerow(header)
     for i in range(1, n + 1):
         row = {
-            "receiver_name": "Siti Rahayu", "receiver_phone_number": "081234567890",
-            "receiver_email": f"u{i}@example.co.id", "amount": "1500000",
-            "reference_id": f"BONUS-{i:05d}", "sender_name": "PT Maju", "description": "Bonus",
+            "receiver_name": "Siti Rahayu",
+            "receiver_phone_number": "081234567890",
+            "receiver_email": f"u{i}@example.co.id",
+            "amount": "1500000",
+            "reference_id": f"BONUS-{i:05d}",
+            "sender_name": "PT Maju",
+            "description": "Bonus",
             "note": "ok",
         }
         row.update(traps.get(i, {}))

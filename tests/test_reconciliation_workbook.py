@@ -352,8 +352,13 @@ def test_write_run_report_streamed_is_identical_to_lists(tmp_path: Path) -> None
 
     ledger, run_id = _journal_run(tmp_path)
     streamed = write_run_report(ledger, run_id, tmp_path / "streamed.xlsx", now=NOW)
-    listed = write_reconciliation(tmp_path / "listed.xlsx", [ledger.run(run_id)],
-                                  ledger.rows(run_id), ledger.events(run_id), now=NOW)
+    listed = write_reconciliation(
+        tmp_path / "listed.xlsx",
+        [ledger.run(run_id)],
+        ledger.rows(run_id),
+        ledger.events(run_id),
+        now=NOW,
+    )
     with zipfile.ZipFile(streamed) as a, zipfile.ZipFile(listed) as b:
         assert a.namelist() == b.namelist()
         for name in a.namelist():

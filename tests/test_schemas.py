@@ -224,8 +224,19 @@ def test_model_duplicate_check_uses_reference_key_for_non_ascii() -> None:
 
 def test_model_formula_prefix_on_every_free_text_field() -> None:
     pl = "payout-link"
-    assert keys(pl, [row(pl, 1, sender_name="@SUM(A1)", receiver_name="=cmd|' /C calc'!A0",
-                         description="-R2 bonus", reference_id="+62812")]) == [
+    assert keys(
+        pl,
+        [
+            row(
+                pl,
+                1,
+                sender_name="@SUM(A1)",
+                receiver_name="=cmd|' /C calc'!A0",
+                description="-R2 bonus",
+                reference_id="+62812",
+            )
+        ],
+    ) == [
         (2, "description", "formula-prefix"),
         (2, "receiver_name", "formula-prefix"),
         (2, "reference_id", "formula-prefix"),

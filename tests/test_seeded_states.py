@@ -306,8 +306,12 @@ def test_resume_payout_link_sending_across_wib_midnight_stays_unknown_never_twic
         timeout=(2.0, 5.0),
         clock=lambda: datetime.fromtimestamp(clock(), UTC),
     )
-    h = Harness(tmp=tmp_path, emulator=handle,
-                ledger=SqliteJournal(tmp_path / "l.sqlite", create=True), client=client)
+    h = Harness(
+        tmp=tmp_path,
+        emulator=handle,
+        ledger=SqliteJournal(tmp_path / "l.sqlite", create=True),
+        client=client,
+    )
     rows = payout_link_rows(3)
     try:
         run = h.start(h.sheet("batch.csv", rows))

@@ -106,8 +106,11 @@ def test_service_prepare_start_resume_follow_report_journal_and_emulator_agree(
     assert resumed.workbook == first.workbook  # one workbook per run
 
     followed = service.follow(
-        run_id, FollowOptions(target=target, until_final=True, timeout=30, interval=0.1),
-        progress=Recorder(), wait=lambda s: time.sleep(s))
+        run_id,
+        FollowOptions(target=target, until_final=True, timeout=30, interval=0.1),
+        progress=Recorder(),
+        wait=lambda s: time.sleep(s),
+    )
     assert followed.settled is True
     assert all(r.state == State.COMPLETED for r in followed.rows)
 
@@ -147,6 +150,11 @@ def test_service_production_confirm_is_asked_rows_then_total() -> None:
         asked.append(question)
         return 2 if question is service.Question.ROWS else "3,000,000"
 
-    service.confirm_plan(_Plan(), env="production", yes=False,  # type: ignore[arg-type]
-                         expect_total=None, confirm=confirm)
+    service.confirm_plan(
+        _Plan(),
+        env="production",
+        yes=False,  # type: ignore[arg-type]
+        expect_total=None,
+        confirm=confirm,
+    )
     assert asked == [service.Question.ROWS, service.Question.TOTAL]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from batchpay.cli.exits import exit_code_for
 from batchpay.errors import InputError
 from batchpay.sheet import cell_text, load_sheet
 from tests.helpers.xlsx import (
@@ -452,7 +453,7 @@ def test_load_sheet_unreadable_file_raises_one_line_input_error(
     assert expected in message
     assert "\n" not in message
     assert info.value.hint
-    assert info.value.exit_code == 2
+    assert exit_code_for(info.value) == 2
 
 
 def test_load_sheet_folder_path_raises_input_error(tmp_path: Path) -> None:

@@ -60,8 +60,9 @@ def _cli(env: dict[str, str], *args: str) -> Result:
     return CliRunner().invoke(_Main(), list(args), env=env)  # type: ignore[arg-type]
 
 
-def _assert_journal_error(result: Result | subprocess.CompletedProcess[str], path: Path,
-                          *causes: str) -> None:
+def _assert_journal_error(
+    result: Result | subprocess.CompletedProcess[str], path: Path, *causes: str
+) -> None:
     """Exit 4, one error line naming the path and a cause, the never-again advice, no
     traceback and no "internal error"."""
     if isinstance(result, Result):
@@ -98,8 +99,14 @@ def test_storage_full_disk_at_run_creation_exit_4_names_path(
     with tmpfs(tmp_path / "disk", size="256k") as disk:
         ledger = disk / "ledger.sqlite"
         filler = fill_up(disk)
-        result = _cli(_env(emulator, ledger, tmp_path), "run", str(sheet), "--quiet",
-                      "--report", str(tmp_path / "r.xlsx"))
+        result = _cli(
+            _env(emulator, ledger, tmp_path),
+            "run",
+            str(sheet),
+            "--quiet",
+            "--report",
+            str(tmp_path / "r.xlsx"),
+        )
         _assert_journal_error(result, ledger, "full", "no space")
         assert "rollback" not in result.output
         assert emulator.admin.executed()["count"] == 0
@@ -118,9 +125,21 @@ def test_storage_full_disk_mid_run_exit_4_then_resume_pays_each_once(
         env = _env(emulator, ledger, tmp_path)
         emulator.admin.queue_fault("hold-after", op="payout-link", nth=3)
         proc = subprocess.Popen(
-            batchpay_cmd("run", str(sheet), "--quiet", "--concurrency", "1",
-                         "--report", str(tmp_path / "r.xlsx")),
-            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            batchpay_cmd(
+                "run",
+                str(sheet),
+                "--quiet",
+                "--concurrency",
+                "1",
+                "--report",
+                str(tmp_path / "r.xlsx"),
+            ),
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             deadline = time.monotonic() + 30
             while emulator.admin.health()["held"] < 1:
@@ -167,8 +186,11 @@ def test_storage_read_only_journal_runs_and_report_work_writers_exit_4(
             report = _cli(env, "report", run_id, "-o", str(tmp_path / "again.xlsx"))
             assert report.exit_code == 0, report.output
             assert (tmp_path / "again.xlsx").is_file()
-            for args in (("resume", run_id, "--quiet"), ("status", run_id),
-                         ("run", str(_sheet(tmp_path, 2, "RO")[0]), "--quiet")):
+            for args in (
+                ("resume", run_id, "--quiet"),
+                ("status", run_id),
+                ("run", str(_sheet(tmp_path, 2, "RO")[0]), "--quiet"),
+            ):
                 _assert_journal_error(_cli(env, *args), ledger, "read-only", "read only")
         assert emulator.admin.executed()["count"] == before
 
@@ -191,8 +213,11 @@ def test_storage_corrupt_journal_exit_4_never_replaced(
     ledger.write_bytes(garbage)
     for path in (Path(f"{ledger}-wal"), Path(f"{ledger}-shm")):
         path.unlink(missing_ok=True)
-    for args in (("runs",), ("resume", run_id, "--quiet"),
-                 ("run", str(_sheet(tmp_path, 2, "NEW")[0]), "--quiet")):
+    for args in (
+        ("runs",),
+        ("resume", run_id, "--quiet"),
+        ("run", str(_sheet(tmp_path, 2, "NEW")[0]), "--quiet"),
+    ):
         _assert_journal_error(_cli(env, *args), ledger, "corrupt", "not a database")
     assert ledger.read_bytes() == garbage
 
@@ -207,9 +232,14 @@ def test_storage_lost_wal_next_day_resume_never_executes_twice(tmp_path: Path) -
     retry-failed as the summary advises. No reference is executed twice."""
     clock = Clock()
     handle = start_emulator(port=0, link_step_seconds=0, clock=clock)
-    client = DokuClient(base_url=handle.url, client_id=EMULATOR_CLIENT_ID,
-                        secret_key=EMULATOR_SECRET_KEY, session=make_session(trust_env=False),
-                        timeout=(1.0, 2.0), clock=clock.dt)
+    client = DokuClient(
+        base_url=handle.url,
+        client_id=EMULATOR_CLIENT_ID,
+        secret_key=EMULATOR_SECRET_KEY,
+        session=make_session(trust_env=False),
+        timeout=(1.0, 2.0),
+        clock=clock.dt,
+    )
     path = tmp_path / "ledger.sqlite"
     keeper: sqlite3.Connection | None = None
     try:
@@ -220,8 +250,9 @@ def test_storage_lost_wal_next_day_resume_never_executes_twice(tmp_path: Path) -
         keeper = sqlite3.connect(path)  # holds the WAL open: no checkpoint on close
         keeper.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()  # the plan is on disk
         handle.admin.queue_fault("drop-after", op="payout-link", nth=4)
-        runs.execute(ledger, client, run.run_id, options=fast_options(concurrency=1),
-                       sleep=no_sleep)
+        runs.execute(
+            ledger, client, run.run_id, options=fast_options(concurrency=1), sleep=no_sleep
+        )
         assert handle.admin.executed()["count"] == 8
         main_only = tmp_path / "main-only.sqlite"
         shutil.copyfile(path, main_only)  # the main file without its -wal
@@ -233,13 +264,15 @@ def test_storage_lost_wal_next_day_resume_never_executes_twice(tmp_path: Path) -
         lost = SqliteJournal(path)
         assert {r.state for r in lost.rows(run.run_id)} <= {"PLANNED", "SENDING"}  # WAL lost
         clock.past_wib_midnight()
-        after = runs.resume(lost, client, run.run_id, options=fast_options(concurrency=1),
-                              sleep=no_sleep)
+        after = runs.resume(
+            lost, client, run.run_id, options=fast_options(concurrency=1), sleep=no_sleep
+        )
         if "retry-failed" in " ".join(next_steps(after.run, after.rows)):
             retry = runs.plan_retry(lost, run.run_id)
             if retry.plan.rows:
-                runs.retry_failed(lost, client, retry, options=fast_options(concurrency=1),
-                                    sleep=no_sleep)
+                runs.retry_failed(
+                    lost, client, retry, options=fast_options(concurrency=1), sleep=no_sleep
+                )
         truth = handle.admin.executed("payout-link")
         counts = Counter(business_key(i["reference"]) for i in truth["items"])
         assert max(counts.values()) == 1, counts

@@ -35,7 +35,10 @@ PARTS = {
     b'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override '
     b'PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-'
     b'officedocument.spreadsheetml.worksheet+xml"/></Types>',
-    "_rels/.rels": b"<Relationships " + REL_NS + b'><Relationship Id="rId1" Type="' + OFFICE
+    "_rels/.rels": b"<Relationships "
+    + REL_NS
+    + b'><Relationship Id="rId1" Type="'
+    + OFFICE
     + b'/officeDocument" Target="xl/workbook.xml"/></Relationships>',
     "xl/workbook.xml": b"<workbook " + NS + b' xmlns:r="' + OFFICE + b'"><sheets><sheet '
     b'name="Pay" sheetId="1" r:id="rId1"/></sheets></workbook>',
@@ -109,9 +112,22 @@ def _validate(path: Path, tmp_path: Path) -> tuple[subprocess.CompletedProcess[s
     peak_file = tmp_path / "peak-kib.txt"
     start = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-c", _PEAK_WRAPPER, str(peak_file),
-         sys.executable, "-m", "batchpay", "validate", str(path)],
-        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
+        [
+            sys.executable,
+            "-c",
+            _PEAK_WRAPPER,
+            str(peak_file),
+            sys.executable,
+            "-m",
+            "batchpay",
+            "validate",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
     )
     took = time.monotonic() - start
     return done, took, int(peak_file.read_text()) // 1024

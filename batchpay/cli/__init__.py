@@ -34,9 +34,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from batchpay.cli import emulator, gateway, reports, runs, sheets
+    from batchpay.cli import emulator, follow, gateway, reports, runs, sheets
 
-    for module in (sheets, gateway, emulator, runs, reports):
+    for module in (sheets, gateway, emulator, runs, follow, reports):
         module.register(cli)
 
 
@@ -58,8 +58,10 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(2 if exc.exit_code not in (0, 1) else exc.exit_code or 2)
     except BatchpayError as exc:
+        from batchpay.cli.exits import exit_code_for
+
         click.echo(_redact(f"error: {exc}"), err=True)
-        sys.exit(exc.exit_code)
+        sys.exit(exit_code_for(exc))
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
@@ -67,8 +69,10 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("BATCHPAY_DEBUG"):
             click.echo(_redact(traceback.format_exc()), err=True)
         click.echo(
-            _redact(f"internal error: {type(exc).__name__}: {exc} "
-                    "(please report it; set BATCHPAY_DEBUG=1 for details)"),
+            _redact(
+                f"internal error: {type(exc).__name__}: {exc} "
+                "(please report it; set BATCHPAY_DEBUG=1 for details)"
+            ),
             err=True,
         )
         sys.exit(1)

@@ -29,9 +29,16 @@ class CliProgress:
     signal handlers, the bar); it is closed by :meth:`sent`, or by the command when the
     call raises. ``abort_names_run``: the abort message names the run (run, resume)."""
 
-    def __init__(self, stack: contextlib.ExitStack, stop: StopRequest, *, quiet: bool = False,
-                 dry_run: bool = False, abort_names_run: bool = True,
-                 banner_on_open: bool = False) -> None:
+    def __init__(
+        self,
+        stack: contextlib.ExitStack,
+        stop: StopRequest,
+        *,
+        quiet: bool = False,
+        dry_run: bool = False,
+        abort_names_run: bool = True,
+        banner_on_open: bool = False,
+    ) -> None:
         self.stack = stack
         self.stop = stop
         self.quiet = quiet
@@ -53,10 +60,16 @@ class CliProgress:
         lines = ["Rows to retry:"]
         for new in plan.rows:
             old = previous[new.row_number]
-            ref = (new.reference if new.reference == old.reference
-                   else f"{old.reference} → {new.reference}")
-            lines.append(f"  row {new.row_number}: {ref} (was {old.state}"
-                         + (f": {old.message}" if old.message else "") + ")")
+            ref = (
+                new.reference
+                if new.reference == old.reference
+                else f"{old.reference} → {new.reference}"
+            )
+            lines.append(
+                f"  row {new.row_number}: {ref} (was {old.state}"
+                + (f": {old.message}" if old.message else "")
+                + ")"
+            )
         echo(lines)
 
     def opened(self, run: RunRecord) -> None:
@@ -68,7 +81,8 @@ class CliProgress:
 
     def sending(self, run: RunRecord, *, total: int, desc: str) -> None:
         self.stack.enter_context(
-            ctrl_c_stops(self.stop, run.run_id if self.abort_names_run else None))
+            ctrl_c_stops(self.stop, run.run_id if self.abort_names_run else None)
+        )
         if total:
             self.bar = BarProgress(total, quiet=self.quiet, desc=desc)
             self.stack.callback(self.bar.close)
@@ -79,8 +93,9 @@ class CliProgress:
 
     def polled(self, rows: list[RowRecord]) -> None:
         counts = Counter(r.state for r in rows)
-        echo([time.strftime("%H:%M:%S ")
-              + ", ".join(f"{s} {n}" for s, n in sorted(counts.items()))])
+        echo(
+            [time.strftime("%H:%M:%S ") + ", ".join(f"{s} {n}" for s, n in sorted(counts.items()))]
+        )
 
     def sent(self) -> None:
         self.stack.close()

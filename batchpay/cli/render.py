@@ -23,6 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from batchpay.cli.exits import EXIT_OK as EXIT_OK
+from batchpay.cli.exits import EXIT_PROBLEMS as EXIT_PROBLEMS
+from batchpay.cli.exits import EXIT_SIGNALS as EXIT_SIGNALS
 from batchpay.doku.products import product_of
 from batchpay.journal import DUPLICATE_REFERENCE, RowRecord, RunRecord
 from batchpay.kinds import KINDS
@@ -38,9 +41,9 @@ from batchpay.reconcile import (
 from batchpay.runs.plan import Plan
 from batchpay.states import PROGRESS, State
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_INTERRUPTED = 0, 1, 130
-# The signals that stop a run cleanly (:mod:`batchpay.cli.signals`) and their exit codes.
-EXIT_SIGNALS: dict[str, int] = {"SIGINT": EXIT_INTERRUPTED, "SIGTERM": 143, "SIGHUP": 129}
+# The exit codes are one table (batchpay.cli.exits); the signals that stop a run cleanly
+# (:mod:`batchpay.cli.signals`) map to 130 / 143 / 129 there.
+EXIT_INTERRUPTED = EXIT_SIGNALS["SIGINT"]
 
 BANNERS = {
     "emulator": "EMULATOR — local DOKU emulator, NO REAL MONEY MOVES",
@@ -49,8 +52,14 @@ BANNERS = {
 }
 
 
-def exit_code(rows: Sequence[RowRecord], *, kind: str, dry_run: bool = False,
-              interrupted: bool = False, signal_name: str = "SIGINT") -> int:
+def exit_code(
+    rows: Sequence[RowRecord],
+    *,
+    kind: str,
+    dry_run: bool = False,
+    interrupted: bool = False,
+    signal_name: str = "SIGINT",
+) -> int:
     """The exit code policy above, from the journal's rows. Only a Payout Link can be
     "accepted and progressing": a Sub Account movement DOKU accepted without SUCCESS is
     not paid and has no status to follow, so it is a problem (exit 1). ``signal_name`` is
@@ -75,11 +84,12 @@ def exit_code(rows: Sequence[RowRecord], *, kind: str, dry_run: bool = False,
 def plan_lines(the_plan: Plan, *, dry_run: bool = False) -> list[str]:
     """The plan as printed before anything is sent."""
     kind = the_plan.kind
-    lines = [f"*** {BANNERS.get(the_plan.env, the_plan.env.upper())} ***",
-             f"Plan{' (DRY RUN: nothing will be sent)' if dry_run else ''}: "
-             f"{kind.name} — {kind.title}",
-             f"  file:  {the_plan.input_path.name} (sha256 {the_plan.input_sha256[:16]}…)",
-             f"  rows:  {the_plan.count}"]
+    lines = [
+        f"*** {BANNERS.get(the_plan.env, the_plan.env.upper())} ***",
+        f"Plan{' (DRY RUN: nothing will be sent)' if dry_run else ''}: {kind.name} — {kind.title}",
+        f"  file:  {the_plan.input_path.name} (sha256 {the_plan.input_sha256[:16]}…)",
+        f"  rows:  {the_plan.count}",
+    ]
     for currency, minor in sorted(the_plan.totals.items()):
         lines.append(f"  total: {format_minor(minor, currency)}")
     if the_plan.by_source:
@@ -89,14 +99,21 @@ def plan_lines(the_plan: Plan, *, dry_run: bool = False) -> list[str]:
     return lines
 
 
-def summary_lines(run: RunRecord, rows: Sequence[RowRecord], *, workbook: Path | None,
-                  sends: int | None = None, halt_message: str | None = None) -> list[str]:
+def summary_lines(
+    run: RunRecord,
+    rows: Sequence[RowRecord],
+    *,
+    workbook: Path | None,
+    sends: int | None = None,
+    halt_message: str | None = None,
+) -> list[str]:
     """One screen: counts and amounts per status, where the workbook is, what to do next."""
     summary = summarise(rows)
-    lines = [f"*** {BANNERS.get(run.env, run.env.upper())} ***",
-             f"Run {run.run_id} ({run.kind}{', dry run' if run.dry_run else ''}) — "
-             f"{summary.rows} rows" + (f", {sends} request(s) sent now" if sends is not None
-                                       else "")]
+    lines = [
+        f"*** {BANNERS.get(run.env, run.env.upper())} ***",
+        f"Run {run.run_id} ({run.kind}{', dry run' if run.dry_run else ''}) — "
+        f"{summary.rows} rows" + (f", {sends} request(s) sent now" if sends is not None else ""),
+    ]
     width = max((len(s) for s in summary.states()), default=8)
     for state in summary.states():
         bucket = summary.by_state[state]
@@ -104,8 +121,10 @@ def summary_lines(run: RunRecord, rows: Sequence[RowRecord], *, workbook: Path |
         lines.append(f"  {state:<{width}}  {bucket.count:>6}  {amounts}".rstrip())
     changed = sum(1 for r in rows if changed_after_completion(r))
     if changed:
-        lines.append(f"  Changed after completion: {changed} row(s) — DOKU changed a final "
-                     "status (see the Exceptions sheet)")
+        lines.append(
+            f"  Changed after completion: {changed} row(s) — DOKU changed a final "
+            "status (see the Exceptions sheet)"
+        )
     if halt_message:
         lines.append(f"Stopped early: {halt_message}")
     if workbook is not None:
@@ -124,32 +143,47 @@ def next_steps(run: RunRecord, rows: Sequence[RowRecord]) -> list[str]:
         unknown = states[State.SENDING] + states[State.UNKNOWN]
         what = f"{open_rows} row(s) not finished"
         if unknown:
-            what += (f", {unknown} of them UNKNOWN — they may have been paid: do NOT pay them "
-                     "another way")
+            what += (
+                f", {unknown} of them UNKNOWN — they may have been paid: do NOT pay them "
+                "another way"
+            )
         steps.append(f"Next: {what}. Continue with `batchpay resume {run.run_id}`.")
     if any(states[s] for s in PROGRESS):
-        steps.append(f"Next: links are with the receivers; follow them with "
-                     f"`batchpay status {run.run_id} --until-final`.")
-    duplicates = sum(1 for r in rows if r.state in (State.SENDING, State.UNKNOWN)
-                     and _code_says(r, DUPLICATE_REFERENCE))
+        steps.append(
+            f"Next: links are with the receivers; follow them with "
+            f"`batchpay status {run.run_id} --until-final`."
+        )
+    duplicates = sum(
+        1
+        for r in rows
+        if r.state in (State.SENDING, State.UNKNOWN) and _code_says(r, DUPLICATE_REFERENCE)
+    )
     if duplicates:
-        steps.append(f"Next: {duplicates} row(s) have a reference DOKU already holds "
-                     "(DUPLICATE_REFERENCE): another run or journal may have paid them. Check "
-                     "DOKU's back office before doing anything; do NOT pay them again.")
+        steps.append(
+            f"Next: {duplicates} row(s) have a reference DOKU already holds "
+            "(DUPLICATE_REFERENCE): another run or journal may have paid them. Check "
+            "DOKU's back office before doing anything; do NOT pay them again."
+        )
     candidates = [r for r in rows if r.state in RETRY_CANDIDATE_STATES]
     retryable = sum(1 for r in candidates if is_retryable(r))
     if retryable:
-        steps.append(f"Next: {retryable} row(s) failed or were rejected; fix the cause, then "
-                     f"`batchpay retry-failed {run.run_id}`.")
+        steps.append(
+            f"Next: {retryable} row(s) failed or were rejected; fix the cause, then "
+            f"`batchpay retry-failed {run.run_id}`."
+        )
     if len(candidates) > retryable:
-        steps.append(f"Next: {len(candidates) - retryable} failed row(s) must NOT be retried "
-                     "automatically (DOKU may have executed them, or changed their status "
-                     "after completion): check DOKU's back office; the Exceptions sheet says "
-                     "why for each.")
+        steps.append(
+            f"Next: {len(candidates) - retryable} failed row(s) must NOT be retried "
+            "automatically (DOKU may have executed them, or changed their status "
+            "after completion): check DOKU's back office; the Exceptions sheet says "
+            "why for each."
+        )
     changed = [r for r in rows if changed_after_completion(r)]
     if changed:
-        steps.append(f"Next: {len(changed)} row(s) changed after completion; check them with "
-                     "DOKU before paying anything again.")
+        steps.append(
+            f"Next: {len(changed)} row(s) changed after completion; check them with "
+            "DOKU before paying anything again."
+        )
     if run.dry_run:
         steps.append("Dry run: nothing was sent. Run again without --dry-run to pay.")
     return steps
@@ -163,8 +197,14 @@ class BarProgress:
     """A tqdm bar: rows done, counts by outcome, amount accepted. Silent unless the stream
     is a terminal (and not ``--quiet``), so logs and CI output stay clean."""
 
-    def __init__(self, total: int, *, stream: IO[str] | None = None, quiet: bool = False,
-                 desc: str = "Sending") -> None:
+    def __init__(
+        self,
+        total: int,
+        *,
+        stream: IO[str] | None = None,
+        quiet: bool = False,
+        desc: str = "Sending",
+    ) -> None:
         from tqdm import tqdm
 
         out = stream or sys.stderr
@@ -174,9 +214,19 @@ class BarProgress:
         self._accepted_minor = 0
         # A pseudo-terminal that reports 0 columns (CI, `script`) would get an empty bar.
         sized = shutil.get_terminal_size((0, 0)).columns > 0
-        self._bar: Any = (tqdm(total=total, desc=desc, unit="row", file=out, leave=True,
-                               dynamic_ncols=sized, ncols=None if sized else 100)
-                          if self.enabled else None)
+        self._bar: Any = (
+            tqdm(
+                total=total,
+                desc=desc,
+                unit="row",
+                file=out,
+                leave=True,
+                dynamic_ncols=sized,
+                ncols=None if sized else 100,
+            )
+            if self.enabled
+            else None
+        )
 
     def row_done(self, row: RowRecord, state: str) -> None:
         with self._lock:
@@ -187,7 +237,8 @@ class BarProgress:
             if self._bar is not None:
                 postfix = ", ".join(f"{k} {v}" for k, v in sorted(self._counts.items()))
                 self._bar.set_postfix_str(
-                    f"{postfix}, accepted {format_minor(self._accepted_minor)}", refresh=False)
+                    f"{postfix}, accepted {format_minor(self._accepted_minor)}", refresh=False
+                )
                 self._bar.update(1)
 
     def close(self) -> None:
@@ -206,10 +257,15 @@ def runs_lines(listed: Sequence[tuple[RunRecord, Sequence[RowRecord]]]) -> list[
     for run, rows in listed:
         summary = summarise(rows)
         started = datetime.fromisoformat(run.created_at).astimezone(WIB)
-        tag = " (dry run)" if run.dry_run else (f" (retry of {run.parent_run_id})"
-                                                 if run.parent_run_id else "")
-        lines.append(f"{run.run_id:<21} {started:%Y-%m-%d %H:%M} {run.kind:<20} {run.env:<10} "
-                     f"{summary.rows:>5}  {run.input_name}{tag}")
+        tag = (
+            " (dry run)"
+            if run.dry_run
+            else (f" (retry of {run.parent_run_id})" if run.parent_run_id else "")
+        )
+        lines.append(
+            f"{run.run_id:<21} {started:%Y-%m-%d %H:%M} {run.kind:<20} {run.env:<10} "
+            f"{summary.rows:>5}  {run.input_name}{tag}"
+        )
         for state in summary.states():
             bucket = summary.by_state[state]
             amounts = ", ".join(format_minor(m, c) for c, m in sorted(bucket.amounts.items()))

@@ -22,16 +22,28 @@ def _month(ctx: click.Context, param: click.Parameter, value: str | None) -> str
 
 @click.command("report")
 @click.argument("run_id", required=False)
-@click.option("--month", callback=_month, metavar="YYYY-MM",
-              help="Every run of this month (Jakarta time) in one workbook.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the workbook (default: the run's own workbook, "
-                   "reports/<sheet-stem>-<run id>.xlsx; reports/<YYYY-MM>-reconciliation.xlsx "
-                   "for a month).")
-@click.option("--env-file", type=click.Path(dir_okay=False),
-              help="Read settings from this .env file (default ./.env).")
-def report(run_id: str | None, month: str | None, output: Path | None,
-           env_file: str | None) -> None:
+@click.option(
+    "--month",
+    callback=_month,
+    metavar="YYYY-MM",
+    help="Every run of this month (Jakarta time) in one workbook.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the workbook (default: the run's own workbook, "
+    "reports/<sheet-stem>-<run id>.xlsx; reports/<YYYY-MM>-reconciliation.xlsx "
+    "for a month).",
+)
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False),
+    help="Read settings from this .env file (default ./.env).",
+)
+def report(
+    run_id: str | None, month: str | None, output: Path | None, env_file: str | None
+) -> None:
     """Write the reconciliation workbook of one run, or of every run of a month.
 
     Sheets: Summary (totals sent, confirmed paid, outstanding, failed), Rows, Exceptions

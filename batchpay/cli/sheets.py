@@ -261,7 +261,8 @@ def validate(
     from batchpay.workbook.validation import write_validation_report
 
     result = validate_table(
-        table, amount_format=cast("AmountFormat | None", amount_format)  # click.Choice checked
+        table,
+        amount_format=cast("AmountFormat | None", amount_format),  # click.Choice checked
     )
     report: Path | None = None
     if not no_report:

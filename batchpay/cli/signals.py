@@ -68,17 +68,23 @@ def ctrl_c_stops(stop: StopRequest, run_id: str | None = None) -> Iterator[StopR
         stop.signal_name = name
         stop.set()
         with contextlib.suppress(OSError):  # SIGHUP: the terminal may be gone
-            click.echo(f"\nStopping on {signal_label(name)}: finishing the rows in flight "
-                       f"({signal_label(name)} again to abort now)…", err=True)
+            click.echo(
+                f"\nStopping on {signal_label(name)}: finishing the rows in flight "
+                f"({signal_label(name)} again to abort now)…",
+                err=True,
+            )
 
     previous = {signum: signal.signal(signum, handler) for signum in _STOP_SIGNALS}
     try:
         yield stop
     except _AbortNow as exc:
         with contextlib.suppress(OSError):
-            click.echo(f"Aborted by {signal_label(exc.signal_name)}: rows in flight stay "
-                       "SENDING, nothing is sent twice; continue with: batchpay resume "
-                       f"{run_id or 'RUN_ID'}", err=True)
+            click.echo(
+                f"Aborted by {signal_label(exc.signal_name)}: rows in flight stay "
+                "SENDING, nothing is sent twice; continue with: batchpay resume "
+                f"{run_id or 'RUN_ID'}",
+                err=True,
+            )
         raise click.exceptions.Exit(EXIT_SIGNALS.get(exc.signal_name, 130)) from None
     finally:
         for signum, old in previous.items():

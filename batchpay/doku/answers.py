@@ -37,8 +37,9 @@ from batchpay.doku.products import product_of
 from batchpay.kinds import AnswerField, Kind
 
 
-def check_answer(kind: Kind, sent_body: bytes, outcome: Outcome, *,
-                 reference: str | None = None) -> Outcome:
+def check_answer(
+    kind: Kind, sent_body: bytes, outcome: Outcome, *, reference: str | None = None
+) -> Outcome:
     """``outcome`` unchanged when it is not ACCEPTED or matches ``sent_body``; otherwise an
     UNKNOWN outcome with code ``answer-mismatch``. Pass ``reference`` for a Payout Link status
     look-up (``sent_body`` is then the row's initiate body)."""
@@ -53,18 +54,26 @@ def check_answer(kind: Kind, sent_body: bytes, outcome: Outcome, *,
     for check in checks:
         section, key = check.section, check.key
         got = _get(answer, section, key)
-        expected = (_get(sent, check.sent_section, check.sent_key) if check.sent_section
-                    else sent.get(check.sent_key))
+        expected = (
+            _get(sent, check.sent_section, check.sent_key)
+            if check.sent_section
+            else sent.get(check.sent_key)
+        )
         if got is None:
             if check.required:
-                return _mismatch(outcome, f"the answer does not say which {section}.{key} it "
-                                          f"is about (sent {_show(expected)})")
+                return _mismatch(
+                    outcome,
+                    f"the answer does not say which {section}.{key} it "
+                    f"is about (sent {_show(expected)})",
+                )
             continue
         if expected is None:
             continue
         if not _same(got, expected, check.compare):
-            return _mismatch(outcome, f"{section}.{key} is {_show(got)} in DOKU's answer, "
-                                      f"but {_show(expected)} was sent")
+            return _mismatch(
+                outcome,
+                f"{section}.{key} is {_show(got)} in DOKU's answer, but {_show(expected)} was sent",
+            )
     return outcome
 
 
@@ -109,6 +118,8 @@ def _mismatch(outcome: Outcome, why: str) -> Outcome:
         status=None,
         ids={},
         code=ANSWER_MISMATCH,
-        message=redact(f"DOKU's answer does not match what was sent: {why}; not counted as "
-                       "paid (answer-mismatch)"),
+        message=redact(
+            f"DOKU's answer does not match what was sent: {why}; not counted as "
+            "paid (answer-mismatch)"
+        ),
     )

@@ -106,9 +106,7 @@ def from_response(
         status=status,
         ids=_ids(parsed) if accepted else {},
         code=verdict.code,
-        message=redact(
-            _with_proof_note(message, exists=verdict.exists, unproven=verdict.unproven)
-        ),
+        message=redact(_with_proof_note(message, exists=verdict.exists, unproven=verdict.unproven)),
         replayed=rule.replayed,
         retry_after=retry_after,
         auth_failed=rule.auth_failed,

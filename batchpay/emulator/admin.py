@@ -28,32 +28,11 @@ from typing import Any
 from batchpay.emulator import rules
 from batchpay.emulator.faults import Fault
 from batchpay.emulator.report import executed_report
-from batchpay.errors import BatchpayError, UsageError
+from batchpay.errors import AdminError as AdminError
+from batchpay.errors import BadAdminRequest as BadAdminRequest
+from batchpay.errors import UsageError
 
 BANNER = "EMULATOR — no real money moves"
-
-
-class AdminError(BatchpayError):
-    """The admin endpoint refused a call (``http_status`` is its answer), or could not be
-    reached (``http_status`` is None)."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        url: str,
-        method: str,
-        path: str,
-        http_status: int | None = None,
-        hint: str | None = None,
-    ) -> None:
-        super().__init__(message, hint=hint)
-        self.url, self.method, self.path = url, method, path
-        self.http_status = http_status
-
-
-class BadAdminRequest(UsageError):
-    """An admin request the emulator cannot honour; answered with HTTP 400."""
 
 
 def handle(

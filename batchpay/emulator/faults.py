@@ -22,7 +22,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from batchpay.errors import UsageError
+from batchpay.errors import FaultSpecError as FaultSpecError
 
 BEFORE = ("latency", "error-500-before", "error-503", "rate-limit-429")
 AFTER = (
@@ -44,10 +44,6 @@ DEFAULT_SECONDS = {
     "rate-limit-429": 1.0,
     "status-not-found": 5.0,
 }
-
-
-class FaultSpecError(UsageError):
-    """A fault request the emulator cannot honour (bad name, op, nth, probability)."""
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchpay.errors import RunError
+from batchpay.errors import RepeatedReferences as RepeatedReferences
 
 # DOKU's error code for a reference (reference_id / invoice_number) it already holds: proof
 # that the reference EXISTS there (codes.py), kept on the row as its code.
@@ -129,31 +129,3 @@ class Repeat:
     row_number: int
     reference: str
     earlier: SeenReference
-
-
-class RepeatedReferences(RunError):
-    """References already sent in an earlier run (refused unless --allow-repeat). Carries
-    them as :attr:`repeats`."""
-
-    def __init__(self, repeats: list[Repeat]) -> None:
-        self.repeats = repeats
-        lines = [
-            f"row {r.row_number}: {r.reference!r} was already used in run "
-            f"{r.earlier.run_id} (row {r.earlier.row_number}, {r.earlier.state}"
-            + (
-                f", as {r.earlier.reference!r}"
-                if r.earlier.reference and r.earlier.reference != r.reference
-                else ""
-            )
-            + ")"
-            for r in repeats[:20]
-        ]
-        more = f"\n  … and {len(repeats) - 20} more" if len(repeats) > 20 else ""
-        super().__init__(
-            f"{len(repeats)} reference(s) were already sent in an earlier run:\n  "
-            + "\n  ".join(lines)
-            + more,
-            hint="a reference is paid once; remove these rows, or, if paying them again is "
-            "really intended, re-run with --allow-repeat (failed rows: use "
-            "`batchpay retry-failed RUN_ID`)",
-        )

@@ -59,47 +59,75 @@ def next_action(
     state = row.state
     klass = classify(state)
     said = f" DOKU said: {row.message}." if row.message else ""
-    changed = ("Changed after completion: DOKU changed this row's final status (see the Events "
-               "sheet). " if changed_after_completion(row) else "")
+    changed = (
+        "Changed after completion: DOKU changed this row's final status (see the Events sheet). "
+        if changed_after_completion(row)
+        else ""
+    )
     if klass is StatusClass.PAID:
         if changed:
-            return (f"{changed}It is {state} now: nothing to pay. If it was retried meanwhile, "
-                    "check with DOKU's back office that it was not paid twice.")
+            return (
+                f"{changed}It is {state} now: nothing to pay. If it was retried meanwhile, "
+                "check with DOKU's back office that it was not paid twice."
+            )
         return "Nothing: paid."
     if klass is StatusClass.PROGRESSING:
-        return (f"{changed}Wait: DOKU accepted it and it is {state}, not paid yet. "
-                f"Run `batchpay status {run_id}` to refresh.")
+        return (
+            f"{changed}Wait: DOKU accepted it and it is {state}, not paid yet. "
+            f"Run `batchpay status {run_id}` to refresh."
+        )
     if klass is StatusClass.FAILED:
-        if retried_by is not None:
-            return (f"{changed}Already retried in run {retried_by.run_id} (attempt "
-                    f"{retried_by.attempt}, now {retried_by.state}); see that row.{said}")
-        blocker = why_not_retryable(row)
-        if blocker is not None:
-            return (f"{changed}Do NOT retry or pay this row again: {blocker} (Request-Id "
-                    f"{row.request_id}, reference {row.reference}).{said}")
-        return f"Fix the cause, then `batchpay retry-failed {run_id}`.{said}"
+        return _failed_action(row, run_id, changed, said, retried_by)
     if klass is StatusClass.NOT_SENT:
         if run is not None and run.dry_run:
-            return ("Dry run: nothing was sent. Run the sheet without --dry-run to pay it.")
+            return "Dry run: nothing was sent. Run the sheet without --dry-run to pay it."
         return f"Not sent yet: run `batchpay resume {run_id}`."
     if klass is StatusClass.INVALID:
         where = f"row {row.row_number}" + (f" of {run.input_name}" if run is not None else "")
         why = f" ({row.message})" if row.message else ""
         return f"Fix {where} in the sheet{why}, then run the corrected sheet; it was never sent."
     # UNKNOWN, SENDING, or a state we do not know: may or may not have executed.
-    if row.code == DUPLICATE_REFERENCE or (row.code is None
-                                           and DUPLICATE_REFERENCE in (row.message or "")):
-        return (f"Do NOT pay this row again: DOKU already holds reference {row.reference} "
-                "(DUPLICATE_REFERENCE) — another run or journal may have paid it. Check DOKU's "
-                f"back office before doing anything (Request-Id {row.request_id}).{said}")
+    return _unknown_action(row, run_id, said)
+
+
+def _failed_action(
+    row: RowRecord, run_id: str, changed: str, said: str, retried_by: _Attempt | None
+) -> str:
+    if retried_by is not None:
+        return (
+            f"{changed}Already retried in run {retried_by.run_id} (attempt "
+            f"{retried_by.attempt}, now {retried_by.state}); see that row.{said}"
+        )
+    blocker = why_not_retryable(row)
+    if blocker is not None:
+        return (
+            f"{changed}Do NOT retry or pay this row again: {blocker} (Request-Id "
+            f"{row.request_id}, reference {row.reference}).{said}"
+        )
+    return f"Fix the cause, then `batchpay retry-failed {run_id}`.{said}"
+
+
+def _unknown_action(row: RowRecord, run_id: str, said: str) -> str:
+    if row.code == DUPLICATE_REFERENCE or (
+        row.code is None and DUPLICATE_REFERENCE in (row.message or "")
+    ):
+        return (
+            f"Do NOT pay this row again: DOKU already holds reference {row.reference} "
+            "(DUPLICATE_REFERENCE) — another run or journal may have paid it. Check DOKU's "
+            f"back office before doing anything (Request-Id {row.request_id}).{said}"
+        )
     if row.code == ANSWER_MISMATCH:
-        return (f"Do not pay this row by other means: DOKU's answer was about another payment "
-                f"(answer-mismatch). Run `batchpay resume {run_id}` to ask again; if it is "
-                f"still unknown, contact DOKU with Request-Id {row.request_id} "
-                f"(reference {row.reference}).{said}")
-    return (f"Do not pay this row by other means. Run `batchpay resume {run_id}`; if it is "
+        return (
+            f"Do not pay this row by other means: DOKU's answer was about another payment "
+            f"(answer-mismatch). Run `batchpay resume {run_id}` to ask again; if it is "
             f"still unknown, contact DOKU with Request-Id {row.request_id} "
-            f"(reference {row.reference}).{said}")
+            f"(reference {row.reference}).{said}"
+        )
+    return (
+        f"Do not pay this row by other means. Run `batchpay resume {run_id}`; if it is "
+        f"still unknown, contact DOKU with Request-Id {row.request_id} "
+        f"(reference {row.reference}).{said}"
+    )
 
 
 def exceptions_table(
@@ -155,6 +183,7 @@ def exceptions_layout(
         Column("What to do next", Role.TEXT),
         Column("Last seen by DOKU (UTC)", Role.TIME),
     ]
+
     def build(r: RowRecord) -> tuple[Any, ...]:
         retry = latest.get(r.reference)
         retried_by = retry if retry is not None and retry.attempt > r.attempt else None
@@ -173,4 +202,3 @@ def exceptions_layout(
         )
 
     return columns, build
-

@@ -147,8 +147,9 @@ def reconcile_run_stream(
     for r in retries:
         latest.add(r)
     runs = [run]
-    row_columns, row_build = rows_layout(amount_decimals(runs), False, inputs.keys(),
-                                          norms.keys(), ids.keys())
+    row_columns, row_build = rows_layout(
+        amount_decimals(runs), False, inputs.keys(), norms.keys(), ids.keys()
+    )
     exc_columns, exc_build = exceptions_layout(runs, False, latest.by_reference)
     event_columns, event_build = events_layout(False)
 

@@ -41,20 +41,26 @@ def why_not_retryable(row: RowRecord, *, history: str = "") -> str | None:
         return f"it is {row.state}, not FAILED, EXPIRED or REJECTED"
     text = f"{row.message or ''}\n{history}"
     if changed_after_completion(row):
-        return ("DOKU changed its status after completion; check with DOKU's back office "
-                "before paying it again")
+        return (
+            "DOKU changed its status after completion; check with DOKU's back office "
+            "before paying it again"
+        )
     legacy = row.code is None
     if row.code in _NEVER_RETRY_CODES or (legacy and any(c in text for c in _NEVER_RETRY_CODES)):
-        return ("DOKU said the reference already exists (DUPLICATE_REFERENCE) or the "
-                "Request-Id was used: it may have been paid by another run or journal — check "
-                "DOKU's back office; do not pay it again")
+        return (
+            "DOKU said the reference already exists (DUPLICATE_REFERENCE) or the "
+            "Request-Id was used: it may have been paid by another run or journal — check "
+            "DOKU's back office; do not pay it again"
+        )
     if row.state != State.REJECTED:
         return None
     if not legacy:
         if proves_not_executed_code(row.code):
             return None
-        return (f"DOKU's answer ({row.code}) does not prove the request was not executed; "
-                "check DOKU's back office before paying it again")
+        return (
+            f"DOKU's answer ({row.code}) does not prove the request was not executed; "
+            "check DOKU's back office before paying it again"
+        )
     return _why_not_legacy_rejected(row.message or "")
 
 
@@ -64,9 +70,11 @@ def _why_not_legacy_rejected(message: str) -> str | None:
     codes = _LEGACY_CODE.findall(message) + [f"http-{n}" for n in _LEGACY_HTTP.findall(message)]
     if codes and all(proves_not_executed_code(c) for c in codes):
         return None
-    return ("the journal does not show a DOKU code proving the request was not executed "
-            f"({', '.join(codes) or 'no code recorded'}); check DOKU's back office before "
-            "paying it again")
+    return (
+        "the journal does not show a DOKU code proving the request was not executed "
+        f"({', '.join(codes) or 'no code recorded'}); check DOKU's back office before "
+        "paying it again"
+    )
 
 
 def is_retryable(row: RowRecord, *, history: str = "") -> bool:

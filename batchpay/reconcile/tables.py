@@ -66,8 +66,9 @@ class Replay(Iterable[tuple[Any, ...]]):
     chunks): nothing is held between passes, so the workbook measures then writes a
     100,000-row table with only a chunk of records in memory."""
 
-    def __init__(self, source: Callable[[], Iterable[Any]],
-                 build: Callable[[Any], tuple[Any, ...]]) -> None:
+    def __init__(
+        self, source: Callable[[], Iterable[Any]], build: Callable[[Any], tuple[Any, ...]]
+    ) -> None:
         self._source = source
         self._build = build
 
@@ -157,13 +158,15 @@ def rows_table(
     input_cols = _ordered_union(r.input.keys() for r in rows)
     norm_cols = _ordered_union(r.normalised.keys() for r in rows)
     id_cols = _ordered_union(r.doku_ids.keys() for r in rows)
-    columns, build = rows_layout(amount_decimals(runs), with_run, input_cols, norm_cols,
-                                  id_cols)
+    columns, build = rows_layout(amount_decimals(runs), with_run, input_cols, norm_cols, id_cols)
     return Table(columns, LazyRows(rows, build))
 
 
 def rows_layout(
-    decimals: int, with_run: bool, input_cols: list[str], norm_cols: list[str],
+    decimals: int,
+    with_run: bool,
+    input_cols: list[str],
+    norm_cols: list[str],
     id_cols: list[str],
 ) -> tuple[list[Column], Callable[[RowRecord], tuple[Any, ...]]]:
     """The Rows sheet's columns and the function making one line of a record."""
@@ -198,7 +201,10 @@ def rows_layout(
 
 
 def _rows_columns(
-    decimals: int, with_run: bool, input_cols: list[str], norm_cols: list[str],
+    decimals: int,
+    with_run: bool,
+    input_cols: list[str],
+    norm_cols: list[str],
     id_cols: list[str],
 ) -> list[Column]:
     """The Rows sheet's columns, headers made unique (see :func:`_unique_headers`)."""
@@ -239,8 +245,7 @@ def events_table(events: Sequence[EventRecord], *, with_run: bool = False) -> Ta
     return Table(columns, LazyRows(ordered, build))
 
 
-def events_layout(with_run: bool
-                  ) -> tuple[list[Column], Callable[[EventRecord], tuple[Any, ...]]]:
+def events_layout(with_run: bool) -> tuple[list[Column], Callable[[EventRecord], tuple[Any, ...]]]:
     """The Events sheet's columns and the function making one line of an event."""
     columns: list[Column] = [Column("Seq", Role.COUNT)]
     if with_run:
@@ -258,8 +263,17 @@ def events_layout(with_run: bool
     ]
 
     def build(e: EventRecord) -> tuple[Any, ...]:
-        tail = (e.at, e.row_number, e.type, e.old_state, e.new_state, e.outcome,
-                e.http_status, e.request_id, e.detail)
+        tail = (
+            e.at,
+            e.row_number,
+            e.type,
+            e.old_state,
+            e.new_state,
+            e.outcome,
+            e.http_status,
+            e.request_id,
+            e.detail,
+        )
         return (e.seq, e.run_id, *tail) if with_run else (e.seq, *tail)
 
     return columns, build

@@ -32,15 +32,17 @@ if TYPE_CHECKING:
     from batchpay.runs.plan import Plan
 
 
-def find_repeats(ledger: Journal, the_plan: Plan, *, exclude_run_ids: tuple[str, ...] = ()
-                 ) -> list[Repeat]:
+def find_repeats(
+    ledger: Journal, the_plan: Plan, *, exclude_run_ids: tuple[str, ...] = ()
+) -> list[Repeat]:
     """References of the plan an earlier run already used (see
     :meth:`Journal.reference_seen` for which states count), compared on
     :func:`~batchpay.references.reference_key`: ``bonus-nov-0001`` repeats ``BONUS-NOV-0001``.
     An early, friendly check: the binding one is repeated inside
     :meth:`Journal.create_run`'s transaction."""
-    return ledger.repeats(the_plan.kind.name, the_plan.env, the_plan.rows,
-                          exclude_run_ids=exclude_run_ids)
+    return ledger.repeats(
+        the_plan.kind.name, the_plan.env, the_plan.rows, exclude_run_ids=exclude_run_ids
+    )
 
 
 def preflight_balances(client: DokuClient, the_plan: Plan) -> list[Shortfall]:
@@ -55,16 +57,20 @@ def preflight_balances(client: DokuClient, the_plan: Plan) -> list[Shortfall]:
             raise DokuAuthError(f"DOKU refused the balance request: {outcome.message}")
         if outcome.klass != "accepted" or not outcome.data:
             if outcome.not_found:
-                shortfalls.append(Shortfall(account_id, need, None,
-                                            "DOKU does not know this Sub Account"))
+                shortfalls.append(
+                    Shortfall(account_id, need, None, "DOKU does not know this Sub Account")
+                )
                 continue
             raise DokuUnavailable(
                 f"could not read the balance of {account_id}: {outcome.message}",
-                hint="nothing was sent; try again in a moment")
+                hint="nothing was sent; try again in a moment",
+            )
         available = _available_minor(outcome.data)
         if available is None:
-            raise DokuUnavailable(f"DOKU's balance answer for {account_id} has no readable "
-                                  "available balance; nothing was sent")
+            raise DokuUnavailable(
+                f"DOKU's balance answer for {account_id} has no readable "
+                "available balance; nothing was sent"
+            )
         if available < need:
             shortfalls.append(Shortfall(account_id, need, available))
     return shortfalls
@@ -92,31 +98,40 @@ def parse_amount(text: str) -> int:
     if _GROUPED.fullmatch(cleaned):
         cleaned = cleaned.replace(",", "").replace(".", "")
     elif not _PLAIN.fullmatch(cleaned):
-        raise UsageError(f"{text!r} is not an amount",
-                         hint="type digits, e.g. 152500000 or 152,500,000")
+        raise UsageError(
+            f"{text!r} is not an amount", hint="type digits, e.g. 152500000 or 152,500,000"
+        )
     return int(Decimal(cleaned) * 100)
 
 
 def check_expected_total(the_plan: Plan, expected: str) -> None:
     """Stop unless ``expected`` equals the plan's total (one currency only)."""
     if len(the_plan.totals) > 1:
-        raise TotalMismatch("this sheet mixes currencies "
-                            f"({', '.join(sorted(the_plan.totals))}); one total cannot confirm "
-                            "it — split the sheet by currency", expected=expected)
+        raise TotalMismatch(
+            "this sheet mixes currencies "
+            f"({', '.join(sorted(the_plan.totals))}); one total cannot confirm "
+            "it — split the sheet by currency",
+            expected=expected,
+        )
     total = sum(the_plan.totals.values())
     if parse_amount(expected) != total:
         raise TotalMismatch(
             f"the expected total {expected} does not match the sheet's total "
-            f"{format_minor(total)}; nothing was sent", expected=expected,
+            f"{format_minor(total)}; nothing was sent",
+            expected=expected,
             actual=format_minor(total),
-            hint="check the sheet (or the number you typed) and run again")
+            hint="check the sheet (or the number you typed) and run again",
+        )
 
 
 def check_row_count(the_plan: Plan, typed: int) -> None:
     """Stop unless the operator typed the plan's row count (production confirmation)."""
     if typed != the_plan.count:
-        raise TotalMismatch(f"you typed {typed} rows; the sheet has {the_plan.count}; "
-                            "nothing was sent", expected=typed, actual=the_plan.count)
+        raise TotalMismatch(
+            f"you typed {typed} rows; the sheet has {the_plan.count}; nothing was sent",
+            expected=typed,
+            actual=the_plan.count,
+        )
 
 
 def file_sha256(path: str | Path) -> str:
@@ -135,11 +150,13 @@ def check_input(run: RunRecord, input_path: str | Path | None = None) -> None:
     if not path.is_file():
         raise InputChanged(
             f"the input file of run {run.run_id} is not at {path}",
-            hint="put the original file back, or pass its new location with --input")
+            hint="put the original file back, or pass its new location with --input",
+        )
     actual = file_sha256(path)
     if actual != run.input_sha256:
         raise InputChanged(
             f"{path.name} changed since run {run.run_id} started (SHA-256 {actual[:12]}… "
             f"≠ {run.input_sha256[:12]}…); nothing was sent",
             hint="restore the original file to resume; to pay an edited sheet, start a new "
-                 "run (references already sent will be refused)")
+            "run (references already sent will be refused)",
+        )

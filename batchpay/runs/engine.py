@@ -36,8 +36,14 @@ class TokenBucket:
     """A thread-safe token bucket: at most ``rate`` acquisitions per second on average, a
     burst of at most ``burst``. Clock and sleep are injected so tests pin it exactly."""
 
-    def __init__(self, rate: float, *, burst: float | None = None,
-                 clock: Callable[[], float] = time.monotonic, sleep: Sleep = time.sleep) -> None:
+    def __init__(
+        self,
+        rate: float,
+        *,
+        burst: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = time.sleep,
+    ) -> None:
         if rate <= 0:
             raise ValueError("rate must be > 0")
         self.rate = rate
@@ -73,10 +79,18 @@ class Halt:
 class Engine:
     """Settles rows with ``options.concurrency`` worker threads sharing one journal writer."""
 
-    def __init__(self, *, kind: Kind, client: DokuClient, journal: JournalWriter,
-                 options: EngineOptions, progress: RowProgress, stop: threading.Event,
-                 sleep: Sleep | None = None,
-                 rate_clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        kind: Kind,
+        client: DokuClient,
+        journal: JournalWriter,
+        options: EngineOptions,
+        progress: RowProgress,
+        stop: threading.Event,
+        sleep: Sleep | None = None,
+        rate_clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.kind = kind
         self.product = product_of(kind)
         self.client = client
@@ -88,8 +102,9 @@ class Engine:
         self.halt: Halt | None = None
         self._halt_lock = threading.Lock()
         self._sleep = sleep
-        self.bucket = (TokenBucket(options.rate, clock=rate_clock, sleep=self.wait)
-                       if options.rate else None)
+        self.bucket = (
+            TokenBucket(options.rate, clock=rate_clock, sleep=self.wait) if options.rate else None
+        )
         self.sends = 0  # requests put on the wire by this engine
         self.outcomes: Counter[str] = Counter()
         self._count_lock = threading.Lock()
@@ -102,8 +117,10 @@ class Engine:
         """True once no new row may be started (Ctrl-C, auth failure, unreachable, bug)."""
         if self.user_stop.is_set() and self.halt is None:
             # The CLI's stop event names the signal (Ctrl-C, SIGTERM, SIGHUP).
-            self.stop("interrupted", getattr(self.user_stop, "message", None)
-                      or "stopped by the operator (Ctrl-C)")
+            self.stop(
+                "interrupted",
+                getattr(self.user_stop, "message", None) or "stopped by the operator (Ctrl-C)",
+            )
         return self._halted.is_set()
 
     def stop(self, reason: str, message: str, error: BaseException | None = None) -> None:
@@ -127,8 +144,13 @@ class Engine:
             self._halted.wait(min(left, 0.2))
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        return delay_before_retry(attempt, retry_after=retry_after, base=self.opts.backoff_base,
-                                  cap=self.opts.backoff_cap, jitter=self.opts.jitter)
+        return delay_before_retry(
+            attempt,
+            retry_after=retry_after,
+            base=self.opts.backoff_base,
+            cap=self.opts.backoff_cap,
+            jitter=self.opts.jitter,
+        )
 
     def count_send(self) -> None:
         with self._count_lock:
@@ -136,8 +158,9 @@ class Engine:
 
     # --- the pool -----------------------------------------------------------------------
 
-    def run(self, rows: list[RowRecord], work: Work | None = None, *,
-            stop_when_idle: bool = True) -> None:
+    def run(
+        self, rows: list[RowRecord], work: Work | None = None, *, stop_when_idle: bool = True
+    ) -> None:
         """Work through ``rows`` in order, ``concurrency`` at a time (default work: send and
         settle each row); returns when every started row has been journaled. Re-raises a
         worker's unexpected exception.
@@ -152,9 +175,12 @@ class Engine:
                 return settle(self, row)
 
         taker = _Taker(rows, self, check_first=stop_when_idle)
-        workers = [threading.Thread(target=self._worker, args=(taker, work),
-                                    name=f"batchpay-worker-{i}", daemon=True)
-                   for i in range(max(1, min(self.opts.concurrency, len(rows) or 1)))]
+        workers = [
+            threading.Thread(
+                target=self._worker, args=(taker, work), name=f"batchpay-worker-{i}", daemon=True
+            )
+            for i in range(max(1, min(self.opts.concurrency, len(rows) or 1)))
+        ]
         for w in workers:
             w.start()
         for w in workers:
@@ -187,10 +213,20 @@ class Engine:
 
     # --- journaling ---------------------------------------------------------------------
 
-    def commit(self, row: RowRecord, new_state: str, event: str, *,
-               outcome: Outcome | None = None, reason: str | None = None,
-               message: str | None = None, count_send: bool = False,
-               seen: bool = False, wait: bool = True, code: str | None = None) -> str:
+    def commit(
+        self,
+        row: RowRecord,
+        new_state: str,
+        event: str,
+        *,
+        outcome: Outcome | None = None,
+        reason: str | None = None,
+        message: str | None = None,
+        count_send: bool = False,
+        seen: bool = False,
+        wait: bool = True,
+        code: str | None = None,
+    ) -> str:
         """Journal a change of ``row`` and wait until it is durable.
 
         ``wait=False`` is for a row's final outcome only: the worker keeps it and journals it
@@ -201,15 +237,20 @@ class Engine:
         send (docs/safety.md §2 "Resolution"); the outcome is journaled before the worker does
         anything else that takes time (a status look-up, a rate-limit wait) or stops."""
         change = RowChange(
-            run_id=row.run_id, row_number=row.row_number, new_state=new_state, event=event,
+            run_id=row.run_id,
+            row_number=row.row_number,
+            new_state=new_state,
+            event=event,
             reason=reason or (outcome.code if outcome else None),
             outcome=str(outcome.klass) if outcome else None,
             http_status=outcome.http_status if outcome else None,
             doku_status=outcome.status if outcome and outcome.status else None,
             doku_ids=dict(outcome.ids) if outcome and outcome.ids else None,
             message=message if message is not None else (outcome.message if outcome else None),
-            count_send=count_send, seen=seen,
-            code=code or (outcome.code if outcome else None))
+            count_send=count_send,
+            seen=seen,
+            code=code or (outcome.code if outcome else None),
+        )
         if not wait:
             self.journaled()  # never more than one held back
             self._local.pending = change
@@ -246,8 +287,12 @@ class Engine:
             if self.bucket is not None:
                 self.bucket.acquire()
             # The answer must be about this row's link: reference, amount (docs/safety.md).
-            last = check_answer(self.kind, row.body, self.client.look_up(
-                self.product, row.reference), reference=row.reference)
+            last = check_answer(
+                self.kind,
+                row.body,
+                self.client.look_up(self.product, row.reference),
+                reference=row.reference,
+            )
             if last.klass == OutcomeClass.ACCEPTED and last.status:
                 return True, last
             if last.not_found:

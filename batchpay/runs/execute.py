@@ -60,19 +60,33 @@ class RunResult:
         return self.halt is not None and self.halt.reason == "interrupted"
 
 
-def create_run(ledger: Journal, the_plan: Plan, *, settings: dict[str, Any],
-               dry_run: bool = False, parent_run_id: str | None = None,
-               allow_repeat: bool = False, exclude_run_ids: tuple[str, ...] = ()
-               ) -> RunRecord:
+def create_run(
+    ledger: Journal,
+    the_plan: Plan,
+    *,
+    settings: dict[str, Any],
+    dry_run: bool = False,
+    parent_run_id: str | None = None,
+    allow_repeat: bool = False,
+    exclude_run_ids: tuple[str, ...] = (),
+) -> RunRecord:
     """Journal the plan: a run bound to the input's SHA-256, every row PLANNED with its
     deterministic Request-Id and exact body (docs/safety.md: stored before the first send).
     References an earlier run holds are refused atomically unless ``allow_repeat`` (a dry
     run never blocks anything, so it is never refused either)."""
     return ledger.create_run(
-        kind=the_plan.kind.name, product=the_plan.kind.product, env=the_plan.env,
-        input_path=the_plan.input_path, input_sha256=the_plan.input_sha256,
-        rows=the_plan.rows, settings=settings, dry_run=dry_run, parent_run_id=parent_run_id,
-        allow_repeat=allow_repeat or dry_run, exclude_run_ids=exclude_run_ids)
+        kind=the_plan.kind.name,
+        product=the_plan.kind.product,
+        env=the_plan.env,
+        input_path=the_plan.input_path,
+        input_sha256=the_plan.input_sha256,
+        rows=the_plan.rows,
+        settings=settings,
+        dry_run=dry_run,
+        parent_run_id=parent_run_id,
+        allow_repeat=allow_repeat or dry_run,
+        exclude_run_ids=exclude_run_ids,
+    )
 
 
 def dry_run(ledger: Journal, run_id: str, settings: Settings, *, clock: Clock = utc_now) -> int:
@@ -88,46 +102,82 @@ def dry_run(ledger: Journal, run_id: str, settings: Settings, *, clock: Clock = 
     with ledger.writer() as journal:
         futures = []
         for row in rows:
-            signing.sign_request(scheme=scheme, secret_key=secret, client_id=settings.client_id,
-                                 request_id=row.request_id, timestamp=timestamp, method="POST",
-                                 target=kind.path, body=row.body)
-            futures.append(journal.submit(RowChange(
-                run_id=run_id, row_number=row.row_number, new_state=State.NOT_SENT,
-                event="dry-run", message=f"dry run: request built and signed ({scheme}), "
-                                         "not sent")))
+            signing.sign_request(
+                scheme=scheme,
+                secret_key=secret,
+                client_id=settings.client_id,
+                request_id=row.request_id,
+                timestamp=timestamp,
+                method="POST",
+                target=kind.path,
+                body=row.body,
+            )
+            futures.append(
+                journal.submit(
+                    RowChange(
+                        run_id=run_id,
+                        row_number=row.row_number,
+                        new_state=State.NOT_SENT,
+                        event="dry-run",
+                        message=f"dry run: request built and signed ({scheme}), not sent",
+                    )
+                )
+            )
         for f in futures:
             f.result()
     ledger.finish_run(run_id)
     return len(rows)
 
 
-def execute(ledger: Journal, client: DokuClient, run_id: str, *,
-            options: EngineOptions | None = None, progress: RowProgress | None = None,
-            stop: threading.Event | None = None, sleep: Sleep | None = None) -> RunResult:
+def execute(
+    ledger: Journal,
+    client: DokuClient,
+    run_id: str,
+    *,
+    options: EngineOptions | None = None,
+    progress: RowProgress | None = None,
+    stop: threading.Event | None = None,
+    sleep: Sleep | None = None,
+) -> RunResult:
     """Send the run's PLANNED rows and resolve its SENDING/UNKNOWN ones, holding the run
     lock (a second process gets RunLocked before sending anything)."""
     with ledger.lock(run_id):
-        return _execute_locked(ledger, client, run_id, options=options, progress=progress,
-                               stop=stop, sleep=sleep)
+        return _execute_locked(
+            ledger, client, run_id, options=options, progress=progress, stop=stop, sleep=sleep
+        )
 
 
-def _execute_locked(ledger: Journal, client: DokuClient, run_id: str, *,
-                    options: EngineOptions | None, progress: RowProgress | None,
-                    stop: threading.Event | None, sleep: Sleep | None) -> RunResult:
+def _execute_locked(
+    ledger: Journal,
+    client: DokuClient,
+    run_id: str,
+    *,
+    options: EngineOptions | None,
+    progress: RowProgress | None,
+    stop: threading.Event | None,
+    sleep: Sleep | None,
+) -> RunResult:
     run = ledger.run(run_id)
     if run.dry_run:
-        raise RunError(f"run {run_id} is a dry run; nothing of it can be sent",
-                       hint="start a real run with `batchpay run` (without --dry-run)")
+        raise RunError(
+            f"run {run_id} is a dry run; nothing of it can be sent",
+            hint="start a real run with `batchpay run` (without --dry-run)",
+        )
     todo = ledger.rows(run_id, states=OPEN, data=False)
     # Rows that may already exist at DOKU first: they are the ones an operator worries about.
     todo.sort(key=lambda r: (r.state == State.PLANNED, r.row_number))
     engine: Engine | None = None
     if todo:
         with ledger.writer() as journal:
-            engine = Engine(kind=KINDS[run.kind], client=client, journal=journal,
-                            options=options or EngineOptions(),
-                            progress=progress or NullProgress(), stop=stop or threading.Event(),
-                            sleep=sleep)
+            engine = Engine(
+                kind=KINDS[run.kind],
+                client=client,
+                journal=journal,
+                options=options or EngineOptions(),
+                progress=progress or NullProgress(),
+                stop=stop or threading.Event(),
+                sleep=sleep,
+            )
             try:
                 engine.run(todo)
             finally:
@@ -135,8 +185,12 @@ def _execute_locked(ledger: Journal, client: DokuClient, run_id: str, *,
     rows = ledger.rows(run_id, data=False)
     if not any(r.state in OPEN for r in rows):
         ledger.finish_run(run_id)
-    return RunResult(run=ledger.run(run_id), rows=rows, sends=engine.sends if engine else 0,
-                     halt=engine.halt if engine else None)
+    return RunResult(
+        run=ledger.run(run_id),
+        rows=rows,
+        sends=engine.sends if engine else 0,
+        halt=engine.halt if engine else None,
+    )
 
 
 def _journal_halt(ledger: Journal, run_id: str, engine: Engine) -> None:
@@ -151,10 +205,17 @@ def _journal_halt(ledger: Journal, run_id: str, engine: Engine) -> None:
             raise
 
 
-def resume(ledger: Journal, client: DokuClient, run_id: str, *,
-           input_path: str | Path | None = None, options: EngineOptions | None = None,
-           progress: RowProgress | None = None, stop: threading.Event | None = None,
-           sleep: Sleep | None = None) -> RunResult:
+def resume(
+    ledger: Journal,
+    client: DokuClient,
+    run_id: str,
+    *,
+    input_path: str | Path | None = None,
+    options: EngineOptions | None = None,
+    progress: RowProgress | None = None,
+    stop: threading.Event | None = None,
+    sleep: Sleep | None = None,
+) -> RunResult:
     """Continue a run after a crash, Ctrl-C or fault: lock, check the input, then send
     PLANNED rows and resolve SENDING/UNKNOWN ones. A finished run sends nothing."""
     with ledger.lock(run_id):
@@ -163,5 +224,6 @@ def resume(ledger: Journal, client: DokuClient, run_id: str, *,
         if run.dry_run:
             return RunResult(run=run, rows=ledger.rows(run_id, data=False))
         ledger.add_event(run_id, "resume", "resume requested")
-        return _execute_locked(ledger, client, run_id, options=options, progress=progress,
-                               stop=stop, sleep=sleep)
+        return _execute_locked(
+            ledger, client, run_id, options=options, progress=progress, stop=stop, sleep=sleep
+        )

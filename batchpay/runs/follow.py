@@ -38,9 +38,16 @@ STATUS_CHANGED_AFTER_COMPLETION = "status-changed-after-completion"
 Note = Callable[[RowRecord, str, str], None]
 
 
-def refresh_statuses(ledger: Journal, client: DokuClient, run_id: str, *,
-                     options: EngineOptions | None = None, stop: threading.Event | None = None,
-                     sleep: Sleep | None = None, recheck_final: bool = False) -> RunResult:
+def refresh_statuses(
+    ledger: Journal,
+    client: DokuClient,
+    run_id: str,
+    *,
+    options: EngineOptions | None = None,
+    stop: threading.Event | None = None,
+    sleep: Sleep | None = None,
+    recheck_final: bool = False,
+) -> RunResult:
     """Ask DOKU for every non-terminal Payout Link row of the run (progressing, and
     SENDING/UNKNOWN — a found link resolves them) and journal what changed. Never sends a
     money-moving request. Sub Account runs have no status endpoint: nothing to do.
@@ -68,11 +75,18 @@ def refresh_statuses(ledger: Journal, client: DokuClient, run_id: str, *,
                 notes.append((row.row_number, type_, detail))
 
         with ledger.writer() as journal:
-            engine = Engine(kind=kind, client=client, journal=journal,
-                            options=options or EngineOptions(), progress=NullProgress(),
-                            stop=stop or threading.Event(), sleep=sleep)
-            engine.run(todo, lambda row: refresh_one(engine, journal, row, note),
-                       stop_when_idle=False)
+            engine = Engine(
+                kind=kind,
+                client=client,
+                journal=journal,
+                options=options or EngineOptions(),
+                progress=NullProgress(),
+                stop=stop or threading.Event(),
+                sleep=sleep,
+            )
+            engine.run(
+                todo, lambda row: refresh_one(engine, journal, row, note), stop_when_idle=False
+            )
         for row_number, type_, detail in sorted(notes):
             ledger.add_event(run_id, type_, detail, row_number=row_number)
         if engine.halt is not None:
@@ -89,23 +103,40 @@ def refresh_one(engine: Engine, journal: JournalWriter, row: RowRecord, note: No
         # Unknown to DOKU or unanswered: nothing to journal, nothing is re-sent here. An
         # answer about another link is worth an audit line (it never changes the row).
         if outcome is not None and outcome.code == ANSWER_MISMATCH:
-            note(row, ANSWER_MISMATCH, f"status look-up of {row.reference} ({row.state}): "
-                                       f"{outcome.message}")
+            note(
+                row,
+                ANSWER_MISMATCH,
+                f"status look-up of {row.reference} ({row.state}): {outcome.message}",
+            )
         elif final and found is None:
-            note(row, "status-not-found-after-completion",
-                 f"DOKU's status look-up does not find {row.reference}, which is {row.state} "
-                 "in the journal; the row is unchanged — check DOKU's back office")
+            note(
+                row,
+                "status-not-found-after-completion",
+                f"DOKU's status look-up does not find {row.reference}, which is {row.state} "
+                "in the journal; the row is unchanged — check DOKU's back office",
+            )
         return
     new = engine.accepted_state(outcome)
     if final:
         journal.commit(_final_change(row, new, outcome))
         return
     unchanged = new == row.state and (outcome.status or "") == (row.doku_status or "")
-    journal.commit(RowChange(
-        run_id=row.run_id, row_number=row.row_number, new_state=new, event="status-check",
-        outcome=str(outcome.klass), http_status=outcome.http_status, doku_status=outcome.status,
-        doku_ids=dict(outcome.ids) or None, message=outcome.message, seen=True,
-        record_event=not unchanged, code=outcome.code))
+    journal.commit(
+        RowChange(
+            run_id=row.run_id,
+            row_number=row.row_number,
+            new_state=new,
+            event="status-check",
+            outcome=str(outcome.klass),
+            http_status=outcome.http_status,
+            doku_status=outcome.status,
+            doku_ids=dict(outcome.ids) or None,
+            message=outcome.message,
+            seen=True,
+            record_event=not unchanged,
+            code=outcome.code,
+        )
+    )
 
 
 def _final_change(row: RowRecord, new: str, outcome: Outcome) -> RowChange:
@@ -113,37 +144,60 @@ def _final_change(row: RowRecord, new: str, outcome: Outcome) -> RowChange:
     they were), or changed after completion (an audited transition, docs/safety.md §5)."""
     if new == row.state:
         return RowChange(
-            run_id=row.run_id, row_number=row.row_number, new_state=new,
-            event="status-check", reason=RECHECKED_FINAL, seen=True,
-            doku_status=outcome.status, record_event=False, code=row.code)
+            run_id=row.run_id,
+            row_number=row.row_number,
+            new_state=new,
+            event="status-check",
+            reason=RECHECKED_FINAL,
+            seen=True,
+            doku_status=outcome.status,
+            record_event=False,
+            code=row.code,
+        )
     return RowChange(
-        run_id=row.run_id, row_number=row.row_number, new_state=new,
-        event=STATUS_CHANGED_AFTER_COMPLETION, reason=CHANGED_AFTER_COMPLETION,
-        outcome=str(outcome.klass), http_status=outcome.http_status,
-        doku_status=outcome.status, doku_ids=dict(outcome.ids) or None, seen=True,
+        run_id=row.run_id,
+        row_number=row.row_number,
+        new_state=new,
+        event=STATUS_CHANGED_AFTER_COMPLETION,
+        reason=CHANGED_AFTER_COMPLETION,
+        outcome=str(outcome.klass),
+        http_status=outcome.http_status,
+        doku_status=outcome.status,
+        doku_ids=dict(outcome.ids) or None,
+        seen=True,
         code=CHANGED_AFTER_COMPLETION,
         message=f"changed after completion: DOKU now says {new}, the journal had "
-                f"{row.state} ({outcome.message})")
+        f"{row.state} ({outcome.message})",
+    )
 
 
 def is_settled(rows: list[RowRecord]) -> bool:
     """No row still moving: every row terminal (or never sendable)."""
-    return all(r.state not in OPEN and r.state not in PROGRESS
-               for r in rows)
+    return all(r.state not in OPEN and r.state not in PROGRESS for r in rows)
 
 
-def poll(ledger: Journal, client: DokuClient, run_id: str, *, watch: bool, until_final: bool,
-         timeout: float, interval: float, recheck_final: bool, stop: threading.Event,
-         polled: Callable[[list[RowRecord]], None], wait: Sleep | None = None,
-         clock: Callable[[], float] = time.monotonic) -> RunResult:
+def poll(
+    ledger: Journal,
+    client: DokuClient,
+    run_id: str,
+    *,
+    watch: bool,
+    until_final: bool,
+    timeout: float,
+    interval: float,
+    recheck_final: bool,
+    stop: threading.Event,
+    polled: Callable[[list[RowRecord]], None],
+    wait: Sleep | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> RunResult:
     """Refresh once, or (``watch`` / ``until_final``) again every ``interval`` seconds until
     every row is settled, ``stop`` is set or (``until_final``) ``timeout`` seconds passed.
     Final rows are re-checked once, on the first refresh. ``polled`` sees the rows between
     refreshes; ``wait`` defaults to ``stop.wait`` (wakes at once on Ctrl-C)."""
     deadline = clock() + timeout
     while True:
-        outcome = refresh_statuses(ledger, client, run_id, stop=stop,
-                                   recheck_final=recheck_final)
+        outcome = refresh_statuses(ledger, client, run_id, stop=stop, recheck_final=recheck_final)
         recheck_final = False  # final rows once; later polls follow the open ones
         outcome.settled = is_settled(outcome.rows)
         if outcome.settled or stop.is_set() or not (watch or until_final):

@@ -86,9 +86,12 @@ class RunOptions:
         """What the run keeps in the journal: resume/status use ``base_url`` (the run's own
         DOKU), the workbook path policy uses ``report_dir`` / ``report_path``."""
         stored: dict[str, Any] = {
-            "concurrency": self.sending.concurrency, "rate": self.sending.rate,
-            "sheet": self.sheet, "mapping": dict(self.mapping),
-            "amount_format": self.amount_format, "base_url": settings.base_url,
+            "concurrency": self.sending.concurrency,
+            "rate": self.sending.rate,
+            "sheet": self.sheet,
+            "mapping": dict(self.mapping),
+            "amount_format": self.amount_format,
+            "base_url": settings.base_url,
             "allow_repeat": self.allow_repeat,
             "payout_link_signature": settings.payout_link_signature,
             "report_dir": str(self.report_dir.resolve()),

@@ -44,8 +44,9 @@ def month_workbook_path(month: str, override: str | Path | None = None) -> Path:
     return Path(override) if override else REPORTS / f"{month}-reconciliation.xlsx"
 
 
-def write_workbook(ledger: Journal, run_id: str, path: str | Path | None = None, *,
-                   now: datetime | None = None) -> Path:
+def write_workbook(
+    ledger: Journal, run_id: str, path: str | Path | None = None, *, now: datetime | None = None
+) -> Path:
     """Write the reconciliation workbook of one run from the journal, at
     :func:`workbook_path` (atomic: docs/safety.md invariant 7)."""
     from batchpay.workbook.reconciliation import write_run_report
@@ -53,8 +54,9 @@ def write_workbook(ledger: Journal, run_id: str, path: str | Path | None = None,
     return write_run_report(ledger, run_id, workbook_path(ledger.run(run_id), path), now=now)
 
 
-def write_month_workbook(ledger: Journal, month: str, path: str | Path | None = None, *,
-                         now: datetime | None = None) -> Path:
+def write_month_workbook(
+    ledger: Journal, month: str, path: str | Path | None = None, *, now: datetime | None = None
+) -> Path:
     """Write the reconciliation workbook of every run of ``month`` (YYYY-MM)."""
     from batchpay.workbook.reconciliation import write_month_report
 

@@ -46,33 +46,45 @@ class Plan:
 def plan(result: ValidationResult, *, env: str) -> Plan:
     """The rows to send, with their exact bodies, from a validation result without errors."""
     if not result.ok:
-        raise RunError("the sheet has errors; fix them before planning a run",
-                       hint="run `batchpay validate` to see them")
+        raise RunError(
+            "the sheet has errors; fix them before planning a run",
+            hint="run `batchpay validate` to see them",
+        )
     table = result.table
     kind = table.kind
     headers = {name: header for name, header in table.field_headers.items()}
-    input_columns = [c for c in table.frame.columns
-                     if c in headers or c in table.extra_columns]
+    input_columns = [c for c in table.frame.columns if c in headers or c in table.extra_columns]
     rows = PlannedRows(
         kind,
         [int(str(r)) for r in result.normalised.index.tolist()],
         [(headers.get(str(c), str(c)), table.frame[c]) for c in input_columns],
-        [(name, result.normalised[name]) for name in kind.field_names
-         if name in result.normalised.columns],
+        [
+            (name, result.normalised[name])
+            for name in kind.field_names
+            if name in result.normalised.columns
+        ],
         result.normalised["amount_minor"].tolist()
-        if kind.amount_field and "amount_minor" in result.normalised.columns else None,
+        if kind.amount_field and "amount_minor" in result.normalised.columns
+        else None,
     )
     totals: dict[str, int] = defaultdict(int)
     by_source: dict[str, int] = defaultdict(int)
-    for currency, source, amount_minor in zip(rows.currencies, rows.sources, rows.amounts,
-                                              strict=True):
+    for currency, source, amount_minor in zip(
+        rows.currencies, rows.sources, rows.amounts, strict=True
+    ):
         if amount_minor is not None:
             totals[currency] += amount_minor
             if source:
                 by_source[source] += amount_minor
-    return Plan(kind=kind, env=env, input_path=Path(table.source.path),
-                input_sha256=table.source.sha256, rows=rows, totals=dict(totals),
-                by_source=dict(by_source))
+    return Plan(
+        kind=kind,
+        env=env,
+        input_path=Path(table.source.path),
+        input_sha256=table.source.sha256,
+        rows=rows,
+        totals=dict(totals),
+        by_source=dict(by_source),
+    )
 
 
 class PlannedRows(Sequence[NewRow]):
@@ -87,10 +99,14 @@ class PlannedRows(Sequence[NewRow]):
 
     _CHUNK = 4096
 
-    def __init__(self, kind: Kind, row_numbers: list[int],
-                 input_columns: list[tuple[str, pd.Series]],
-                 normalised_columns: list[tuple[str, pd.Series]],
-                 amounts: list[int] | None) -> None:
+    def __init__(
+        self,
+        kind: Kind,
+        row_numbers: list[int],
+        input_columns: list[tuple[str, pd.Series]],
+        normalised_columns: list[tuple[str, pd.Series]],
+        amounts: list[int] | None,
+    ) -> None:
         self.kind = kind
         self.row_numbers = row_numbers
         self._input_columns = input_columns
@@ -100,17 +116,23 @@ class PlannedRows(Sequence[NewRow]):
         self.currencies: list[str] = []
         self.sources: list[str | None] = []
         self.bodies: list[bytes] = []
-        self.amounts: list[int | None] = ([int(a) for a in amounts] if amounts is not None
-                                          else [None] * n)
+        self.amounts: list[int | None] = (
+            [int(a) for a in amounts] if amounts is not None else [None] * n
+        )
         source_field = kind.source_field
         for start in range(0, n, self._CHUNK):
-            for i, normalised in enumerate(self._normalised(start, min(n, start + self._CHUNK)),
-                                           start):
-                self.references.append(normalised[kind.reference_field] if kind.reference_field
-                                       else str(row_numbers[i]))
+            for i, normalised in enumerate(
+                self._normalised(start, min(n, start + self._CHUNK)), start
+            ):
+                self.references.append(
+                    normalised[kind.reference_field]
+                    if kind.reference_field
+                    else str(row_numbers[i])
+                )
                 self.currencies.append((normalised.get("currency") or "IDR").upper())
-                self.sources.append((normalised.get(source_field) or None) if source_field
-                                    else None)
+                self.sources.append(
+                    (normalised.get(source_field) or None) if source_field else None
+                )
                 self.bodies.append(build_body(kind, normalised))
 
     def _normalised(self, start: int, stop: int) -> list[dict[str, str]]:
@@ -135,12 +157,22 @@ class PlannedRows(Sequence[NewRow]):
 
     def _chunk(self, start: int, stop: int) -> list[NewRow]:
         return [
-            NewRow(row_number=self.row_numbers[i], reference=self.references[i],
-                   amount_minor=self.amounts[i], currency=self.currencies[i],
-                   source_account=self.sources[i], input=inp, normalised=norm,
-                   body=self.bodies[i])
-            for i, inp, norm in zip(range(start, stop), self._inputs(start, stop),
-                                    self._normalised(start, stop), strict=True)
+            NewRow(
+                row_number=self.row_numbers[i],
+                reference=self.references[i],
+                amount_minor=self.amounts[i],
+                currency=self.currencies[i],
+                source_account=self.sources[i],
+                input=inp,
+                normalised=norm,
+                body=self.bodies[i],
+            )
+            for i, inp, norm in zip(
+                range(start, stop),
+                self._inputs(start, stop),
+                self._normalised(start, stop),
+                strict=True,
+            )
         ]
 
     def __len__(self) -> int:

@@ -48,13 +48,16 @@ def plan_retry(ledger: Journal, run_id: str) -> RetryPlan:
     ``skipped`` with the reason (:func:`batchpay.reconcile.why_not_retryable`)."""
     parent = ledger.run(run_id)
     if parent.dry_run:
-        raise RunError(f"run {run_id} is a dry run; there is nothing to retry",
-                       hint="start a real run with `batchpay run`")
+        raise RunError(
+            f"run {run_id} is a dry run; there is nothing to retry",
+            hint="start a real run with `batchpay run`",
+        )
     children = ledger.children(run_id)
     if children:
         raise RunError(
             f"run {run_id} was already retried by run {children[-1].run_id}",
-            hint=f"retry that run instead: `batchpay retry-failed {children[-1].run_id}`")
+            hint=f"retry that run instead: `batchpay retry-failed {children[-1].run_id}`",
+        )
     kind = KINDS[parent.kind]
     rows: list[NewRow] = []
     skipped: list[tuple[RowRecord, str]] = []
@@ -69,9 +72,15 @@ def plan_retry(ledger: Journal, run_id: str) -> RetryPlan:
             continue
         rows.append(new)
         previous[row.row_number] = row
-    the_plan = Plan(kind=kind, env=parent.env, input_path=Path(parent.input_path),
-                    input_sha256=parent.input_sha256, rows=rows, totals=_totals(rows),
-                    by_source=_by_source(rows))
+    the_plan = Plan(
+        kind=kind,
+        env=parent.env,
+        input_path=Path(parent.input_path),
+        input_sha256=parent.input_sha256,
+        rows=rows,
+        totals=_totals(rows),
+        by_source=_by_source(rows),
+    )
     return RetryPlan(parent=parent, plan=the_plan, skipped=skipped, previous=previous)
 
 
@@ -82,13 +91,22 @@ def _retried_row(kind: Kind, row: RowRecord) -> NewRow | str:
     attempt = row.attempt + 1
     reference = product_of(kind).retry_reference(row.reference, row.attempt, attempt)
     if limit is not None and len(reference) > limit:
-        return (f"the retry reference {reference!r} would be longer than {limit} characters; "
-                "pay this row from a new sheet with a new reference")
+        return (
+            f"the retry reference {reference!r} would be longer than {limit} characters; "
+            "pay this row from a new sheet with a new reference"
+        )
     normalised = {**row.normalised, ref_field: reference} if ref_field else row.normalised
     return NewRow(
-        row_number=row.row_number, reference=reference, amount_minor=row.amount_minor,
-        currency=row.currency, source_account=row.source_account, input=row.input,
-        normalised=normalised, body=build_body(kind, normalised), attempt=attempt)
+        row_number=row.row_number,
+        reference=reference,
+        amount_minor=row.amount_minor,
+        currency=row.currency,
+        source_account=row.source_account,
+        input=row.input,
+        normalised=normalised,
+        body=build_body(kind, normalised),
+        attempt=attempt,
+    )
 
 
 def _totals(rows: list[NewRow]) -> dict[str, int]:
@@ -103,8 +121,7 @@ def _by_source(rows: list[NewRow]) -> dict[str, int]:
     by_source: dict[str, int] = {}
     for row in rows:
         if row.amount_minor is not None and row.source_account:
-            by_source[row.source_account] = (by_source.get(row.source_account, 0)
-                                             + row.amount_minor)
+            by_source[row.source_account] = by_source.get(row.source_account, 0) + row.amount_minor
     return by_source
 
 
@@ -137,8 +154,13 @@ def create_retry_run(ledger: Journal, retry: RetryPlan) -> RunRecord:
         settings = {k: v for k, v in parent.settings.items() if k != "report_path"}
         if parent.settings.get("report_path"):
             settings["report_dir"] = str(Path(parent.settings["report_path"]).parent)
-        return create_run(ledger, retry.plan, settings=settings, parent_run_id=parent.run_id,
-                          exclude_run_ids=chain)
+        return create_run(
+            ledger,
+            retry.plan,
+            settings=settings,
+            parent_run_id=parent.run_id,
+            exclude_run_ids=chain,
+        )
 
 
 def _chain(ledger: Journal, run: RunRecord) -> tuple[str, ...]:
@@ -150,10 +172,18 @@ def _chain(ledger: Journal, run: RunRecord) -> tuple[str, ...]:
     return tuple(ids)
 
 
-def retry_failed(ledger: Journal, client: DokuClient, retry: RetryPlan, *,
-                 options: EngineOptions | None = None, progress: RowProgress | None = None,
-                 stop: threading.Event | None = None, sleep: Sleep | None = None) -> RunResult:
+def retry_failed(
+    ledger: Journal,
+    client: DokuClient,
+    retry: RetryPlan,
+    *,
+    options: EngineOptions | None = None,
+    progress: RowProgress | None = None,
+    stop: threading.Event | None = None,
+    sleep: Sleep | None = None,
+) -> RunResult:
     """Create the linked retry run and execute it."""
     run = create_retry_run(ledger, retry)
-    return execute(ledger, client, run.run_id, options=options, progress=progress, stop=stop,
-                   sleep=sleep)
+    return execute(
+        ledger, client, run.run_id, options=options, progress=progress, stop=stop, sleep=sleep
+    )

@@ -23,21 +23,21 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from batchpay.config import load_settings
 from batchpay.doku import open_gateway
 from batchpay.errors import InsufficientBalance, RunError, UsageError
 from batchpay.journal import Journal, Repeat, RepeatedReferences, RowRecord, RunRecord
 from batchpay.runs.checks import (
-    check_expected_total,
     check_input,
-    check_row_count,
     find_repeats,
     preflight_balances,
 )
+from batchpay.runs.confirm import Confirm as Confirm
+from batchpay.runs.confirm import Question as Question
+from batchpay.runs.confirm import confirm_plan as confirm_plan
 from batchpay.runs.engine import Sleep
 from batchpay.runs.environment import open_journal_for, settings_for_run
 from batchpay.runs.execute import RunResult, create_run, execute
@@ -54,20 +54,8 @@ from batchpay.validate import validate_file
 
 if TYPE_CHECKING:
     from batchpay.config import Settings
+    from batchpay.doku.client import DokuClient
     from batchpay.validate import ValidationResult
-
-
-class Question(StrEnum):
-    """What ``confirm`` is asked. ROWS: the row count (answer an int); TOTAL: the total
-    amount (answer text); PROCEED: go ahead outside production (answer a bool; a surface
-    that declines raises its own abort)."""
-
-    ROWS = "PRODUCTION: type the number of rows to pay"
-    TOTAL = "PRODUCTION: type the total amount to pay"
-    PROCEED = "proceed"
-
-
-Confirm = Callable[[Plan, Question], Any]
 
 
 @dataclass
@@ -103,9 +91,13 @@ def prepare(sheet: Path, options: RunOptions) -> Prepared:
     RunError for a sheet without rows; an invalid sheet is a value (``valid`` False)."""
     t = options.target
     settings = load_settings(env=t.env, base_url=t.base_url, dotenv_path=t.env_file)
-    validation = validate_file(sheet, kind=options.kind, sheet=options.sheet,
-                               mapping=dict(options.mapping) or None,
-                               amount_format=options.amount_format)
+    validation = validate_file(
+        sheet,
+        kind=options.kind,
+        sheet=options.sheet,
+        mapping=dict(options.mapping) or None,
+        amount_format=options.amount_format,
+    )
     if not validation.ok:
         return Prepared(options, settings, validation, None)
     the_plan = plan(validation, env=settings.env)
@@ -118,23 +110,6 @@ def prepare(sheet: Path, options: RunOptions) -> Prepared:
     return Prepared(options, settings, validation, the_plan, journal, tuple(repeats))
 
 
-def confirm_plan(the_plan: Plan, *, env: str, yes: bool, expect_total: str | None,
-                 confirm: Confirm) -> None:
-    """--expect-total is checked everywhere; production also needs the operator to type the
-    row count and total (``confirm``), or ``yes`` together with a matching ``expect_total``."""
-    if expect_total is not None:
-        check_expected_total(the_plan, expect_total)
-    if env != "production":
-        return
-    if yes:
-        if expect_total is None:
-            raise UsageError("--yes in production needs --expect-total AMOUNT",
-                             hint="pass the batch total you expect, e.g. --expect-total 152500000")
-        return
-    check_row_count(the_plan, confirm(the_plan, Question.ROWS))
-    check_expected_total(the_plan, confirm(the_plan, Question.TOTAL))
-
-
 def _repeat_notes(prepared: Prepared, progress: Progress) -> None:
     repeats = list(prepared.repeats)
     if repeats and prepared.options.dry_run and not prepared.options.allow_repeat:
@@ -144,30 +119,51 @@ def _repeat_notes(prepared: Prepared, progress: Progress) -> None:
             progress.note(line.strip(), warning=True)
         progress.note(f"a real run would refuse them: {refused.hint}", warning=True)
     elif repeats:
-        progress.note(f"--allow-repeat: {len(repeats)} reference(s) already used in earlier "
-                      "runs will be sent again", warning=True)
+        progress.note(
+            f"--allow-repeat: {len(repeats)} reference(s) already used in earlier "
+            "runs will be sent again",
+            warning=True,
+        )
 
 
-def start(prepared: Prepared, *, confirm: Confirm, progress: Progress,
-          stop: threading.Event | None = None, sleep: Sleep | None = None) -> RunResult:
+def start(
+    prepared: Prepared,
+    *,
+    confirm: Confirm,
+    progress: Progress,
+    stop: threading.Event | None = None,
+    sleep: Sleep | None = None,
+) -> RunResult:
     """Confirm, check balances, journal the run and send it (or, for a dry run, sign every
     request and send nothing); then write its workbook."""
-    o, settings, journal, the_plan = (prepared.options, prepared.settings, prepared.journal,
-                                      prepared.plan)
+    o, settings, journal, the_plan = (
+        prepared.options,
+        prepared.settings,
+        prepared.journal,
+        prepared.plan,
+    )
     if the_plan is None or journal is None:
-        raise RunError("the sheet has errors; fix them before planning a run",
-                       hint="run `batchpay validate` to see them")
+        raise RunError(
+            "the sheet has errors; fix them before planning a run",
+            hint="run `batchpay validate` to see them",
+        )
     progress.planned(the_plan)
     _repeat_notes(prepared, progress)
-    confirm_plan(the_plan, env=settings.env, yes=o.yes, expect_total=o.expect_total,
-                 confirm=confirm)
+    confirm_plan(
+        the_plan, env=settings.env, yes=o.yes, expect_total=o.expect_total, confirm=confirm
+    )
     with open_gateway(settings) as gateway:
         if the_plan.by_source:
             shortfalls = preflight_balances(gateway.client, the_plan)
             if shortfalls:
                 raise InsufficientBalance(shortfalls)
-        record = create_run(journal, the_plan, settings=o.stored_settings(settings),
-                            dry_run=o.dry_run, allow_repeat=o.allow_repeat)
+        record = create_run(
+            journal,
+            the_plan,
+            settings=o.stored_settings(settings),
+            dry_run=o.dry_run,
+            allow_repeat=o.allow_repeat,
+        )
         progress.note(f"Run {record.run_id} journaled in {journal.location}")
         progress.created(record)
         # Every row is in the journal now; the sheet and the plan are not needed again, and
@@ -175,21 +171,48 @@ def start(prepared: Prepared, *, confirm: Confirm, progress: Progress,
         count = the_plan.count
         prepared.plan = prepared.validation = None
         del the_plan
-        if o.dry_run:
-            with journal.lock(record.run_id):
-                sign_only(journal, record.run_id, settings)
-            result = RunResult(run=journal.run(record.run_id), rows=journal.rows(record.run_id))
-        else:
-            progress.sending(record, total=count, desc="Sending")
-            result = execute(journal, gateway.client, record.run_id,
-                                          options=o.sending.engine(), progress=progress,
-                                          stop=stop, sleep=sleep)
-            progress.sent()
+        result = _send_new_run(prepared, record, count, gateway.client, progress, stop, sleep)
     return with_workbook(journal, result, None)
 
 
-def resume(run_id: str, options: ResumeOptions, *, progress: Progress,
-           stop: threading.Event | None = None, sleep: Sleep | None = None) -> RunResult:
+def _send_new_run(
+    prepared: Prepared,
+    record: RunRecord,
+    count: int,
+    client: DokuClient,
+    progress: Progress,
+    stop: threading.Event | None,
+    sleep: Sleep | None,
+) -> RunResult:
+    """Send a just-journaled run (or, for a dry run, sign every request and send nothing)."""
+    o, settings, journal = prepared.options, prepared.settings, prepared.journal
+    assert journal is not None
+    if o.dry_run:
+        with journal.lock(record.run_id):
+            sign_only(journal, record.run_id, settings)
+        return RunResult(run=journal.run(record.run_id), rows=journal.rows(record.run_id))
+    progress.sending(record, total=count, desc="Sending")
+    result = execute(
+        journal,
+        client,
+        record.run_id,
+        options=o.sending.engine(),
+        progress=progress,
+        stop=stop,
+        sleep=sleep,
+    )
+    progress.sent()
+    return result
+
+
+def resume(
+    run_id: str,
+    options: ResumeOptions,
+    *,
+    progress: Progress,
+    stop: threading.Event | None = None,
+    sleep: Sleep | None = None,
+) -> RunResult:
     """Continue ``run_id`` in its own environment: refuse a changed input file, resolve
     SENDING/UNKNOWN rows, send PLANNED ones. A finished (or dry) run sends nothing."""
     settings, journal, run = settings_for_run(run_id, options.target, progress.note)
@@ -197,36 +220,55 @@ def resume(run_id: str, options: ResumeOptions, *, progress: Progress,
     todo = len(journal.rows(run_id, states=OPEN))
     if todo == 0 or run.dry_run:
         check_input(run, options.input_path)
-        progress.note(f"Run {run_id} has nothing left to send." if not run.dry_run
-                      else f"Run {run_id} is a dry run; nothing of it is ever sent.")
+        progress.note(
+            f"Run {run_id} has nothing left to send."
+            if not run.dry_run
+            else f"Run {run_id} is a dry run; nothing of it is ever sent."
+        )
         result = RunResult(run=run, rows=journal.rows(run_id))
         return with_workbook(journal, result, options.sending.report_path)
     with open_gateway(settings) as gateway:
         progress.sending(run, total=todo, desc="Resuming")
-        result = resume_locked(journal, gateway.client, run_id,
-                                     input_path=options.input_path,
-                                     options=options.sending.engine(), progress=progress,
-                                     stop=stop, sleep=sleep)
+        result = resume_locked(
+            journal,
+            gateway.client,
+            run_id,
+            input_path=options.input_path,
+            options=options.sending.engine(),
+            progress=progress,
+            stop=stop,
+            sleep=sleep,
+        )
         progress.sent()
     return with_workbook(journal, result, options.sending.report_path)
 
 
-def retry_failed(run_id: str, options: RetryOptions, *, confirm: Confirm, progress: Progress,
-                 stop: threading.Event | None = None, sleep: Sleep | None = None
-                 ) -> RetryOutcome:
+def retry_failed(
+    run_id: str,
+    options: RetryOptions,
+    *,
+    confirm: Confirm,
+    progress: Progress,
+    stop: threading.Event | None = None,
+    sleep: Sleep | None = None,
+) -> RetryOutcome:
     """Plan the retry of ``run_id``'s failed rows (new Request-Ids, attempt + 1), confirm it,
     check balances, journal the linked run and send it. Rows that cannot be retried are
     reported as warnings; with nothing to retry, nothing is journaled (``result`` None)."""
     settings, journal, _run = settings_for_run(run_id, options.target, progress.note)
     retry = plan_retry(journal, run_id)
     for row, why in retry.skipped:
-        progress.note(f"row {row.row_number} ({row.reference}) is not retried: {why}",
-                      warning=True)
+        progress.note(f"row {row.row_number} ({row.reference}) is not retried: {why}", warning=True)
     if not retry.plan.rows:
         return RetryOutcome(retry, None)
     progress.planned(retry.plan, previous=retry.previous)
-    confirm_plan(retry.plan, env=settings.env, yes=options.yes,
-                 expect_total=options.expect_total, confirm=confirm)
+    confirm_plan(
+        retry.plan,
+        env=settings.env,
+        yes=options.yes,
+        expect_total=options.expect_total,
+        confirm=confirm,
+    )
     if settings.env != "production" and not options.yes:
         confirm(retry.plan, Question.PROCEED)
     with open_gateway(settings) as gateway:
@@ -238,16 +280,28 @@ def retry_failed(run_id: str, options: RetryOptions, *, confirm: Confirm, progre
         progress.note(f"Retry run {child.run_id} (of {run_id}) journaled")
         progress.created(child)
         progress.sending(child, total=retry.plan.count, desc="Retrying")
-        result = execute(journal, gateway.client, child.run_id,
-                                      options=options.sending.engine(), progress=progress,
-                                      stop=stop, sleep=sleep)
+        result = execute(
+            journal,
+            gateway.client,
+            child.run_id,
+            options=options.sending.engine(),
+            progress=progress,
+            stop=stop,
+            sleep=sleep,
+        )
         progress.sent()
     return RetryOutcome(retry, with_workbook(journal, result, options.sending.report_path))
 
 
-def follow(run_id: str, options: FollowOptions, *, progress: Progress,
-           stop: threading.Event | None = None, wait: Sleep | None = None,
-           clock: Callable[[], float] = time.monotonic) -> RunResult:
+def follow(
+    run_id: str,
+    options: FollowOptions,
+    *,
+    progress: Progress,
+    stop: threading.Event | None = None,
+    wait: Sleep | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> RunResult:
     """Refresh the Payout Link statuses of ``run_id`` from DOKU (only look-ups, never a
     payment), polling with ``watch`` / ``until_final``; ``result.settled`` says whether
     every row is settled. Then write its workbook."""
@@ -255,10 +309,20 @@ def follow(run_id: str, options: FollowOptions, *, progress: Progress,
     stop = stop or threading.Event()
     with open_gateway(settings) as gateway:
         progress.sending(run, total=0, desc="Following")
-        result = poll(journal, gateway.client, run_id, watch=options.watch,
-                      until_final=options.until_final, timeout=options.timeout,
-                      interval=options.interval, recheck_final=options.recheck_final,
-                      stop=stop, polled=progress.polled, wait=wait, clock=clock)
+        result = poll(
+            journal,
+            gateway.client,
+            run_id,
+            watch=options.watch,
+            until_final=options.until_final,
+            timeout=options.timeout,
+            interval=options.interval,
+            recheck_final=options.recheck_final,
+            stop=stop,
+            polled=progress.polled,
+            wait=wait,
+            clock=clock,
+        )
         progress.sent()
     return with_workbook(journal, result, options.report_path)
 
@@ -274,15 +338,21 @@ def with_workbook(journal: Journal, result: RunResult, path: Path | None) -> Run
     return result
 
 
-def report(target: Target, *, run_id: str | None = None, month: str | None = None,
-           output: Path | None = None) -> Path:
+def report(
+    target: Target,
+    *,
+    run_id: str | None = None,
+    month: str | None = None,
+    output: Path | None = None,
+) -> Path:
     """Write the reconciliation workbook of one run (its own file, :mod:`batchpay.runs.
     paths`) or of every run of ``month``. Read-only: works on a read-only journal; a
     missing or empty one is JournalMissing (exit 4), and nothing is created."""
     if (run_id is None) == (month is None):
-        raise UsageError("give a RUN_ID or --month YYYY-MM (one of them)",
-                         hint="e.g. `batchpay report 20261101-0900-ab12` or "
-                              "`batchpay report --month 2026-11`")
+        raise UsageError(
+            "give a RUN_ID or --month YYYY-MM (one of them)",
+            hint="e.g. `batchpay report 20261101-0900-ab12` or `batchpay report --month 2026-11`",
+        )
     settings = load_settings(dotenv_path=target.env_file, require_credentials=False)
     journal = open_journal_for(settings, read_only=True)
     if month is not None:
@@ -290,11 +360,13 @@ def report(target: Target, *, run_id: str | None = None, month: str | None = Non
     return write_workbook(journal, str(run_id), output)
 
 
-def list_runs(target: Target, *, month: str | None = None, limit: int = 30
-              ) -> list[tuple[RunRecord, list[RowRecord]]]:
+def list_runs(
+    target: Target, *, month: str | None = None, limit: int = 30
+) -> list[tuple[RunRecord, list[RowRecord]]]:
     """Runs (newest first, at most ``limit``; or every run of ``month``) with their rows."""
-    settings = load_settings(base_url=target.base_url, dotenv_path=target.env_file,
-                             require_credentials=False)
+    settings = load_settings(
+        base_url=target.base_url, dotenv_path=target.env_file, require_credentials=False
+    )
     journal = open_journal_for(settings, read_only=True)
     records = journal.runs_for_month(month) if month else journal.runs(limit=limit)
     return [(run, journal.rows(run.run_id)) for run in records]

@@ -93,8 +93,9 @@ def settle(engine: Engine, row: RowRecord) -> str:
             # state (PLANNED, UNKNOWN, or SENDING from a crash) for `resume`.
             return r.state
         if r.sends >= engine.opts.max_sends:
-            return _mark_unknown(engine, row, r.state, None, "still unresolved; run "
-                                 "`batchpay resume` to try again")
+            return _mark_unknown(
+                engine, row, r.state, None, "still unresolved; run `batchpay resume` to try again"
+            )
         outcome = _send(engine, r)
         done = _answered(engine, r, outcome)
         if done is None:
@@ -109,17 +110,25 @@ def _look_up_first(engine: Engine, r: _Row) -> str | None:
     if found is True and outcome is not None:
         if r.sticky == DUPLICATE_REFERENCE:
             return _adopt(engine, r.row, outcome)
-        return engine.commit(r.row, engine.accepted_state(outcome), "status-check",
-                             outcome=outcome, seen=True)
+        return engine.commit(
+            r.row, engine.accepted_state(outcome), "status-check", outcome=outcome, seen=True
+        )
     if found is False:
         # Unclear (status check failed or did not match): the row stays UNKNOWN, never
         # re-sent blind.
-        return _mark_unknown(engine, r.row, r.state, outcome, "status check unanswered",
-                             code=r.sticky)
+        return _mark_unknown(
+            engine, r.row, r.state, outcome, "status check unanswered", code=r.sticky
+        )
     if r.look_up_only:
         return _mark_unknown(
-            engine, r.row, r.state, outcome, f"{r.sticky}: DOKU's status look-up does not "
-            "find the reference; not re-sent — check DOKU's back office", code=r.sticky)
+            engine,
+            r.row,
+            r.state,
+            outcome,
+            f"{r.sticky}: DOKU's status look-up does not "
+            "find the reference; not re-sent — check DOKU's back office",
+            code=r.sticky,
+        )
     return None
 
 
@@ -130,21 +139,28 @@ def _send(engine: Engine, r: _Row) -> Outcome:
         engine.bucket.acquire()
     # docs/safety.md: SENDING (with the stored Request-Id and bytes) is committed before
     # the socket write; commit() returns only once it is durable.
-    r.state = engine.commit(row, State.SENDING, "send", count_send=True,
-                            message=f"sending (send {row.sends + r.sends + 1})")
+    r.state = engine.commit(
+        row,
+        State.SENDING,
+        "send",
+        count_send=True,
+        message=f"sending (send {row.sends + r.sends + 1})",
+    )
     r.sends += 1
     engine.count_send()
     # An answer counts only if it is about what we sent (docs/safety.md).
-    return check_answer(engine.kind, row.body, engine.client.send(
-        engine.kind, row.request_id, row.body))
+    return check_answer(
+        engine.kind, row.body, engine.client.send(engine.kind, row.request_id, row.body)
+    )
 
 
 def _answered(engine: Engine, r: _Row, outcome: Outcome) -> str | None:
     """DOKU answered (accepted, duplicate, mismatch, rejected): the row's state, or None."""
     row, product = r.row, engine.product
     if outcome.klass == OutcomeClass.ACCEPTED:
-        return engine.commit(row, engine.accepted_state(outcome), "outcome",
-                             outcome=outcome, seen=True, wait=False)
+        return engine.commit(
+            row, engine.accepted_state(outcome), "outcome", outcome=outcome, seen=True, wait=False
+        )
     if outcome.reference_exists:
         return _reference_exists(engine, row, outcome)
     if outcome.code == ANSWER_MISMATCH and product.status_lookup is None:
@@ -165,9 +181,14 @@ def _answered(engine: Engine, r: _Row, outcome: Outcome) -> str | None:
         # within a day) — not proof of non-execution. (A Sub Account invoice
         # number is unique for ever: a re-send after an executed first send is
         # answered by a 409 replay or DUPLICATE_REFERENCE, both handled above.)
-        return engine.commit(row, State.UNKNOWN, "outcome", outcome=outcome,
-                             message="DOKU rejected the re-send, but the first "
-                                     f"send may have executed: {outcome.message}")
+        return engine.commit(
+            row,
+            State.UNKNOWN,
+            "outcome",
+            outcome=outcome,
+            message="DOKU rejected the re-send, but the first "
+            f"send may have executed: {outcome.message}",
+        )
     return engine.commit(row, State.REJECTED, "outcome", outcome=outcome, seen=True, wait=False)
 
 
@@ -208,25 +229,44 @@ def _reference_exists(engine: Engine, row: RowRecord, outcome: Outcome) -> str:
     sent); a Sub Account row stays UNKNOWN for the operator."""
     if engine.product.status_lookup is None:
         return engine.commit(
-            row, State.UNKNOWN, "outcome", outcome=outcome,
+            row,
+            State.UNKNOWN,
+            "outcome",
+            outcome=outcome,
             message=f"DUPLICATE_REFERENCE: the invoice number {row.reference} already "
-                    "exists at DOKU — another run or journal may have paid it. Check "
-                    "DOKU's back office before doing anything; do not pay it again. "
-                    f"({outcome.message})")
+            "exists at DOKU — another run or journal may have paid it. Check "
+            "DOKU's back office before doing anything; do not pay it again. "
+            f"({outcome.message})",
+        )
     state = engine.commit(
-        row, State.UNKNOWN, "outcome", outcome=outcome,
+        row,
+        State.UNKNOWN,
+        "outcome",
+        outcome=outcome,
         message=f"DUPLICATE_REFERENCE: the reference {row.reference} already exists at "
-                f"DOKU; looking it up ({outcome.message})")
+        f"DOKU; looking it up ({outcome.message})",
+    )
     found, status = engine.look_up(row)
     if found is True and status is not None:
         return _adopt(engine, row, status)
     if found is None:
         return _mark_unknown(
-            engine, row, state, status, "DUPLICATE_REFERENCE, yet DOKU's status look-up does "
+            engine,
+            row,
+            state,
+            status,
+            "DUPLICATE_REFERENCE, yet DOKU's status look-up does "
             "not find the reference; not re-sent — check DOKU's back office",
-            code=DUPLICATE_REFERENCE)
-    return _mark_unknown(engine, row, state, status, "DUPLICATE_REFERENCE, and the status "
-                         "look-up gave no usable answer; not re-sent", code=DUPLICATE_REFERENCE)
+            code=DUPLICATE_REFERENCE,
+        )
+    return _mark_unknown(
+        engine,
+        row,
+        state,
+        status,
+        "DUPLICATE_REFERENCE, and the status look-up gave no usable answer; not re-sent",
+        code=DUPLICATE_REFERENCE,
+    )
 
 
 def _adopt(engine: Engine, row: RowRecord, status: Outcome) -> str:
@@ -235,14 +275,20 @@ def _adopt(engine: Engine, row: RowRecord, status: Outcome) -> str:
     link may belong to another run or journal, so a failed one is not retried from here
     (:mod:`batchpay.runs.retry`)."""
     new = engine.accepted_state(status)
-    return engine.commit(row, new, "status-check", outcome=status, seen=True,
-                         code=DUPLICATE_REFERENCE,
-                         message=f"DUPLICATE_REFERENCE: adopted the existing link's status "
-                                 f"{new} ({status.message})")
+    return engine.commit(
+        row,
+        new,
+        "status-check",
+        outcome=status,
+        seen=True,
+        code=DUPLICATE_REFERENCE,
+        message=f"DUPLICATE_REFERENCE: adopted the existing link's status {new} ({status.message})",
+    )
 
 
-def _not_executed(engine: Engine, row: RowRecord, outcome: Outcome, reason: str,
-                  may_exist: bool) -> str:
+def _not_executed(
+    engine: Engine, row: RowRecord, outcome: Outcome, reason: str, may_exist: bool
+) -> str:
     """DOKU proved *this* request was not executed (401, 429, connect failure). The row
     goes back to PLANNED — unless an earlier send of it may have executed, in which case
     it is UNKNOWN, because this answer says nothing about that earlier send."""
@@ -251,15 +297,26 @@ def _not_executed(engine: Engine, row: RowRecord, outcome: Outcome, reason: str,
     return engine.commit(row, State.PLANNED, "outcome", outcome=outcome, reason=reason)
 
 
-def _mark_unknown(engine: Engine, row: RowRecord, state: str, outcome: Outcome | None,
-                  message: str, *, code: str | None = None) -> str:
+def _mark_unknown(
+    engine: Engine,
+    row: RowRecord,
+    state: str,
+    outcome: Outcome | None,
+    message: str,
+    *,
+    code: str | None = None,
+) -> str:
     """Journal the row UNKNOWN (unless it already is and nothing new was learnt).
     ``code`` keeps a code that must stick (DUPLICATE_REFERENCE) over the look-up's."""
     if state == State.UNKNOWN and outcome is None:
         return state
     if outcome is not None and outcome.code == ANSWER_MISMATCH:
         code = ANSWER_MISMATCH
-    return engine.commit(row, State.UNKNOWN, "status-check" if outcome else "outcome",
-                         outcome=outcome, code=code,
-                         message=f"{message}: {outcome.message}" if outcome else message)
-
+    return engine.commit(
+        row,
+        State.UNKNOWN,
+        "status-check" if outcome else "outcome",
+        outcome=outcome,
+        code=code,
+        message=f"{message}: {outcome.message}" if outcome else message,
+    )

@@ -436,8 +436,9 @@ class _Handler(BaseHTTPRequestHandler):
             gw.state.idem[("payout-link", request_id)] = _Prior(digest, 200, answer)
         if case == "trickle":
             padded = honest[:-1] + b" " * 200 + honest[-1:]
-            return self._stream(200, (padded[i : i + 1] for i in range(len(padded))),
-                                len(padded), TRICKLE_STEP)
+            return self._stream(
+                200, (padded[i : i + 1] for i in range(len(padded))), len(padded), TRICKLE_STEP
+            )
         if case == "huge":
             return self._stream(200, _huge_chunks(honest), HUGE_BYTES + len(honest), 0.0)
         if case == "html":

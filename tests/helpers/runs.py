@@ -171,9 +171,7 @@ class Harness:
             stop=stop,
         )
 
-    def resume(
-        self, run_id: str, *, client: DokuClient | None = None, **kw: Any
-    ) -> runs.RunResult:
+    def resume(self, run_id: str, *, client: DokuClient | None = None, **kw: Any) -> runs.RunResult:
         return runs.resume(
             self.ledger, client or self.client, run_id, options=self.options(**kw), sleep=self.sleep
         )

@@ -47,8 +47,7 @@ def write_reconciliation(
     return write_workbook(path, reconcile(runs, rows, events, retries=retries), now)
 
 
-def write_workbook(path: str | os.PathLike[str], rec: Reconciliation,
-                   now: datetime | None) -> Path:
+def write_workbook(path: str | os.PathLike[str], rec: Reconciliation, now: datetime | None) -> Path:
     """Write ``rec`` (its tables are read twice: measured, then written) to ``path``."""
     generated = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     wb = Workbook(write_only=True)

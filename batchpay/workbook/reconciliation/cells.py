@@ -31,8 +31,9 @@ TWO_DECIMAL_FORMAT = "#,##0.00"
 # Excel keeps 15 significant digits and openpyxl writes numbers with "%.16g" through a float:
 # an amount of more minor units than this could lose a digit, so it is written as text.
 MAX_EXACT_MINOR = 10**15
-BIG_AMOUNT_NOTE = ("Written as text: this amount has more digits than Excel can hold "
-                   "exactly as a number (15).")
+BIG_AMOUNT_NOTE = (
+    "Written as text: this amount has more digits than Excel can hold exactly as a number (15)."
+)
 # openpyxl refuses these control characters in a cell; journal text (a DOKU message, a detail)
 # could carry one, so they are shown as U+FFFD instead of failing the whole report.
 ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")

@@ -18,8 +18,9 @@ from batchpay.workbook.reconciliation.book import write_reconciliation, write_wo
 class _ChunkReader(Protocol):
     """Chunked reads of one consistent journal state (:meth:`Journal.snapshot`)."""
 
-    def iter_rows(self, run_id: str, *, data: bool = True, body: bool = True,
-                  chunk: int = 5000) -> Iterator[RowRecord]: ...
+    def iter_rows(
+        self, run_id: str, *, data: bool = True, body: bool = True, chunk: int = 5000
+    ) -> Iterator[RowRecord]: ...
     def iter_events(self, run_id: str, *, chunk: int = 5000) -> Iterator[EventRecord]: ...
 
 
@@ -29,8 +30,9 @@ class JournalReader(Protocol):
     def run(self, run_id: str) -> RunRecord: ...
     def rows(self, run_id: str, *, data: bool = True) -> list[RowRecord]: ...
     def events(self, run_id: str) -> list[EventRecord]: ...
-    def iter_rows(self, run_id: str, *, data: bool = True, body: bool = True,
-                  chunk: int = 5000) -> Iterator[RowRecord]: ...
+    def iter_rows(
+        self, run_id: str, *, data: bool = True, body: bool = True, chunk: int = 5000
+    ) -> Iterator[RowRecord]: ...
     def iter_events(self, run_id: str, *, chunk: int = 5000) -> Iterator[EventRecord]: ...
     def snapshot(self) -> contextlib.AbstractContextManager[_ChunkReader]: ...
     def children(self, run_id: str) -> list[RunRecord]: ...
@@ -52,8 +54,13 @@ def _later_attempts(journal: JournalReader, run_id: str) -> list[RowRecord]:
     return found
 
 
-def write_run_report(journal: JournalReader, run_id: str, path: str | os.PathLike[str], *,
-                     now: datetime | None = None) -> Path:
+def write_run_report(
+    journal: JournalReader,
+    run_id: str,
+    path: str | os.PathLike[str],
+    *,
+    now: datetime | None = None,
+) -> Path:
     """The reconciliation workbook of one run, read from the journal, at ``path`` (the one
     path policy is :mod:`batchpay.runs.paths`). Failed rows already retried by a later run
     say so."""
@@ -73,15 +80,17 @@ def write_run_report(journal: JournalReader, run_id: str, path: str | os.PathLik
         return write_workbook(path, rec, now)
 
 
-def write_month_report(journal: JournalReader, month: str, path: str | os.PathLike[str], *,
-                       now: datetime | None = None) -> Path:
+def write_month_report(
+    journal: JournalReader, month: str, path: str | os.PathLike[str], *, now: datetime | None = None
+) -> Path:
     """The reconciliation workbook of every run created in ``month`` (YYYY-MM, as the
     journal defines the month). Raises :class:`~batchpay.errors.RunNotFound` when there is
     none."""
     runs = journal.runs_for_month(month)
     if not runs:
-        raise RunNotFound(f"no run in {month} in the journal",
-                          hint="list runs with `batchpay runs`")
+        raise RunNotFound(
+            f"no run in {month} in the journal", hint="list runs with `batchpay runs`"
+        )
     rows: dict[str, list[RowRecord]] = {}
     events: list[EventRecord] = []
     for run in runs:

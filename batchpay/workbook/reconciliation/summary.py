@@ -38,8 +38,11 @@ class _SummaryWriter:
             if isinstance(v, Cell) or v is None:
                 cells.append(v)
             elif isinstance(v, str):
-                cells.append(self.styles.cell(self.ws, safe_text(v), style) if style
-                             else text_cell(self.ws, v))
+                cells.append(
+                    self.styles.cell(self.ws, safe_text(v), style)
+                    if style
+                    else text_cell(self.ws, v)
+                )
             else:
                 cells.append(self.styles.cell(self.ws, v, style) if style else v)
         self.ws.append(cells)
@@ -67,12 +70,22 @@ def _write_status_block(w: _SummaryWriter, summary: Summary, title: str, dec: in
     first = w.row + 1
     for state in summary.states():
         bucket = summary.by_state[state]
-        w.line(w.styles.status(w.ws, state), classify(state).value,
-               *_bucket_cells(w, bucket, currencies, dec))
+        w.line(
+            w.styles.status(w.ws, state),
+            classify(state).value,
+            *_bucket_cells(w, bucket, currencies, dec),
+        )
     last = w.row
-    w.line("All rows", None, summary.rows,
-           *(w.amount(sum((b.amount(c) for b in summary.by_state.values()), Decimal(0)), dec)
-             for c in currencies), style=None)
+    w.line(
+        "All rows",
+        None,
+        summary.rows,
+        *(
+            w.amount(sum((b.amount(c) for b in summary.by_state.values()), Decimal(0)), dec)
+            for c in currencies
+        ),
+        style=None,
+    )
     w.line()
     w.line("Totals", None, "Rows", *(f"Amount {c}" for c in currencies), style="bp-header")
     for label, bucket in summary.headline():
@@ -92,10 +105,15 @@ def _write_status_block(w: _SummaryWriter, summary: Summary, title: str, dec: in
 
 
 _RUN_FIELDS = (
-    ("Run id", "run_id"), ("Kind", "kind"), ("Environment", "env"),
-    ("Input file", "input_name"), ("Input SHA-256", "input_sha256"),
-    ("Started (UTC)", "created_at"), ("Finished (UTC)", "finished_at"),
-    ("Operator", "operator"), ("Retry of run", "parent_run_id"),
+    ("Run id", "run_id"),
+    ("Kind", "kind"),
+    ("Environment", "env"),
+    ("Input file", "input_name"),
+    ("Input SHA-256", "input_sha256"),
+    ("Started (UTC)", "created_at"),
+    ("Finished (UTC)", "finished_at"),
+    ("Operator", "operator"),
+    ("Retry of run", "parent_run_id"),
 )
 
 
@@ -137,18 +155,25 @@ def _write_run_facts(w: _SummaryWriter, report: RunReport, dec: int) -> None:
 def _write_month_runs(w: _SummaryWriter, rec: Reconciliation, dec: int) -> None:
     """A month: one line per run with its headline totals, a total line per environment
     (test money never adds up with real money), then a status block per environment."""
-    currencies = sorted({c for s in rec.totals.values() for c in s.currencies},
-                        key=lambda c: (c != "IDR", c)) or ["IDR"]
+    currencies = sorted(
+        {c for s in rec.totals.values() for c in s.currencies}, key=lambda c: (c != "IDR", c)
+    ) or ["IDR"]
     w.line("Runs", style="bp-section")
-    heads = ["Run id", "Kind", "Environment", "Input file", "Started (UTC)", "Operator",
-             "Rows"]
+    heads = ["Run id", "Kind", "Environment", "Input file", "Started (UTC)", "Operator", "Rows"]
     for label, _ in rec.runs[0].summary.headline():
         heads += [f"{label}: rows", *(f"{label}: {c}" for c in currencies)]
     w.line(*heads, style="bp-header")
     for report in rec.runs:
         run, summary = report.run, report.summary
-        cells: list[Any] = [run.run_id, run.kind, run.env, run.input_name, run.created_at,
-                            run.operator, summary.rows]
+        cells: list[Any] = [
+            run.run_id,
+            run.kind,
+            run.env,
+            run.input_name,
+            run.created_at,
+            run.operator,
+            summary.rows,
+        ]
         for _, bucket in summary.headline():
             cells += _bucket_cells(w, bucket, currencies, dec)
         w.line(*cells)

@@ -62,8 +62,7 @@ def write_table(wb: Workbook, styles: Styles, title: str, table: Table) -> None:
     ws.auto_filter.ref = f"A1:{get_column_letter(max(ncols, 1))}{count + 1}"
     ws.append([styles.cell(ws, safe_text(c.header), "bp-header") for c in table.columns])
 
-    text_idx = [i for i, c in enumerate(table.columns)
-                if c.role in (Role.TEXT, Role.ID, Role.TIME)]
+    text_idx = [i for i, c in enumerate(table.columns) if c.role in (Role.TEXT, Role.ID, Role.TIME)]
     amount_idx = [(i, c.decimals) for i, c in enumerate(table.columns) if c.role is Role.AMOUNT]
     status_idx = [i for i, c in enumerate(table.columns) if c.role is Role.STATUS]
     status_cell = styles.status
@@ -87,4 +86,3 @@ def write_table(wb: Workbook, styles: Styles, title: str, table: Table) -> None:
             if row[i] is not None:
                 row[i] = status_cell(ws, row[i])
         ws.append(row)
-

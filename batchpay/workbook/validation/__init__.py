@@ -65,8 +65,14 @@ def write_validation_report(result: ValidationResult, path: str | Path | None = 
     large = result.rows > FULL_ROWS_LIMIT
     wb = Workbook(write_only=True)
     # Read here, at call time: tests lower both limits on this module.
-    summary_sheet(wb, result, target.name, problem_cells, _MAX_COMMENTS,
-                  rows_listed=len(by_row) if large else None)
+    summary_sheet(
+        wb,
+        result,
+        target.name,
+        problem_cells,
+        _MAX_COMMENTS,
+        rows_listed=len(by_row) if large else None,
+    )
     deferred = [
         rows_sheet(wb, result, by_row, _MAX_COMMENTS, only_problem_rows=large),
         problems_sheet(wb, result),
@@ -74,4 +80,3 @@ def write_validation_report(result: ValidationResult, path: str | Path | None = 
     buf = io.BytesIO()
     wb.save(buf)
     return atomic_save(Bytes(splice_deferred(buf.getvalue(), deferred)), target)
-

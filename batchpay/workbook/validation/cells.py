@@ -112,11 +112,9 @@ def status_text(problems: Sequence[Problem]) -> str:
     return "OK"
 
 
-
 def fill_name(problems: Sequence[Problem] | None) -> str:
     return "error" if problems and any(p.severity == "error" for p in problems) else "warning"
 
 
 def cell_style(problems: Sequence[Problem] | None, styles: dict[str, str]) -> str | None:
     return styles.get(fill_name(problems)) if problems else None
-

@@ -68,9 +68,7 @@ def _differs(original: Any, normalised: Any) -> bool:
     )
     for start in range(0, len(changed), 1000):
         positions = pa.array(changed[start : start + 1000])
-        for x, y in zip(a.take(positions).to_pylist(), b.take(positions).to_pylist(),
-                        strict=True):
+        for x, y in zip(a.take(positions).to_pylist(), b.take(positions).to_pylist(), strict=True):
             if x.strip() != y:
                 return True
     return False
-

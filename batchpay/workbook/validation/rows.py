@@ -69,8 +69,9 @@ class _Rows:
     commented: dict[int, set[int]] = field(default_factory=dict)
 
 
-def _rows(result: ValidationResult, by_row: dict[int, list[Problem]],
-          only_problem_rows: bool) -> _Rows:
+def _rows(
+    result: ValidationResult, by_row: dict[int, list[Problem]], only_problem_rows: bool
+) -> _Rows:
     """The Rows sheet's values, as clean text, for every row (or only the problem rows)."""
     table = result.table
     kind = table.kind
@@ -203,8 +204,11 @@ def rows_sheet(
     ws = wb.create_sheet("Rows")
     rows = _rows(result, by_row, only_problem_rows)
     letters, titles = rows.letters, rows.layout.titles
-    size_columns(ws, titles, [[str(r) for r in rows.row_numbers[:WIDTH_SAMPLE]],
-                              rows.status_col, *rows.columns])
+    size_columns(
+        ws,
+        titles,
+        [[str(r) for r in rows.row_numbers[:WIDTH_SAMPLE]], rows.status_col, *rows.columns],
+    )
     for i in rows.identifier_cols:
         ws.column_dimensions[letters[i + 2]].number_format = TEXT_FORMAT
     ws.freeze_panes = "C2"

@@ -98,8 +98,9 @@ def _facts(ws: Any, result: ValidationResult) -> None:
         ("Warnings", len(result.warnings)),
     ]
     for label_text, value in facts:
-        ws.append([_label(ws, label_text),
-                   text_cell(ws, value) if isinstance(value, str) else value])
+        ws.append(
+            [_label(ws, label_text), text_cell(ws, value) if isinstance(value, str) else value]
+        )
     for currency, total in sorted(result.totals.items()):
         cell = WriteOnlyCell(ws, value=total)
         cell.number_format = (

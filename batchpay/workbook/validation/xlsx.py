@@ -106,9 +106,7 @@ def _xml_escape(text: str) -> str:
 _TRIGGER_CHARS = frozenset(FORMULA_TRIGGERS)  # one character each
 
 
-def xml_cell_text(
-    ref: str, text: str, style: str | None = None, quoted: str | None = None
-) -> str:
+def xml_cell_text(ref: str, text: str, style: str | None = None, quoted: str | None = None) -> str:
     """An inline-string cell with ``style``; text that looks like a formula takes ``quoted``
     (the style's quote-prefixed twin, see :func:`_quoted_styles`) when given."""
     if not text:
@@ -179,7 +177,7 @@ def splice_deferred(data: bytes, sheets: list[Deferred]) -> bytes:
     return out.getvalue()
 
 
-_RELATIONSHIP = re.compile(r'<Relationship\b[^>]*>')
+_RELATIONSHIP = re.compile(r"<Relationship\b[^>]*>")
 _COMMENTS_XMLNS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 
 
@@ -196,8 +194,8 @@ def _comment_parts(
         target = re.search(r'Target="([^"]+)"', rel)
         if kind and target:
             path = target.group(1)
-            targets[kind.group(1)] = path.lstrip("/") if path.startswith("/") else (
-                f"{folder}/{path}"
+            targets[kind.group(1)] = (
+                path.lstrip("/") if path.startswith("/") else (f"{folder}/{path}")
             )
     if set(targets) != {"comments", "vmlDrawing"}:
         return {}

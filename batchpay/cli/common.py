@@ -1,0 +1,157 @@
+"""What the run commands share: option groups, typed options from them, the production
+prompt, and the common end of every command that talked to DOKU (workbook warning, summary,
+exit code by :mod:`batchpay.cli.render` and :mod:`batchpay.cli.exits`)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from batchpay.errors import DokuAuthError, DokuUnavailable
+
+if TYPE_CHECKING:
+    from batchpay.cli.signals import StopRequest
+    from batchpay.runs.execute import RunResult
+    from batchpay.runs.options import Sending, Target
+    from batchpay.runs.plan import Plan
+    from batchpay.runs.service import Question
+
+F = TypeVar("F", bound=Callable[..., Any])
+MAX_CONCURRENCY = 32
+
+
+def settings_options(func: F) -> F:
+    func = click.option(
+        "--env-file",
+        type=click.Path(dir_okay=False),
+        help="Read settings from this .env file (default ./.env).",
+    )(func)
+    func = click.option("--base-url", help="Override BATCHPAY_BASE_URL.")(func)
+    return func
+
+
+def sending_options(func: F) -> F:
+    func = click.option("--quiet", is_flag=True, help="No progress bar.")(func)
+    func = click.option(
+        "--report",
+        "report_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Where to write the reconciliation workbook "
+        "(default reports/<sheet-stem>-<run id>.xlsx).",
+    )(func)
+    func = click.option(
+        "--rate",
+        type=click.FloatRange(min=0.1),
+        default=None,
+        help="At most this many requests per second.",
+    )(func)
+    func = click.option(
+        "--concurrency",
+        type=click.IntRange(1, MAX_CONCURRENCY),
+        default=4,
+        show_default=True,
+        help="Requests in flight at once.",
+    )(func)
+    return func
+
+
+def target(env: str | None, base_url: str | None, env_file: str | None) -> Target:
+    from batchpay.runs.options import Target
+
+    return Target(env=env, base_url=base_url, env_file=env_file)
+
+
+def sending(concurrency: int, rate: float | None, report_path: Path | None) -> Sending:
+    from batchpay.runs.options import Sending
+
+    return Sending(concurrency=concurrency, rate=rate, report_path=report_path)
+
+
+def ask(plan: Plan, question: Question) -> Any:
+    """The operator's confirmation (the service decides when it is needed)."""
+    from batchpay.runs.service import Question
+
+    if question is Question.ROWS:
+        return click.prompt(question.value, type=int)
+    if question is Question.TOTAL:
+        return click.prompt(question.value)
+    if not click.confirm(f"Retry {plan.count} row(s)?", default=False):
+        raise click.Abort
+    return True
+
+
+def _raise_for_halt(result: RunResult) -> None:
+    """A batch stopped by DOKU (credentials refused, unreachable) ends as that error, after
+    its summary was shown."""
+    halt, run_id = result.halt, result.run.run_id
+    if halt is not None and halt.reason == "auth-failed":
+        raise DokuAuthError(
+            f"DOKU refused the credentials; the batch stopped: {halt.message}",
+            hint=f"fix the configuration, then `batchpay resume {run_id}` "
+            "(unsent rows keep their Request-Ids)",
+        )
+    if halt is not None and halt.reason == "unreachable":
+        raise DokuUnavailable(
+            halt.message, hint=f"check the network, then `batchpay resume {run_id}`"
+        )
+
+
+def finish(
+    ctx: click.Context,
+    result: RunResult,
+    stop: StopRequest,
+    *,
+    show_sends: bool = True,
+    force_exit: int | None = None,
+) -> None:
+    """Workbook warning, one-screen summary, exit code — the common end of every command
+    that talked to DOKU."""
+    from batchpay.cli.progress import echo
+    from batchpay.cli.render import exit_code, summary_lines
+
+    run_id = result.run.run_id
+    if result.workbook_error is not None:
+        echo(
+            [
+                f"warning: could not write the workbook ({result.workbook_error}) — the journal "
+                f"is intact; rebuild it with `batchpay report {run_id}`"
+            ],
+            err=True,
+        )
+    halt = result.halt
+    echo(
+        [
+            "",
+            *summary_lines(
+                result.run,
+                result.rows,
+                workbook=result.workbook,
+                sends=result.sends if show_sends else None,
+                halt_message=halt.message if halt else None,
+            ),
+        ]
+    )
+    _raise_for_halt(result)
+    signal_name = stop.signal_name if stop.is_set() else None
+    # SIGTERM/SIGHUP always end with their code; Ctrl-C only when it cut the work short
+    # (it is also how `status --watch` normally ends).
+    if result.interrupted or signal_name not in (None, "SIGINT"):
+        said = "Interrupted" if signal_name in (None, "SIGINT") else f"Stopped by {signal_name}"
+        with contextlib.suppress(OSError):  # SIGHUP: the terminal may be gone
+            click.echo(f"{said}. Continue with: batchpay resume {run_id}", err=True)
+        ctx.exit(
+            exit_code(
+                result.rows,
+                kind=result.run.kind,
+                interrupted=True,
+                signal_name=signal_name or "SIGINT",
+            )
+        )
+    if force_exit is not None:
+        ctx.exit(force_exit)
+    ctx.exit(exit_code(result.rows, kind=result.run.kind, dry_run=result.run.dry_run))
