@@ -1,15 +1,15 @@
 """Header matching: sheet headers → a kind's fields (aliases, ``--map``), and kind detection.
 
-Headers are compared after folding case and dropping everything that is not a letter or a
-digit, so "Receiver Phone Number", "receiver_phone_number" and "No. HP" meet their field.
-Within one kind a folded header belongs to exactly one field, decided deterministically:
-the field's own name wins over any alias, then the earliest field in the kind's order wins.
+Each header is matched by meaning (:mod:`batchpay.header_match`: units, punctuation and a
+leading "No." ignored, words matched, row counters and money look-alikes never fields). When
+two columns name one field, the surer one wins (the field's own name, then an alias, then
+more words covered); two equally sure are an error that gives the ``--map`` fix.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from batchpay.errors import InputError
+from batchpay.header_match import assign_fields, detect_kind, exact_field, fold, row_score
 from batchpay.kinds import KINDS, Kind
 from batchpay.problems import Problem, sort_key
 from batchpay.sheet import RawSheet, load_sheet
@@ -38,9 +39,10 @@ class Table:
     field_headers: dict[str, str]  # field name -> header as written in the sheet
     extra_columns: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # field -> the --set / profile template its values were made from (validate/derived.py)
+    derived: dict[str, str] = field(default_factory=dict)
 
 
-_NOT_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
 # "8.16291E+11", "8,16291E+11" (Indonesian decimal comma), "1E10": what Excel leaves behind
 # when a long number was displayed in scientific notation and then saved or copied as text.
 # The phone and digits normalisers (batchpay/normalize) already report scientific-notation text;
@@ -49,36 +51,10 @@ _NORMALISER_FLAGS_SCIENTIFIC = frozenset({"phone", "digits"})
 _SCIENTIFIC = re.compile(r"\s*[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+\s*")
 
 
-def fold(header: str) -> str:
-    """The comparison key of a header: case-, space-, underscore- and punctuation-free."""
-    return _NOT_ALNUM.sub("", header.casefold())
-
-
-def _lookup(kind: Kind) -> dict[str, str]:
-    table: dict[str, str] = {}
-    for f in kind.fields:
-        table.setdefault(fold(f.name), f.name)
-    for f in kind.fields:
-        for alias in f.aliases:
-            table.setdefault(fold(alias), f.name)
-    return table
-
-
-LOOKUPS: dict[str, dict[str, str]] = {name: _lookup(kind) for name, kind in KINDS.items()}
-
-
 def match_field(kind: Kind, header: str) -> str | None:
-    """The field of ``kind`` a sheet header names, or None."""
-    return LOOKUPS[kind.name].get(fold(header))
-
-
-def header_score(cells: Sequence[str]) -> int:
-    """How many distinct fields of the best-fitting kind a row of cells names.
-
-    Used by :func:`load_sheet` to find the header row below title rows.
-    """
-    folded = {fold(c) for c in cells if c}
-    return max(len({t[k] for k in folded if k in t}) for t in LOOKUPS.values())
+    """The field of ``kind`` a sheet header names by its exact spelling (case, spaces and
+    punctuation aside), or None. Matching by meaning is :func:`batchpay.header_match.match`."""
+    return exact_field(kind, header)
 
 
 def load_table(
@@ -87,39 +63,38 @@ def load_table(
     kind: str | None = None,
     sheet: str | None = None,
     mapping: Mapping[str, str] | None = None,
+    provided: Collection[str] | None = None,
 ) -> Table:
     """Load a sheet and resolve its headers: :func:`load_sheet` then :func:`resolve`."""
     mapped = {fold(h) for h in (mapping or {})}
 
     def score(cells: Sequence[str]) -> int:
-        return header_score(cells) + sum(1 for c in cells if c and fold(c) in mapped)
+        return row_score(cells) + sum(1 for c in cells if c and fold(c) in mapped)
 
     raw = load_sheet(path, sheet=sheet, header_scorer=score)
-    return resolve(raw, kind=kind, mapping=mapping)
+    return resolve(raw, kind=kind, mapping=mapping, provided=provided)
 
 
 def resolve(
-    raw: RawSheet, *, kind: str | None = None, mapping: Mapping[str, str] | None = None
+    raw: RawSheet,
+    *,
+    kind: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    provided: Collection[str] | None = None,
 ) -> Table:
     """Match the sheet's headers to a kind's fields and build the :class:`Table`.
 
     Raises :class:`InputError` for an unknown kind, an unknown header or field in
     ``mapping``, an undetectable kind, missing required columns or two columns for one field.
+    Fields in ``provided`` (filled by ``--set``, validate/derived.py) count as present.
     """
     name = raw.path.name
-    originals = raw.original_headers or raw.headers
     forced = _forced_kind(name, kind)
     mapped = _apply_mapping(raw, mapping or {}, forced)
-    chosen = forced or _detect(name, originals, mapped)
-    assign = _assign(name, chosen, raw, mapped)
-    missing = [f for f in chosen.required_names if f not in assign]
-    if missing:
-        raise InputError(
-            f"{name}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-            f"for a {chosen.name} sheet",
-            hint="add the column, rename a header (see `batchpay template "
-            f"{chosen.name}`), or use --map 'Header In Sheet=field'",
-        )
+    given = frozenset(provided or ())
+    chosen = forced or detect_kind(raw, mapped, given)
+    assign = assign_fields(name, chosen, raw, mapped)
+    _require(name, chosen, assign, given)
 
     import pandas as pd  # not at import time: see batchpay/cli/sheets.py
 
@@ -158,6 +133,19 @@ def resolve(
         extra_columns=extras,
         problems=problems,
     )
+
+
+def _require(file_name: str, kind: Kind, assign: Mapping[str, int], given: frozenset[str]) -> None:
+    """Every required field has a column, or is ``given`` (``--set``)."""
+    missing = [f for f in kind.required_names if f not in assign and f not in given]
+    if missing:
+        raise InputError(
+            f"{file_name}: missing column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)} for a {kind.name} sheet",
+            hint="add the column, rename a header (see `batchpay template "
+            f"{kind.name}`), use --map 'Header In Sheet=field', or give the values with "
+            "--set FIELD=VALUE",
+        )
 
 
 def _text_column(column: pd.Series, index: pd.Index) -> pd.Series:
@@ -223,78 +211,6 @@ def _find_header(headers: list[str], originals: list[str], wanted: str) -> int |
         if keys.count(target) == 1:
             return keys.index(target)
     return None
-
-
-def _matches(
-    kind: Kind, originals: Sequence[str], mapped: Mapping[int, str]
-) -> dict[str, list[int]]:
-    """field -> column indexes naming it (mapping first; mapped fields ignore aliases)."""
-    table = LOOKUPS[kind.name]
-    names = set(kind.field_names)
-    out: dict[str, list[int]] = {}
-    for index, field_name in mapped.items():
-        if field_name in names:
-            out[field_name] = [index]
-    for index, header in enumerate(originals):
-        if index in mapped:
-            continue
-        named = table.get(fold(header))
-        if named is not None and not (named in out and out[named][0] in mapped):
-            out.setdefault(named, []).append(index)
-    return out
-
-
-def _detect(file_name: str, originals: Sequence[str], mapped: Mapping[int, str]) -> Kind:
-    fits: list[tuple[int, int, Kind, list[str]]] = []
-    for kind in KINDS.values():
-        found = _matches(kind, originals, mapped)
-        missing = [f for f in kind.required_names if f not in found]
-        fits.append((len(missing), -len(found), kind, missing))
-    complete = [f for f in fits if f[0] == 0]
-    if complete:
-        complete.sort(key=lambda f: f[1])
-        if len(complete) == 1 or complete[0][1] < complete[1][1]:
-            return complete[0][2]
-        tied = [f[2].name for f in complete if f[1] == complete[0][1]]
-        raise InputError(
-            f"{file_name}: couldn't tell which kind of sheet this is: the columns fit "
-            f"{' and '.join(tied)}",
-            hint="use --kind to say which one",
-        )
-    fits.sort(key=lambda f: (f[0], f[1]))
-    missing_count, found_count, closest, missing = fits[0]
-    if found_count == 0:
-        shown = ", ".join(repr(h) for h in originals)
-        raise InputError(
-            f"{file_name}: couldn't tell which kind of sheet this is: none of the column "
-            f"headers ({shown}) is one batchpay knows",
-            hint="use the headers from `batchpay template KIND`, or --kind and --map",
-        )
-    raise InputError(
-        f"{file_name}: couldn't tell which kind of sheet this is: closest is {closest.name}, "
-        f"missing column{'s' if missing_count > 1 else ''} {', '.join(missing)}",
-        hint="use --kind or --map",
-    )
-
-
-def _assign(file_name: str, kind: Kind, raw: RawSheet, mapped: Mapping[int, str]) -> dict[str, int]:
-    originals = raw.original_headers or raw.headers
-    out: dict[str, int] = {}
-    for field_name, indexes in _matches(kind, originals, mapped).items():
-        if len(indexes) > 1:
-            shown = " and ".join(f"{originals[i]!r} ({_letter(raw, i)})" for i in indexes)
-            raise InputError(
-                f"{file_name}: columns {shown} both look like {field_name}",
-                hint="delete or rename one of them, or pick one with --map "
-                f"'Header In Sheet={field_name}'",
-            )
-        out[field_name] = indexes[0]
-    return out
-
-
-def _letter(raw: RawSheet, index: int) -> str:
-    letters = raw.column_letters
-    return f"column {letters[index]}" if index < len(letters) else f"column {index + 1}"
 
 
 def _rekey(p: Problem, to_field: Mapping[str, str]) -> Problem:

@@ -10,8 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from batchpay.errors import InputError
+from batchpay.header_match import EXACT_ALIAS, EXACT_NAME, WORDS, Match, match
 from batchpay.headers import fold, load_table, match_field
 from batchpay.kinds import KINDS
+from batchpay.sheet import SkippedRow
 from tests.helpers.xlsx import (
     PAYOUT_LINK_HEADER,
     SUB_ACCOUNT_PAYOUT_HEADER,
@@ -140,11 +142,17 @@ def test_load_table_partial_header_names_closest_kind_and_missing_columns(
     path = write_csv(tmp_path / "payout.csv", [header, SAC_ROW[:4]])
     with pytest.raises(InputError) as info:
         load_table(path)
+    # Issue 10: the error names the header row and the columns recognised, too.
     assert info.value.message == (
-        "payout.csv: couldn't tell which kind of sheet this is: closest is sub-account-payout, "
+        "payout.csv: couldn't tell which kind of sheet this is: closest is sub-account-payout "
+        "(header row 1: 'Account ID' as account_id, 'Amount' as amount, 'Invoice Number' as "
+        "invoice_number, 'Bank Account Number' as bank_account_number), "
         "missing columns bank_code, bank_account_name"
     )
-    assert info.value.hint == "use --kind or --map"
+    assert info.value.hint == (
+        "use --kind and --map 'Header In Sheet=field', or give the missing values with "
+        "--set FIELD=VALUE"
+    )
 
 
 def test_load_table_unknown_headers_say_none_is_known(tmp_path: Path) -> None:
@@ -171,14 +179,28 @@ def test_load_table_unknown_forced_kind_lists_kinds(tmp_path: Path) -> None:
 
 
 def test_load_table_two_columns_for_one_field_is_input_error(tmp_path: Path) -> None:
-    header = [*PAYOUT_LINK_HEADER[:6], "No HP"]
+    # Issue 10: two aliases are equally sure (a field's own name would win: see below).
+    header = [*PAYOUT_LINK_HEADER[:3], "Handphone", *PAYOUT_LINK_HEADER[4:6], "No HP"]
     path = write_csv(tmp_path / "bonus.csv", [header, [*PAYOUT_ROW[:6], "0816"]])
     with pytest.raises(InputError) as info:
         load_table(path)
     assert info.value.message == (
-        "bonus.csv: columns 'Receiver Phone Number' (column D) and "
+        "bonus.csv: columns 'Handphone' (column D) and "
         "'No HP' (column G) both look like receiver_phone_number"
     )
+    assert info.value.hint == (
+        'pick one with --map "Handphone=receiver_phone_number" (or delete or rename the other)'
+    )
+
+
+def test_load_table_field_name_header_beats_alias_header_which_stays_extra(
+    tmp_path: Path,
+) -> None:
+    header = [*PAYOUT_LINK_HEADER[:6], "No HP"]
+    path = write_csv(tmp_path / "bonus.csv", [header, [*PAYOUT_ROW[:6], "0816"]])
+    table = load_table(path)
+    assert table.field_headers["receiver_phone_number"] == "Receiver Phone Number"
+    assert table.extra_columns == ["No HP"]
 
 
 def test_load_table_same_header_twice_is_input_error(tmp_path: Path) -> None:
@@ -280,6 +302,198 @@ def test_load_table_load_problems_are_rekeyed_to_field_names(tmp_path: Path) -> 
         (3, None, "hidden-row"),
         (3, "amount", "formula-cached"),
     ]
+
+
+# --- issue 10: header found below titles, headers matched by meaning --------------------------
+
+HR_HEADER = [
+    "No",
+    "NIK",
+    "Nama Lengkap Karyawan",
+    "Departemen",
+    "Jumlah Bonus (Rp)",
+    "No. HP",
+    "Alamat E-mail",
+    "Bonus (%)",
+    "Gaji Pokok",
+]
+HR_ROWS = [
+    [
+        "1",
+        "3201001",
+        "Siti Rahayu",
+        "Sales",
+        15000000,
+        "0816123456",
+        "siti@sinar.co.id",
+        10,
+        9000000,
+    ],
+    [
+        "2",
+        "3201002",
+        "Budi Santoso",
+        "Ops",
+        16000000,
+        "0817123456",
+        "budi@sinar.co.id",
+        12,
+        8000000,
+    ],
+]
+
+
+def hr_export(path: Path) -> Path:
+    """An HR bonus export as HR sends it: title rows 1–3 (merged across the table), the
+    header on row 4, Indonesian headers, a TOTAL row and sign-off lines."""
+    return write_xlsx(
+        path,
+        [
+            ["PT Sinar Abadi"],
+            ["Daftar Bonus Karyawan", None, None, None, "Periode: Desember 2026"],
+            [],
+            HR_HEADER,
+            *HR_ROWS,
+            [None, None, "TOTAL", None, 31000000],
+            [],
+            ["Disetujui oleh", None, None, None, "Mengetahui"],
+            ["( Manajer HRD )"],
+        ],
+        merged=["A1:I1", "A2:D2"],
+    )
+
+
+def test_load_table_hr_export_with_set_fields_resolves_as_payout_link(tmp_path: Path) -> None:
+    table = load_table(
+        hr_export(tmp_path / "desember.xlsx"), provided={"sender_name", "reference_id"}
+    )
+    assert table.kind.name == "payout-link"
+    assert table.source.header_row == 4
+    assert table.source.skipped == [
+        SkippedRow(1, "title", "title", "PT Sinar Abadi"),
+        SkippedRow(2, "title", "title", "Daftar Bonus Karyawan | Periode: Desember 2026"),
+    ]
+    assert table.field_headers == {
+        "amount": "Jumlah Bonus (Rp)",
+        "receiver_name": "Nama Lengkap Karyawan",
+        "receiver_phone_number": "No. HP",
+        "receiver_email": "Alamat E-mail",
+    }
+    assert table.extra_columns == ["No", "NIK", "Departemen", "Bonus (%)", "Gaji Pokok"]
+    assert table.frame.loc[5, "amount"] == "15000000"
+    assert table.frame.loc[6, "receiver_name"] == "Budi Santoso"
+    assert table.frame.loc[5, "sender_name"] == ""  # filled from --set (validate/derived.py)
+    # merged title cells above the header are not problems
+    assert [p for p in table.problems if p.code == "merged-cells"] == []
+
+
+def test_load_table_hr_export_without_set_names_header_row_recognised_and_missing(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(InputError) as info:
+        load_table(hr_export(tmp_path / "desember.xlsx"))
+    assert info.value.message == (
+        "desember.xlsx: couldn't tell which kind of sheet this is: closest is payout-link "
+        "(header row 4: 'Nama Lengkap Karyawan' as receiver_name, 'Jumlah Bonus (Rp)' as "
+        "amount, 'No. HP' as receiver_phone_number, 'Alamat E-mail' as receiver_email), "
+        "missing columns sender_name, reference_id"
+    )
+
+
+def test_load_table_provided_field_missing_from_forced_kind_is_not_required(
+    tmp_path: Path,
+) -> None:
+    path = write_csv(tmp_path / "bonus.csv", [PAYOUT_LINK_HEADER[:5], PAYOUT_ROW[:5]])
+    table = load_table(path, kind="payout-link", provided={"reference_id"})
+    assert "reference_id" not in table.field_headers
+    assert table.frame.loc[2, "reference_id"] == ""
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("Nama Lengkap Karyawan", "receiver_name"),
+        ("No. Handphone", "receiver_phone_number"),
+        ("No. HP", "receiver_phone_number"),
+        ("Alamat E-mail", "receiver_email"),
+        ("E-mail Karyawan", "receiver_email"),
+        ("E-MAIL", "receiver_email"),
+        ("No. Ref", "reference_id"),
+        ("Nominal (IDR)", "amount"),
+        ("Jumlah Bonus (Rp)", "amount"),
+        ("Amount (IDR)", "amount"),
+        ("Total Bonus Rupiah", "amount"),
+        ("Reference ID", "reference_id"),
+        ("No", None),
+        ("No.", None),
+        ("#", None),
+        ("No. Urut", None),
+        ("Bonus (%)", None),
+        ("Persentase Bonus", None),
+        ("Gaji Pokok", None),
+        ("Jumlah Hari", None),
+        ("Email Pengirim", None),  # the sender's or the receiver's? neither
+        ("NIK", None),
+    ],
+)
+def test_match_payout_link_header_by_meaning_names_field(header: str, expected: str | None) -> None:
+    found = match("payout-link", header)
+    assert (found.field if found else None) == expected
+
+
+def test_match_levels_field_name_beats_alias_beats_words() -> None:
+    assert match("payout-link", "Amount (IDR)") == Match("amount", EXACT_NAME)
+    assert match("payout-link", "Jumlah Bonus (Rp)") == Match("amount", EXACT_ALIAS)
+    assert match("payout-link", "Nama Lengkap Karyawan") == Match("receiver_name", WORDS, 3, 0)
+
+
+def test_load_table_more_words_covered_wins_over_fewer(tmp_path: Path) -> None:
+    header = [
+        "Nama Bank",
+        "Nama Lengkap Karyawan",
+        *PAYOUT_LINK_HEADER[:2],
+        *PAYOUT_LINK_HEADER[3:6],
+    ]
+    row = ["BCA", "Siti Rahayu", *PAYOUT_ROW[:2], *PAYOUT_ROW[3:6]]
+    table = load_table(write_csv(tmp_path / "bonus.csv", [header, row]))
+    assert table.field_headers["receiver_name"] == "Nama Lengkap Karyawan"
+    assert table.extra_columns == ["Nama Bank"]
+
+
+def test_load_table_two_word_matches_for_one_field_names_both_and_map_fix(
+    tmp_path: Path,
+) -> None:
+    header = [*PAYOUT_LINK_HEADER[:4], "E-mail Karyawan", "E-mail Atasan", "No. Ref"]
+    row = [*PAYOUT_ROW[:5], "boss@example.co.id", "BONUS-1"]
+    with pytest.raises(InputError) as info:
+        load_table(write_csv(tmp_path / "bonus.csv", [header, row]))
+    assert info.value.message == (
+        "bonus.csv: columns 'E-mail Karyawan' (column E) and 'E-mail Atasan' (column F) "
+        "both look like receiver_email"
+    )
+    assert info.value.hint == (
+        'pick one with --map "E-mail Karyawan=receiver_email" (or delete or rename the other)'
+    )
+
+
+def test_load_table_counter_percent_and_salary_columns_are_never_fields(tmp_path: Path) -> None:
+    header = ["#", "Bonus (%)", "Gaji Pokok", *PAYOUT_LINK_HEADER[1:6], "Bonus"]
+    row = ["1", "10", "9000000", *PAYOUT_ROW[1:6], "1500000"]
+    table = load_table(write_csv(tmp_path / "bonus.csv", [header, row]))
+    assert table.field_headers["amount"] == "Bonus"
+    assert table.extra_columns == ["#", "Bonus (%)", "Gaji Pokok"]
+
+
+def test_load_table_no_known_header_names_the_row_taken_and_the_sheets(tmp_path: Path) -> None:
+    path = write_xlsx(
+        tmp_path / "x.xlsx", [["Foo", "Bar"], ["1", "2"]], sheets_after=[("Notes", "visible")]
+    )
+    with pytest.raises(InputError) as info:
+        load_table(path)
+    assert info.value.message.endswith("is one batchpay knows (row 1 was taken as the header)")
+    assert (info.value.hint or "").endswith(
+        "; the workbook's sheets are 'Sheet1', 'Notes' (pick one with --sheet NAME)"
+    )
 
 
 # --- matching rules -------------------------------------------------------------------------

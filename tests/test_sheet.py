@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime
 import hashlib
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from openpyxl import Workbook
 
 from batchpay.cli.exits import exit_code_for
 from batchpay.errors import InputError
-from batchpay.sheet import cell_text, load_sheet
+from batchpay.sheet import SkippedRow, cell_text, load_sheet
 from tests.helpers.xlsx import (
     PAYOUT_LINK_HEADER,
     payout_link_rows,
@@ -170,6 +172,40 @@ def test_load_sheet_title_rows_above_header_are_skipped_without_scorer(tmp_path:
     assert raw.row_numbers == [4]
 
 
+def known(cells: Sequence[str]) -> int:
+    """A header scorer, as batchpay.headers gives one: how many known column names."""
+    return sum(1 for c in cells if c in ("Name", "Amount", "Phone"))
+
+
+def test_load_sheet_title_rows_above_found_header_are_listed_as_skipped(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "bonus.csv",
+        [
+            ["PT Sinar Abadi", ""],
+            ["Periode", "Desember 2026"],
+            [],
+            ["Name", "Amount"],
+            ["Siti", "1"],
+        ],
+    )
+    raw = load_sheet(path, header_scorer=known)
+    assert raw.header_row == 4
+    assert raw.skipped == [
+        SkippedRow(1, "title", "title", "PT Sinar Abadi"),
+        SkippedRow(2, "title", "title", "Periode | Desember 2026"),
+    ]
+    assert raw.row_numbers == [5]
+
+
+def test_load_sheet_header_on_first_row_skips_nothing(tmp_path: Path) -> None:
+    raw = load_sheet(
+        write_csv(tmp_path / "b.csv", [["Name", "Amount"], ["Siti", "1"]]), header_scorer=known
+    )
+    assert raw.skipped == []
+    assert raw.sheet_names == []
+    assert raw.sheet_note is None
+
+
 # --- XLSX values ----------------------------------------------------------------------------
 
 
@@ -274,6 +310,27 @@ def test_load_sheet_xlsx_merged_cells_in_data_region_are_a_problem(tmp_path: Pat
     assert raw.problems[0].value == "C3:C4"
 
 
+def test_load_sheet_xlsx_merged_title_cells_above_found_header_are_not_problems(
+    tmp_path: Path,
+) -> None:
+    path = write_xlsx(
+        tmp_path / "bonus.xlsx",
+        [
+            ["PT Sinar Abadi"],
+            ["Bonus", None, "Desember 2026"],
+            [],
+            ["No", "Name", "Amount", "Phone"],
+            ["1", "Siti", "1", "0816"],
+            ["2", "Budi", "2", None],
+        ],
+        merged=["A1:D1", "A2:B3", "D5:D6"],
+    )
+    raw = load_sheet(path, header_scorer=known)
+    assert raw.header_row == 4
+    assert [s.row for s in raw.skipped] == [1, 2]
+    assert keys(raw.problems) == [(5, "Phone", "merged-cells")]  # at or below the header only
+
+
 def test_load_sheet_xlsx_formula_with_cached_value_uses_it_and_warns(tmp_path: Path) -> None:
     path = write_xlsx(tmp_path / "bonus.xlsx", [["Name", "Amount"], ["Siti", "=1000*1500"]])
     set_cached_values(path, {"B2": "1500000"})
@@ -359,6 +416,68 @@ def test_load_sheet_xlsx_unknown_sheet_lists_the_sheets(tmp_path: Path) -> None:
     assert str(info.value).startswith(
         "bonus.xlsx: no sheet named 'Gaji'; the sheets are 'Payroll', 'Notes'"
     )
+
+
+def workbook(path: Path, sheets: Sequence[tuple[str, Sequence[Sequence[object]]]]) -> Path:
+    """A workbook with the given sheets, in order, the first one active."""
+    wb = Workbook()
+    assert wb.active is not None
+    wb.remove(wb.active)
+    for name, rows in sheets:
+        ws = wb.create_sheet(name)
+        for row in rows:
+            ws.append(list(row))
+    wb.save(path)
+    return path
+
+
+COVER = ("Cover", [["Bonus Desember 2026"], ["PT Sinar Abadi", "Dibuat 2026-12-20"]])
+TABLE = [["Name", "Amount"], ["Siti", "1"]]
+
+
+def test_load_sheet_xlsx_first_sheet_without_table_reads_the_sheet_that_has_one(
+    tmp_path: Path,
+) -> None:
+    path = workbook(tmp_path / "bonus.xlsx", [COVER, ("Bonus", TABLE), ("Notes", [["x"]])])
+    raw = load_sheet(path, header_scorer=known)
+    assert raw.sheet_name == "Bonus"
+    assert raw.sheet_note == "sheet 'Bonus' used: the first sheet 'Cover' holds no table"
+    assert raw.sheet_names == ["Cover", "Bonus", "Notes"]
+    assert rows_of(raw) == [["Siti", "1"]]
+
+
+def test_load_sheet_xlsx_explicit_sheet_is_obeyed_even_without_a_table(tmp_path: Path) -> None:
+    path = workbook(tmp_path / "bonus.xlsx", [COVER, ("Bonus", TABLE)])
+    raw = load_sheet(path, sheet="Cover", header_scorer=known)
+    assert raw.sheet_name == "Cover"
+    assert raw.sheet_note is None
+
+
+def test_load_sheet_xlsx_first_sheet_with_table_is_read_without_looking_further(
+    tmp_path: Path,
+) -> None:
+    path = workbook(tmp_path / "bonus.xlsx", [("Bonus", TABLE), ("Other", TABLE)])
+    raw = load_sheet(path, header_scorer=known)
+    assert raw.sheet_name == "Bonus"
+    assert raw.sheet_note is None
+
+
+def test_load_sheet_xlsx_two_other_sheets_with_tables_is_an_input_error(tmp_path: Path) -> None:
+    path = workbook(tmp_path / "bonus.xlsx", [COVER, ("Sales", TABLE), ("Ops", TABLE)])
+    with pytest.raises(InputError) as info:
+        load_sheet(path, header_scorer=known)
+    assert info.value.message == (
+        "bonus.xlsx: the first sheet 'Cover' holds no table, and sheets 'Sales' and 'Ops' both do"
+    )
+    assert info.value.hint == "say which one to read with --sheet NAME"
+
+
+def test_load_sheet_xlsx_no_sheet_with_a_table_reads_the_first(tmp_path: Path) -> None:
+    path = workbook(tmp_path / "bonus.xlsx", [COVER, ("Notes", [["x", "y"], ["1", "2"]])])
+    raw = load_sheet(path, header_scorer=known)
+    assert raw.sheet_name == "Cover"
+    assert raw.sheet_note is None
+    assert raw.sheet_names == ["Cover", "Notes"]
 
 
 def test_load_sheet_xlsx_empty_sheet_is_an_input_error(tmp_path: Path) -> None:

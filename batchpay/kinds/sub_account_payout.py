@@ -101,6 +101,7 @@ FIELDS = (
             "no. rekening",
             "norek",
             "acc no",
+            "account no",
             "no rek",
             "nomor rek",
         ),

@@ -34,6 +34,7 @@ from batchpay.sheet.model import (
     Facts,
     HeaderScorer,
     RawSheet,
+    SkippedRow,
 )
 from batchpay.sheet.xlsxfile import cell_text
 
@@ -42,6 +43,7 @@ __all__ = [
     "XLSX_SUFFIXES",
     "HeaderScorer",
     "RawSheet",
+    "SkippedRow",
     "cell_text",
     "column_letter",
     "load_sheet",
@@ -54,7 +56,9 @@ def load_sheet(
     """Read a CSV or XLSX file into text cells with Excel row numbers.
 
     ``header_scorer`` (given by :func:`batchpay.headers.load_table`) lets the header row be
-    found below title rows; without it the first row with two or more filled cells is used.
+    found below title rows (which are listed in ``skipped``), and a workbook whose first
+    sheet holds no table be read from the one sheet that does (``sheet_note`` says so);
+    without it the first row with two or more filled cells is the header.
     Raises :class:`InputError` (one line, naming the file) when the file cannot be read.
     """
     p = Path(path)
@@ -68,11 +72,17 @@ def load_sheet(
         grid = read_csv(p, data, problems)
         facts = Facts()
         sheet_name = None
+        names: list[str] = []
+        note = None
     elif suffix in XLSX_SUFFIXES:
         from batchpay.sheet.xlsxfile import read_xlsx
 
-        grid, facts, sheet_name = read_xlsx(p, data, sheet, problems)
+        grid, facts, sheet_name, choice = read_xlsx(p, data, sheet, problems, header_scorer)
+        names, note = choice.names, choice.note
     else:
         raise unsupported(p)
     del data
-    return build(p, sheet_name, grid, facts, problems, digest, header_scorer)
+    raw = build(p, sheet_name, grid, facts, problems, digest, header_scorer)
+    raw.sheet_names = names
+    raw.sheet_note = note
+    return raw

@@ -20,13 +20,14 @@ import pyarrow as pa
 from batchpay.errors import InputError
 from batchpay.problems import Problem
 from batchpay.sheet.cells import cell_problems, column_letter
-from batchpay.sheet.model import Facts, HeaderScorer, RawSheet
+from batchpay.sheet.model import Facts, HeaderScorer, RawSheet, SkippedRow
 
 if TYPE_CHECKING:
     import pandas as pd
 
 TEXT = pa.large_string()  # pandas' own string type: its str columns wrap it without a copy
 _HEADER_SEARCH_ROWS = 30  # title rows above the header rarely exceed a handful
+_TABLE_SEARCH_ROWS = 1000  # where a sheet's header is looked for when choosing a sheet
 
 
 class Grid:
@@ -112,7 +113,8 @@ def _strip_nonblank(col: pa.Array, positions: np.ndarray) -> np.ndarray:
 
 
 def _find_header(rows: list[list[str]], scorer: HeaderScorer | None) -> int:
-    """Index (into ``rows``, the first filled rows) of the header row."""
+    """Index (into ``rows``, the first filled rows) of the header row: the row naming most
+    fields (the first of equals), when it names two or more."""
     if scorer is not None:
         scores = [scorer([c.strip() for c in row]) for row in rows]
         best = max(scores)
@@ -123,6 +125,32 @@ def _find_header(rows: list[list[str]], scorer: HeaderScorer | None) -> int:
         if sum(1 for c in row if c.strip()) >= 2:
             return i
     return 0
+
+
+def table_score(grid: Grid, scorer: HeaderScorer) -> int:
+    """How well the sheet's best candidate header row (among its first filled rows) scores:
+    2 or more is a table batchpay recognises. Reads only the top of the sheet."""
+    top = [col.slice(0, _TABLE_SEARCH_ROWS).to_pylist() for col in grid.columns]
+    best = seen = 0
+    for row in zip(*top, strict=True):
+        cells = [str(c or "").strip() for c in row]
+        if any(cells):
+            best = max(best, scorer(cells))
+            seen += 1
+            if seen == _HEADER_SEARCH_ROWS:
+                break
+    return best
+
+
+def _titles(grid: Grid, candidates: list[int], header_at: int) -> list[SkippedRow]:
+    """The filled rows above the header (company name, period…): skipped, and listed."""
+    out = []
+    for r in candidates:
+        if r >= header_at:
+            break
+        text = " | ".join(c.strip() for c in grid.row(r) if c.strip())
+        out.append(SkippedRow(r + 1, "title", "title", text))
+    return out
 
 
 def build(
@@ -144,7 +172,7 @@ def build(
             "sheet with --sheet",
         )
 
-    header_at, data_at = _header_and_data(grid, facts, filled, scorer)
+    header_at, data_at, titles = _header_and_data(grid, facts, filled, scorer)
     header_cells = [c.strip() for c in grid.row(header_at)]
     keep = _kept_columns(grid, header_cells, data_at, sure, maybe)
     letters = [column_letter(c) for c in keep]
@@ -180,20 +208,22 @@ def build(
         column_letters=letters,
         numeric_cells=_numeric_cells(facts, n, is_data, column_of),
         scientific_cells=_scientific_cells(facts, is_data, column_of),
+        skipped=titles,
     )
 
 
 def _header_and_data(
     grid: Grid, facts: Facts, filled: np.ndarray, scorer: HeaderScorer | None
-) -> tuple[int, np.ndarray]:
-    """(header_at, data_at): the header row's index and the indexes of the data rows."""
+) -> tuple[int, np.ndarray, list[SkippedRow]]:
+    """(header_at, data_at, titles): the header row's index, the indexes of the data rows
+    and the title rows above the header."""
     candidates = np.flatnonzero(filled)[:_HEADER_SEARCH_ROWS].tolist()
     header_at = candidates[_find_header([grid.row(i) for i in candidates], scorer)]
     data_mask = filled.copy()
     for r, _c in facts.formulas:
         data_mask[r] = True  # a formula with no value is still a row the user filled
     data_mask[: header_at + 1] = False
-    return header_at, np.flatnonzero(data_mask)
+    return header_at, np.flatnonzero(data_mask), _titles(grid, candidates, header_at)
 
 
 def _filled_rows(grid: Grid) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:

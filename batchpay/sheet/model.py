@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from batchpay.problems import Problem
 
@@ -18,6 +18,23 @@ XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
 # Scores a candidate header row (higher = more known column names); see load_sheet.
 HeaderScorer = Callable[[Sequence[str]], int]
+
+
+SkipKind = Literal["title", "total", "subtotal", "footer"]
+
+
+@dataclass(frozen=True)
+class SkippedRow:
+    """A row of the sheet that is not a payee and is not validated as one — never dropped
+    silently: every one is listed with its Excel row number and why (issue 10).
+
+    ``kind``: ``title`` (above the header), ``total`` / ``subtotal`` (a control total, checked
+    against the rows it covers), ``footer`` (sign-off and note lines after the table)."""
+
+    row: int
+    kind: SkipKind
+    reason: str  # e.g. "title", "control total 'TOTAL'", "sign-off 'Disetujui oleh'"
+    text: str = ""  # the row's text as shown, for the listing
 
 
 @dataclass
@@ -39,6 +56,12 @@ class RawSheet:
     numeric_cells: dict[str, set[int]] = field(default_factory=dict)
     # header -> rows of number cells Excel *displays* in scientific notation (8.16291E+11).
     scientific_cells: dict[str, set[int]] = field(default_factory=dict)
+    # Rows skipped while loading (titles above the header), listed, never silent.
+    skipped: list[SkippedRow] = field(default_factory=list)
+    # When the first visible sheet held no table and another one did: why this sheet.
+    sheet_note: str | None = None
+    # The workbook's visible worksheets, in order (empty for CSV), for errors that list them.
+    sheet_names: list[str] = field(default_factory=list)
 
 
 @dataclass

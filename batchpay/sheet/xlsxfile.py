@@ -11,6 +11,7 @@ import io
 import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -35,8 +36,8 @@ from batchpay.sheet.files import (
     ole2_error,
     one_line,
 )
-from batchpay.sheet.grid import TEXT, Grid
-from batchpay.sheet.model import Facts
+from batchpay.sheet.grid import TEXT, Grid, table_score
+from batchpay.sheet.model import Facts, HeaderScorer
 from batchpay.sheet.xmlscan import (
     LimitExceeded,
     measure_part,
@@ -50,8 +51,14 @@ _T = TypeVar("_T")
 
 
 def read_xlsx(
-    p: Path, data: bytes, sheet: str | None, problems: list[Problem]
-) -> tuple[Grid, Facts, str]:
+    p: Path,
+    data: bytes,
+    sheet: str | None,
+    problems: list[Problem],
+    scorer: HeaderScorer | None = None,
+) -> tuple[Grid, Facts, str, Choice]:
+    """The sheet asked for, else the first visible one — or, when that holds no table the
+    ``scorer`` recognises and exactly one other visible worksheet does, that one (issue 10)."""
     archive = _open_archive(p, data)
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
@@ -64,38 +71,86 @@ def read_xlsx(
         ) from None
     with workbook, ThreadPoolExecutor(max_workers=1) as pool:
         index, name = _pick_sheet(p, workbook, sheet, problems)
-        # The sheet's XML streamed once, and refused before calamine reads it when it is
-        # larger than Excel allows or than any real sheet (issue 8, finding 8).
-        try:
-            part = sheet_part(archive, index)
-        except Exception:  # unreadable workbook.xml or relationships
-            raise _damaged(p, name) from None
-        size = _within_limits(p, name, lambda: measure_sheet(archive, part))
-        kept = size.xml if size is not None else None
-        # A sheet too big to keep is inflated again on another core while calamine parses
-        # the same sheet (both release the GIL).
-        xml = pool.submit(lambda: kept if kept is not None else sheet_xml(archive, index))
-        try:
-            cells = workbook.get_sheet_by_index(index)
-            values = cells.to_python(skip_empty_area=False)
-            merged = cells.merged_cell_ranges or []
-        except Exception as exc:  # see above
-            raise InputError(
-                f"{p.name}: sheet {name!r} is damaged and cannot be read ({one_line(exc)})",
-                hint="open it in Excel, re-save it as .xlsx and try again",
-            ) from None
-        facts = Facts(merged=[(a[0], a[1], b[0], b[1]) for a, b in merged])
-        columns = texts(values, facts)
-        del values
-        try:
-            columns = scan_xml(archive, xml.result(), columns, facts)
-        except Exception:
-            # zipfile and zlib report damage with a dozen exception types (BadZipFile,
-            # NotImplementedError for garbled versions, zlib.error, KeyError, …); every one
-            # of them means the same thing to the user, who must get one line, never a
-            # traceback.
-            raise _damaged(p, name) from None
-    return Grid(columns, max((len(c) for c in columns), default=0)), facts, name
+        visible = _visible_sheets(workbook)
+        choice = Choice([n for _i, n in visible])
+        grid, facts = _read_sheet(p, archive, workbook, pool, index, name)
+        if sheet is not None or scorer is None or table_score(grid, scorer) >= 2:
+            return grid, facts, name, choice
+        found = []
+        for other, other_name in visible:
+            if other != index:
+                other_grid, other_facts = _read_sheet(p, archive, workbook, pool, other, other_name)
+                if table_score(other_grid, scorer) >= 2:
+                    found.append((other_grid, other_facts, other_name))
+    if len(found) > 1:
+        listed = " and ".join(repr(f[2]) for f in found)
+        raise InputError(
+            f"{p.name}: the first sheet {name!r} holds no table, and sheets {listed} both do",
+            hint="say which one to read with --sheet NAME",
+        )
+    if not found:
+        return grid, facts, name, choice
+    grid, facts, used = found[0]
+    choice.note = f"sheet {used!r} used: the first sheet {name!r} holds no table"
+    return grid, facts, used, choice
+
+
+@dataclass
+class Choice:
+    """How the sheet was chosen: the workbook's visible worksheets, and why this one."""
+
+    names: list[str]
+    note: str | None = None
+
+
+def _visible_sheets(workbook: CalamineWorkbook) -> list[tuple[int, str]]:
+    return [
+        (i, m.name)
+        for i, m in enumerate(workbook.sheets_metadata)
+        if m.visible == SheetVisibleEnum.Visible and m.typ == SheetTypeEnum.WorkSheet
+    ]
+
+
+def _read_sheet(
+    p: Path,
+    archive: zipfile.ZipFile,
+    workbook: CalamineWorkbook,
+    pool: ThreadPoolExecutor,
+    index: int,
+    name: str,
+) -> tuple[Grid, Facts]:
+    # The sheet's XML streamed once, and refused before calamine reads it when it is
+    # larger than Excel allows or than any real sheet (issue 8, finding 8).
+    try:
+        part = sheet_part(archive, index)
+    except Exception:  # unreadable workbook.xml or relationships
+        raise _damaged(p, name) from None
+    size = _within_limits(p, name, lambda: measure_sheet(archive, part))
+    kept = size.xml if size is not None else None
+    # A sheet too big to keep is inflated again on another core while calamine parses
+    # the same sheet (both release the GIL).
+    xml = pool.submit(lambda: kept if kept is not None else sheet_xml(archive, index))
+    try:
+        cells = workbook.get_sheet_by_index(index)
+        values = cells.to_python(skip_empty_area=False)
+        merged = cells.merged_cell_ranges or []
+    except Exception as exc:  # see above
+        raise InputError(
+            f"{p.name}: sheet {name!r} is damaged and cannot be read ({one_line(exc)})",
+            hint="open it in Excel, re-save it as .xlsx and try again",
+        ) from None
+    facts = Facts(merged=[(a[0], a[1], b[0], b[1]) for a, b in merged])
+    columns = texts(values, facts)
+    del values
+    try:
+        columns = scan_xml(archive, xml.result(), columns, facts)
+    except Exception:
+        # zipfile and zlib report damage with a dozen exception types (BadZipFile,
+        # NotImplementedError for garbled versions, zlib.error, KeyError, …); every one
+        # of them means the same thing to the user, who must get one line, never a
+        # traceback.
+        raise _damaged(p, name) from None
+    return Grid(columns, max((len(c) for c in columns), default=0)), facts
 
 
 def _open_archive(p: Path, data: bytes) -> zipfile.ZipFile:
