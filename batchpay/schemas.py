@@ -84,9 +84,8 @@ RULES: dict[str, Rule] = {
         Rule(
             "amount-ambiguous",
             "The amount can be read two ways: {detail}.",
-            "Write it without thousands separators (1500000), or rerun with --amount-format id "
-            "(1.500 = one thousand five hundred) or --amount-format en (1,500 = one thousand "
-            "five hundred).{evidence}",
+            # {evidence}: what each --amount-format pays on this row (validate/sanity.py)
+            "Write the amount in full without thousands separators (1500000).{evidence}",
         ),
         Rule(
             "amount-zero",

@@ -87,12 +87,28 @@ def test_validate_table_duplicates_name_the_other_rows() -> None:
     assert "also in rows 2, 3" in messages[4]
 
 
-def test_validate_table_ambiguous_hint_points_at_sheet_convention() -> None:
+def test_validate_table_ambiguous_hint_says_what_each_format_pays_on_that_row() -> None:
+    # Issue 10: "--amount-format id is probably right" for 'Rp 1.500' among millions made
+    # the sheet valid and would have paid IDR 1,500. The hint now says what each convention
+    # does to this row, and that it is far under the sheet's median.
     rows = [row(PL, 1, amount="Rp 1.500.000"), row(PL, 2, amount="1.500")]
     (p,) = validate_table(make_table(PL, rows)).problems
     assert p.code == "amount-ambiguous"
-    assert "--amount-format id is probably right" in p.hint
+    assert "probably right" not in p.hint
+    assert (
+        "with --amount-format id this row would pay IDR 1,500 (one thousand five hundred); "
+        "with --amount-format en this row would pay IDR 1.50 (one and 50/100)."
+    ) in p.hint
+    assert "written the Indonesian way (1.500.000)" in p.hint
+    assert "median amount is IDR 1,500,000, over 1,000× more than IDR 1,500" in p.hint
     assert "1500 (Indonesian style) or 1.5 (English style)" in p.message
+
+
+def test_validate_table_ambiguous_hint_whole_rupiah_kind_says_en_stays_invalid() -> None:
+    kind = "sub-account-payout"
+    (p,) = validate_table(make_table(kind, [row(kind, 1, amount="1.500")])).problems
+    assert "with --amount-format id this row would pay IDR 1,500" in p.hint
+    assert "with --amount-format en it would not be a valid amount (amount-not-whole)" in p.hint
 
 
 def test_validate_table_amount_format_option_settles_ambiguity() -> None:
@@ -218,8 +234,8 @@ def test_validate_file_loads_lazily_through_headers(
 ) -> None:
     seen: dict[str, object] = {}
 
-    def fake_load_table(path, *, kind=None, sheet=None, mapping=None):
-        seen.update(path=path, kind=kind, sheet=sheet, mapping=mapping)
+    def fake_load_table(path, *, kind=None, sheet=None, mapping=None, provided=None):
+        seen.update(path=path, kind=kind, sheet=sheet, mapping=mapping, provided=provided)
         return make_table(PL, [row(PL, 1, amount="1,500")])
 
     monkeypatch.setattr(headers, "load_table", fake_load_table, raising=False)
@@ -231,6 +247,7 @@ def test_validate_file_loads_lazily_through_headers(
         "kind": PL,
         "sheet": "S",
         "mapping": {"A": "amount"},
+        "provided": set(),  # no --set values
     }
     assert result.normalised.loc[2, "amount"] == "1500"
 

@@ -28,7 +28,14 @@ digits).
 
 from __future__ import annotations
 
-from batchpay.normalize.amounts import AmountFormat, AmountParse, parse_amount_text, parse_amounts
+from batchpay.normalize.amounts import (
+    AmountFormat,
+    AmountParse,
+    amount_in_words,
+    amount_readings,
+    parse_amount_text,
+    parse_amounts,
+)
 from batchpay.normalize.base import (
     FORMULA_PREFIXES,
     TEXT,
@@ -65,6 +72,8 @@ __all__ = [
     "AmountFormat",
     "AmountParse",
     "Normalised",
+    "amount_in_words",
+    "amount_readings",
     "as_arrow",
     "blank_where",
     "blanks",

@@ -93,6 +93,53 @@ def parse_amount_text(
     return AmountParse(canonical, int(whole) * 100 + int(cents), style=style)
 
 
+def amount_readings(
+    text: str, *, decimals: int, max_int_digits: int
+) -> dict[AmountFormat, AmountParse]:
+    """How ``--amount-format id`` and ``en`` would each read one amount cell."""
+    return {
+        fmt: parse_amount_text(
+            text.strip(), decimals=decimals, max_int_digits=max_int_digits, amount_format=fmt
+        )
+        for fmt in ("id", "en")
+    }
+
+
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen"
+).split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand"))
+
+
+def _words_below_1000(n: int) -> str:
+    parts = []
+    if n >= 100:
+        parts.append(f"{_ONES[n // 100]} hundred")
+        n %= 100
+    if n >= 20:
+        parts.append(_TENS[n // 10] + (f"-{_ONES[n % 10]}" if n % 10 else ""))
+    elif n or not parts:
+        parts.append(_ONES[n])
+    return " ".join(parts)
+
+
+def amount_in_words(minor: int) -> str:
+    """``150000`` (minor units) → ``"one thousand five hundred"``; cents as ``and 50/100``,
+    so an amount in a message cannot be misread whatever separators the reader expects."""
+    whole, cents = divmod(minor, 100)
+    parts = []
+    for scale, name in _SCALES:
+        if whole >= scale:
+            parts.append(f"{amount_in_words(whole // scale * 100)} {name}")
+            whole %= scale
+    if whole or not parts:
+        parts.append(_words_below_1000(whole))
+    text = " ".join(parts)
+    return f"{text} and {cents:02d}/100" if cents else text
+
+
 def parse_amounts(
     raw: pd.Series,
     *,

@@ -9,11 +9,22 @@ every row is reported, not the first.
 * :mod:`~batchpay.validate.table` — the normalisers → check frame → result, invalid cells
   blanked, totals;
 * :mod:`~batchpay.validate.failures` — the pandera model run, its failure cases as problems;
-* :mod:`~batchpay.validate.result` — :class:`ValidationResult`.
+* :mod:`~batchpay.validate.footers` — totals, subtotals and sign-off rows: found before
+  validation, listed as skipped, totals checked against the rows they cover;
+* :mod:`~batchpay.validate.sanity` — warnings about values that read fine but look wrong
+  (an amount 1,000× under the median, a phone Excel stored as a number);
+* :mod:`~batchpay.validate.result` — :class:`ValidationResult`, :class:`ControlTotal`.
 """
 
 from batchpay.validate.failures import run_model
-from batchpay.validate.result import AmountFormat, ValidationResult
+from batchpay.validate.result import AmountFormat, ControlTotal, ValidationResult
 from batchpay.validate.table import validate_file, validate_table
 
-__all__ = ["AmountFormat", "ValidationResult", "run_model", "validate_file", "validate_table"]
+__all__ = [
+    "AmountFormat",
+    "ControlTotal",
+    "ValidationResult",
+    "run_model",
+    "validate_file",
+    "validate_table",
+]

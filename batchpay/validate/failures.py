@@ -17,6 +17,7 @@ from batchpay import schemas
 from batchpay.kinds import Kind
 from batchpay.problems import Problem
 from batchpay.references import reference_key
+from batchpay.validate.sanity import ambiguity_hint
 
 if TYPE_CHECKING:
     from batchpay.headers import Table
@@ -79,7 +80,10 @@ def to_problems(
     check_frame: pd.DataFrame,
     details: dict[str, dict[Hashable, str]],
     evidence: dict[str, int],
+    median_minor: int | None = None,
 ) -> list[Problem]:
+    """The failures as problems; ``evidence`` (amount styles seen) and ``median_minor`` (the
+    sheet's median amount) word the hint on an ambiguous amount."""
     kind = table.kind
     frame = table.frame
     problems: list[Problem] = []
@@ -101,8 +105,6 @@ def to_problems(
             "evidence": "",
             "length": "",
         }
-        if code == "amount-ambiguous":
-            base["evidence"] = _evidence(evidence)
         others = _others(check_frame[f.name], rows) if code == "duplicate-reference" else {}
         field_details = details.get(f.name, {})
         for row, value in zip(rows, raw_values, strict=True):
@@ -115,6 +117,8 @@ def to_problems(
                 ctx["length"] = len(str(check_frame.at[row, f.name]))
             if others:
                 ctx["others"] = others[row]
+            if code == "amount-ambiguous":
+                ctx["evidence"] = "".join(ambiguity_hint(str(value), kind, evidence, median_minor))
             problems.append(
                 Problem(
                     row=int(row),
@@ -127,20 +131,6 @@ def to_problems(
                 )
             )
     return problems
-
-
-def _evidence(counts: dict[str, int]) -> str:
-    if counts.get("id") and not counts.get("en"):
-        return (
-            " Other amounts in this sheet use the Indonesian style (1.500.000), so "
-            "--amount-format id is probably right."
-        )
-    if counts.get("en") and not counts.get("id"):
-        return (
-            " Other amounts in this sheet use the English style (1,500,000), so "
-            "--amount-format en is probably right."
-        )
-    return ""
 
 
 def _others(values: pd.Series, rows: list[int]) -> dict[int, str]:

@@ -21,6 +21,10 @@ from batchpay import normalize, schemas
 from batchpay.banks import BankTable
 from batchpay.kinds import Field, Kind, canonical_amount
 from batchpay.problems import Problem, sort_key
+from batchpay.profile import Profile, SheetOptions
+from batchpay.sheet import SkippedRow
+from batchpay.validate import footers, sanity
+from batchpay.validate.control import check_totals
 from batchpay.validate.failures import run_model, to_problems
 from batchpay.validate.result import AmountFormat, ValidationResult
 
@@ -40,12 +44,17 @@ def validate_file(
     mapping: dict[str, str] | None = None,
     amount_format: AmountFormat | None = None,
     banks: BankTable | None = None,
+    set_values: dict[str, str] | None = None,
+    profile: Profile | None = None,
 ) -> ValidationResult:
-    """Load ``path`` (CSV/XLSX) and validate it. Raises InputError when it cannot be read."""
-    from batchpay.headers import load_table  # the loader lives beside Table; import on use
+    """Load ``path`` (CSV/XLSX) and validate it, with ``set_values`` (``--set``) filled in
+    and ``profile``'s section for its kind underneath the options. Raises InputError when it
+    cannot be read, UsageError for a bad ``--set``."""
+    from batchpay.validate.derived import load_with_options
 
-    table = load_table(path, kind=kind, sheet=sheet, mapping=mapping)
-    return validate_table(table, amount_format=amount_format, banks=banks)
+    options = SheetOptions(kind, sheet, mapping or {}, amount_format, set_values or {})
+    table, effective = load_with_options(path, options, profile)
+    return validate_table(table, amount_format=effective.amount_format, banks=banks)
 
 
 def validate_table(
@@ -54,19 +63,27 @@ def validate_table(
     amount_format: AmountFormat | None = None,
     banks: BankTable | None = None,
 ) -> ValidationResult:
-    """Normalise and check every row of ``table``; problems are returned, never raised."""
+    """Normalise and check every row of ``table``; problems are returned, never raised.
+
+    Totals, subtotals and footer rows are taken out first (validate/footers.py) and listed
+    in ``skipped``; each total is checked against the rows it covers."""
     kind = table.kind
+    found = footers.find(table)
+    table = footers.without_skipped(table, found.rows)
     frame = table.frame
     if banks is None and any(f.type == "bic" for f in kind.fields):
         banks = BankTable.load()
     checked = _check_frame(table, amount_format, banks)
+    minor = checked.minor.to_numpy(dtype=np.int64) if checked.minor is not None else None
 
     failures = run_model(kind, checked.frame)
-    problems = list(table.problems)
+    problems = sanity.intact_phones(table.problems, kind, checked.frame)
+    median = sanity.median_minor(minor)
     problems += _without_explained(
-        to_problems(failures, table, checked.frame, checked.details, checked.evidence),
+        to_problems(failures, table, checked.frame, checked.details, checked.evidence, median),
         table.problems,
     )
+    problems += sanity.far_below_median(minor, table)
     problems.sort(key=sort_key)
 
     normalised = pd.DataFrame(
@@ -80,11 +97,21 @@ def validate_table(
         )
     invalid = _blank_invalid(normalised, problems, kind)
     totals = _totals(normalised, kind, invalid)
+    control = check_totals(found.totals, kind, frame.index, minor, amount_format)
+    if control.problems:  # on total rows, which are not payees: never in `invalid`
+        problems = sorted(problems + control.problems, key=sort_key)
+    skipped = sorted([*table.source.skipped, *found.footers, *control.skipped], key=_row_of)
     if len(frame) >= _PARALLEL_FROM_ROWS:
         # The check frame and the normalisers' intermediate columns are gone; hand their
         # memory back rather than keep it in pyarrow's pool for the rest of a long run.
         normalize.release_unused_memory()
-    return ValidationResult(table, normalised, problems, invalid, totals)
+    return ValidationResult(
+        table, normalised, problems, invalid, totals, skipped, control.control_totals
+    )
+
+
+def _row_of(s: SkippedRow) -> int:
+    return s.row
 
 
 @dataclass
@@ -152,7 +179,9 @@ def _normalise_field(
 # Loader findings that already say everything about a cell's content: a formula with no
 # value, an Excel error (#N/A) or a number Excel turned into 8.16E+11. A field check on the
 # same cell ("required", "phone-invalid") would only repeat it in vaguer words.
-_EXPLAINS_CELL = frozenset({"formula-no-value", "error-value", "scientific-notation"})
+_EXPLAINS_CELL = frozenset(
+    {"formula-no-value", "error-value", "scientific-notation", "set-blank-cell"}
+)
 
 
 def _without_explained(

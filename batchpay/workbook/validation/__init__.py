@@ -9,15 +9,17 @@ Sheets, in order:
   than :data:`FULL_ROWS_LIMIT` rows gets only its rows with problems here (the Summary says
   so): a copy of a million-row sheet would not fit in Excel (1,048,576 rows at most) nor
   help anyone find the few rows to fix;
-- **Problems** — one line per problem: row, column, value, code, message, hint, severity.
+- **Problems** — one line per problem: row, column, value, code, message, hint, severity;
+- **Skipped rows** (only when some were) — titles, totals, subtotals and footers with why,
+  and for control totals the stated total, the sum of the rows covered and the verdict.
 
 Written in openpyxl's write-only mode so 100,000 rows take seconds: plain values stream out
 as they are, and only problem cells, amounts and formula-looking text become styled cells.
 No business rules here; the result says what is wrong, this package only shows it.
 
-Modules: ``summary``, ``rows`` and ``problems`` lay out the three sheets (``layout`` picks
-the Rows sheet's columns, ``cells`` makes their cells); ``xlsx`` is the XML writer that
-renders most rows straight to the sheet's XML after openpyxl has saved.
+Modules: ``summary``, ``rows``, ``problems`` and ``skipped`` lay out the sheets
+(``layout`` picks the Rows sheet's columns, ``cells`` makes their cells); ``xlsx`` is the
+XML writer that renders most rows straight to the sheet's XML after openpyxl has saved.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from batchpay.problems import Problem
 from batchpay.workbook import atomic_save
 from batchpay.workbook.validation.problems import problems_sheet
 from batchpay.workbook.validation.rows import rows_sheet
+from batchpay.workbook.validation.skipped import skipped_sheet
 from batchpay.workbook.validation.summary import summary_sheet
 from batchpay.workbook.validation.xlsx import Bytes, splice_deferred
 
@@ -77,6 +80,7 @@ def write_validation_report(result: ValidationResult, path: str | Path | None = 
         rows_sheet(wb, result, by_row, _MAX_COMMENTS, only_problem_rows=large),
         problems_sheet(wb, result),
     ]
+    skipped_sheet(wb, result)
     buf = io.BytesIO()
     wb.save(buf)
     return atomic_save(Bytes(splice_deferred(buf.getvalue(), deferred)), target)

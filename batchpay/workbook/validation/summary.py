@@ -97,6 +97,14 @@ def _facts(ws: Any, result: ValidationResult) -> None:
         ("Errors", len(result.errors)),
         ("Warnings", len(result.warnings)),
     ]
+    if source.header_row != 1 or result.skipped:
+        facts.append(("Header row", source.header_row))
+        # Titles, totals and footers: listed with why on the Skipped rows sheet.
+        facts.append(("Skipped rows", len(result.skipped)))
+    for c in result.control_totals:
+        if c.stated is not None:
+            verdict = "matches" if c.matches else f"does NOT match ({c.computed:,} computed)"
+            facts.append((f"Control total, row {c.row}", f"{c.stated:,} {verdict}"))
     for label_text, value in facts:
         ws.append(
             [_label(ws, label_text), text_cell(ws, value) if isinstance(value, str) else value]
