@@ -279,3 +279,63 @@ def test_cli_run_workbook_write_fails_summary_still_shown_and_journal_intact(
     assert f"batchpay report {run_id}" in result.output
     assert "PENDING" in result.output  # the one-screen summary is there
     assert all(r.state == "PENDING" for r in _ledger().rows(run_id))
+
+
+# --- --set and profiles (issue 10) ----------------------------------------------------------
+
+_HR = (
+    "No,NIK,Nama Lengkap Karyawan,No. HP,Alamat E-mail,Jumlah Bonus\n"
+    "1,3201001,Siti Rahayu,081234567890,siti@example.co.id,1.500.000\n"
+    "2,3201002,Budi Santoso,081234567891,budi@example.co.id,2.500.000\n"
+)
+_PROFILE = """\
+[payout-link]
+amount_format = "id"
+
+[payout-link.set]
+sender_name = "PT Sinar Abadi"
+reference_id = "BNS-2612-{NIK}"
+"""
+
+
+def test_cli_run_dry_run_with_profile_in_cwd_records_derived_references(
+    local: EmulatorHandle, here: Path
+) -> None:
+    (here / "desember.csv").write_text(_HR, encoding="utf-8")
+    (here / "batchpay.toml").write_text(_PROFILE, encoding="utf-8")
+    result = run_cli("run", "desember.csv", "--dry-run", "--quiet")
+    _clean(result)
+    assert result.exit_code == 0, result.output
+    run = _ledger().runs()[0]
+    assert run.settings["set"] == {
+        "sender_name": "PT Sinar Abadi",
+        "reference_id": "BNS-2612-{NIK}",
+    }
+    assert run.settings["amount_format"] == "id" and run.settings["profile"] == "batchpay.toml"
+    refs = sorted(r.reference for r in _ledger().rows(run.run_id))
+    assert refs == ["BNS-2612-3201001", "BNS-2612-3201002"]
+    assert local.admin.executed()["count"] == 0
+
+
+def test_cli_run_set_option_and_reupload_refuses_paid_reference(
+    local: EmulatorHandle, here: Path
+) -> None:
+    (here / "desember.csv").write_text(_HR, encoding="utf-8")
+    sets = ("--set", "sender_name=PT Sinar Abadi", "--set", "reference_id=BNS-2612-{NIK}")
+    first = run_cli("run", "desember.csv", "--amount-format", "id", "--quiet", *sets)
+    assert first.exit_code == 0, first.output
+    # The corrected sheet, re-uploaded: the same people get the same references, refused.
+    (here / "desember-v2.csv").write_text(_HR.replace("2.500.000", "2.600.000"), encoding="utf-8")
+    again = run_cli("run", "desember-v2.csv", "--amount-format", "id", "--quiet", *sets)
+    _clean(again)
+    assert again.exit_code != 0 and "BNS-2612-3201001" in again.output
+    assert len(_runs()) == 1
+
+
+def test_cli_run_unknown_placeholder_exits_2_no_run(local: EmulatorHandle, here: Path) -> None:
+    (here / "desember.csv").write_text(_HR, encoding="utf-8")
+    result = run_cli(
+        "run", "desember.csv", "--set", "sender_name=PT", "--set", "reference_id=B-{Nik Karyawan}"
+    )
+    assert result.exit_code == 2 and "{Nik Karyawan}" in result.output
+    assert _runs() == []

@@ -412,3 +412,182 @@ def test_report_many_problem_cells_comment_cap_keeps_fill(
     assert all(c.fill.fgColor.rgb.endswith("FFC7CE") for c in cells)
     summary = [v for r in _rows(wb["Summary"]) for v in r if isinstance(v, str)]
     assert any(v.startswith("Comments are on the first 2 of 4") for v in summary)
+
+
+# --- --set and profiles (issue 10) ----------------------------------------------------------
+
+HR_HEADER = "No,NIK,Nama Lengkap Karyawan,No. HP,Alamat E-mail,Jumlah Bonus\n"
+HR_BODY = (
+    "1,3201001,Siti Rahayu,081234567890,siti@example.co.id,1.500.000\n"
+    "2,3201002,Budi Santoso,081234567891,budi@example.co.id,2.500.000\n"
+)
+HR_PROFILE = """\
+[payout-link]
+amount_format = "id"
+
+[payout-link.set]
+sender_name = "PT Sinar Abadi"
+reference_id = "BNS-2612-{NIK}"
+"""
+
+
+def _hr(folder: Path) -> Path:
+    path = folder / "desember.csv"
+    path.write_text(HR_HEADER + HR_BODY, encoding="utf-8")
+    return path
+
+
+def test_validate_set_options_make_hr_export_valid(in_tmp: Path) -> None:
+    sheet = _hr(in_tmp)
+    result = run_cli(
+        "validate", str(sheet), "--no-report", "--amount-format", "id",
+        "--set", "sender_name=PT Sinar Abadi", "--set", "reference_id=BNS-2612-{NIK}",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "valid: 2 rows, IDR 4,000,000"
+    assert "set reference_id = 'BNS-2612-{NIK}'" in result.output
+
+
+def test_validate_set_unknown_placeholder_exits_2_listing_headers(in_tmp: Path) -> None:
+    sheet = _hr(in_tmp)
+    result = run_cli(
+        "validate", str(sheet), "--set", "sender_name=PT", "--set", "reference_id=B-{NIKK}"
+    )
+    assert result.exit_code == 2
+    assert "{NIKK}" in result.output and "'No', 'NIK', 'Nama Lengkap Karyawan'" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_validate_set_malformed_or_unknown_field_exits_2(in_tmp: Path) -> None:
+    sheet = _hr(in_tmp)
+    assert run_cli("validate", str(sheet), "--set", "no-equals-sign").exit_code == 2
+    result = run_cli("validate", str(sheet), "--set", "sender_name=PT", "--set", "colour=red")
+    assert result.exit_code == 2 and "colour" in result.output
+
+
+def test_validate_profile_in_cwd_needs_no_options(in_tmp: Path) -> None:
+    sheet = _hr(in_tmp)
+    (in_tmp / "batchpay.toml").write_text(HR_PROFILE, encoding="utf-8")
+    result = run_cli("validate", sheet.name, "--no-report")
+    assert result.exit_code == 0, result.output
+    assert "valid: 2 rows, IDR 4,000,000" in result.output
+    assert "profile batchpay.toml [payout-link]" in result.output
+    assert run_cli("validate", sheet.name, "--no-report", "--no-profile").exit_code == 2
+
+
+def test_validate_profile_option_and_json(in_tmp: Path) -> None:
+    sheet = _hr(in_tmp)
+    profile = in_tmp / "hr.toml"
+    profile.write_text(HR_PROFILE, encoding="utf-8")
+    result = run_cli("validate", str(sheet), "--no-report", "--json", "--profile", str(profile))
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["profile"] == str(profile)
+    assert payload["set"]["reference_id"] == "BNS-2612-{NIK}"
+    missing = run_cli("validate", str(sheet), "--profile", str(in_tmp / "nope.toml"))
+    assert missing.exit_code == 2 and "no such profile" in missing.output
+
+
+def test_validate_command_line_overrides_profile(in_tmp: Path) -> None:
+    sheet = _hr(in_tmp)
+    (in_tmp / "batchpay.toml").write_text(HR_PROFILE, encoding="utf-8")
+    result = run_cli(
+        "validate", sheet.name, "--no-report", "--json", "--amount-format", "en",
+        "--set", "reference_id=THR-{NIK}",
+    )  # fmt: skip
+    payload = json.loads(result.output)
+    assert payload["set"] == {"sender_name": "PT Sinar Abadi", "reference_id": "THR-{NIK}"}
+    sheet.write_text(HR_HEADER + HR_BODY.replace("1.500.000", "1.500"), encoding="utf-8")
+    totals = [
+        json.loads(run_cli("validate", sheet.name, "--no-report", "--json", *extra).output)[
+            "totals"
+        ]
+        for extra in ((), ("--amount-format", "en"))
+    ]
+    assert totals[0] != totals[1]  # the profile's "id" (1.500 = 1500), then --amount-format en
+
+
+def test_validate_bad_profile_exits_2_naming_file_line_key(in_tmp: Path) -> None:
+    sheet = _hr(in_tmp)
+    (in_tmp / "batchpay.toml").write_text(HR_PROFILE + 'colour = "x"\n', encoding="utf-8")
+    result = run_cli("validate", sheet.name)
+    assert result.exit_code == 2
+    assert "batchpay.toml, line 7: payout-link.set.colour: unknown field" in result.output
+
+
+def test_profile_init_writes_valid_starter_and_refuses_overwrite(in_tmp: Path) -> None:
+    from batchpay.profile import load_profile
+
+    result = run_cli("profile", "init", "payout-link")
+    assert result.exit_code == 0, result.output
+    written = in_tmp / "batchpay.toml"
+    assert "[payout-link.set]" in written.read_text(encoding="utf-8")
+    assert "payout-link" in load_profile(written).sections
+    again = run_cli("profile", "init", "payout-link")
+    assert again.exit_code == 2 and "already exists" in again.output
+    assert run_cli("profile", "init", "sub-account-payout", "--force").exit_code == 0
+    assert "sub-account-payout" in load_profile(written).sections
+
+
+def test_validate_readme_hr_export_with_profile_goes_through(in_tmp: Path) -> None:
+    result = run_cli(
+        "validate", str(SAMPLES / "hr-bonus-desember.xlsx"), "--no-report",
+        "--profile", str(SAMPLES / "hr-bonus.toml"),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "valid: 12 rows, IDR 31,000,000"
+    assert "set reference_id = 'BNS-2612-{NIK}'" in result.output
+
+
+# --- issue 10: skipped rows and control totals in the summary and the JSON -----------------
+
+
+def _titled_export(tmp_path: Path, label: str, total: str) -> Path:
+    path = tmp_path / "desember.csv"
+    path.write_text(
+        "PT Maju Jaya,,,,,,\nBonus Desember 2026,,,,,,\n,,,,,,\n"
+        + PL_HEADER
+        + pl_row(1)
+        + pl_row(2, amount="2500000")
+        + f"{label},,,{total},,,\n,,,,,,\n"
+        + '"Jakarta, 30 Desember 2026",,,,,,\nDisetujui oleh,,,Mengetahui,,,\n'
+        + "( Manajer HRD ),,,( Direktur ),,,\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_validate_summary_lists_header_row_skipped_rows_and_control_total(
+    tmp_path: Path,
+) -> None:
+    path = _titled_export(tmp_path, "TOTAL", "4000000")
+    result = run_cli("validate", str(path), "--no-report")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "valid: 2 rows, IDR 4,000,000"
+    assert "  header on row 4 (rows 1–2 skipped: title)" in lines
+    assert "  skipped rows: 7 total, 9–11 footer" in lines
+    assert "  control total IDR 4,000,000 matches 2 rows (row 7 'TOTAL')" in lines
+
+
+def test_validate_control_total_mismatch_exits_1_and_json_lists_it(tmp_path: Path) -> None:
+    path = _titled_export(tmp_path, "Jumlah", "4100000")
+    result = run_cli("validate", str(path), "--no-report")
+    assert result.exit_code == 1
+    assert (
+        "  control total IDR 4,100,000 on row 7 ('Jumlah') does NOT match: its 2 rows add up to "
+        "IDR 4,000,000"
+    ) in result.output.splitlines()
+    data = json.loads(run_cli("validate", str(path), "--no-report", "--json").output)
+    assert data["header_row"] == 4 and data["rows"] == 2
+    assert [(s["row"], s["kind"]) for s in data["skipped"]] == [
+        (1, "title"),
+        (2, "title"),
+        (7, "total"),
+        (9, "footer"),
+        (10, "footer"),
+        (11, "footer"),
+    ]
+    (total,) = data["control_totals"]
+    assert (total["stated"], total["computed"], total["matches"]) == ("4100000", "4000000", False)
+    assert data["problem_counts"] == {"control-total-mismatch": 1}

@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "config": 0,
     "references": 0,
     "kinds": 0,
+    "profile": 0,
     "__init__": 0,
     "__main__": 3,
     # libraries
@@ -37,6 +38,7 @@ LAYERS: dict[str, int] = {
     # validation: file → text grid → problems
     "sheet": 1,
     "headers": 1,
+    "header_match": 1,
     "normalize": 1,
     "schemas": 1,
     "validate": 1,

@@ -34,9 +34,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from batchpay.cli import emulator, follow, gateway, reports, runs, sheets
+    from batchpay.cli import emulator, follow, gateway, profile, reports, runs, sheets
 
-    for module in (sheets, gateway, emulator, runs, follow, reports):
+    for module in (sheets, profile, gateway, emulator, runs, follow, reports):
         module.register(cli)
 
 

@@ -15,6 +15,7 @@ from batchpay.errors import DokuAuthError, DokuUnavailable
 
 if TYPE_CHECKING:
     from batchpay.cli.signals import StopRequest
+    from batchpay.profile import Profile, SheetOptions
     from batchpay.runs.execute import RunResult
     from batchpay.runs.options import Sending, Target
     from batchpay.runs.plan import Plan
@@ -22,6 +23,68 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_CONCURRENCY = 32
+
+
+def sheet_options(func: F) -> F:
+    """``--set``, ``--profile`` and ``--no-profile``: shared by validate, run (and submit)."""
+    func = click.option(
+        "--no-profile", is_flag=True, help="Ignore ./batchpay.toml (use only the options)."
+    )(func)
+    func = click.option(
+        "--profile",
+        "profile_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="Read options per kind from this profile (default ./batchpay.toml if present; "
+        "`batchpay profile init KIND` writes one). Options given here override it.",
+    )(func)
+    func = click.option(
+        "--set",
+        "sets",
+        multiple=True,
+        metavar='"FIELD=VALUE"',
+        help="Give FIELD this value in every row; {Header} is filled from that row's cell, "
+        'e.g. --set "reference_id=BNS-2612-{NIK}". Repeatable.',
+    )(func)
+    return func
+
+
+def parse_sets(entries: tuple[str, ...]) -> dict[str, str]:
+    """``["reference_id=BNS-{NIK}"]`` → ``{"reference_id": "BNS-{NIK}"}``; split on the first
+    ``=`` (a field name never holds one, a value may)."""
+    from batchpay.profile import field_key
+
+    out: dict[str, str] = {}
+    for entry in entries:
+        name, sep, value = entry.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(
+                f'{entry!r} is not FIELD=VALUE; write it like --set "sender_name=PT Sinar Abadi"',
+                param_hint="--set",
+            )
+        out[field_key(name)] = value
+    return out
+
+
+def sheet_choice(
+    profile_path: Path | None,
+    no_profile: bool,
+    **given: Any,
+) -> tuple[SheetOptions, Profile | None]:
+    """The command line's sheet options (kind, sheet, maps, amount_format, sets) and the
+    profile it names or finds in the current directory."""
+    from batchpay.errors import UsageError
+    from batchpay.profile import SheetOptions, find_profile, load_profile
+
+    if no_profile and profile_path is not None:
+        raise UsageError("--profile and --no-profile contradict each other", hint="use one")
+    from batchpay.cli.sheets import parse_mapping
+
+    sets = parse_sets(given.pop("sets"))
+    mapping = parse_mapping(given.pop("maps"))
+    options = SheetOptions(**given, mapping=mapping, set_values=sets)
+    found = None if no_profile else find_profile(profile_path)
+    return options, (load_profile(found) if found is not None else None)
 
 
 def settings_options(func: F) -> F:

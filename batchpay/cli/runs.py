@@ -10,6 +10,7 @@ finished, 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP) and :func:`batchpay.cli.main` (2 
 from __future__ import annotations
 
 import contextlib
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,8 @@ from batchpay.cli.common import (
     sending,
     sending_options,
     settings_options,
+    sheet_choice,
+    sheet_options,
     target,
 )
 from batchpay.kinds import KINDS
@@ -78,6 +81,7 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Send references an earlier run already used (you pay them again).",
 )
+@sheet_options
 @click.pass_context
 def run_cmd(
     ctx: click.Context,
@@ -97,6 +101,9 @@ def run_cmd(
     yes: bool,
     expect_total: str | None,
     allow_repeat: bool,
+    sets: tuple[str, ...],
+    profile_path: Path | None,
+    no_profile: bool,
 ) -> None:
     """Pay every row of SHEET once, through DOKU, and write the reconciliation workbook.
 
@@ -108,18 +115,19 @@ def run_cmd(
     Example: batchpay run samples/bonus-payout-link.csv --env emulator
     """
     from batchpay.cli.progress import CliProgress
-    from batchpay.cli.sheets import parse_mapping
     from batchpay.cli.signals import StopRequest
     from batchpay.runs import service
     from batchpay.runs.options import RunOptions
 
+    read, profile = sheet_choice(
+        profile_path, no_profile, kind=kind, sheet=sheet_name, maps=maps,
+        amount_format=amount_format, sets=sets,
+    )  # fmt: skip
     options = RunOptions(
         target=target(env, base_url, env_file),
         sending=sending(concurrency, rate, report_path),
-        kind=kind,
-        sheet=sheet_name,
-        mapping=parse_mapping(maps),
-        amount_format=amount_format,  # type: ignore[arg-type]
+        **asdict(read),
+        profile=profile,
         dry_run=dry_run,
         allow_repeat=allow_repeat,
         yes=yes,
@@ -128,6 +136,8 @@ def run_cmd(
     prepared = service.prepare(sheet, options)
     if not prepared.valid:
         _invalid(ctx, prepared.validation)
+    if profile is not None and prepared.validation is not None:
+        click.echo(f"profile {profile.path} [{prepared.validation.table.kind.name}]")
     stop = StopRequest()
     with contextlib.ExitStack() as stack:
         progress = CliProgress(stack, stop, quiet=quiet, dry_run=dry_run)

@@ -18,11 +18,15 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 
+from batchpay.cli.common import sheet_choice, sheet_options
+from batchpay.cli.skipped import structure_lines
 from batchpay.errors import UsageError
 from batchpay.kinds import KINDS, get_kind
 from batchpay.problems import Problem
 
 if TYPE_CHECKING:
+    from batchpay.headers import Table
+    from batchpay.profile import Profile, SheetOptions
     from batchpay.validate import AmountFormat, ValidationResult
 
 # pandas, pandera and openpyxl take ~0.7 s to import. Reading the sheet needs none of them,
@@ -144,8 +148,10 @@ def summary_lines(result: ValidationResult, report: Path | None, width: int) -> 
             head += f" ({_plural(len(result.warnings), 'warning')})"
         lines.append(head)
         lines.append(f"  {where}, kind {result.table.kind.name}")
+        lines.extend(structure_lines(result))
     else:
         lines.append(f"NOT VALID: {where}, kind {result.table.kind.name}")
+        lines.extend(structure_lines(result))
         invalid = len(result.invalid_row_numbers)
         lines.append(f"  rows          {result.rows:,}")
         lines.append(f"  valid rows    {result.valid_rows:,}")
@@ -226,6 +232,7 @@ def _terminal_width() -> int:
     is_flag=True,
     help="Print the result as JSON on stdout (nothing else goes to stdout).",
 )
+@sheet_options
 @click.pass_context
 def validate(
     ctx: click.Context,
@@ -237,6 +244,9 @@ def validate(
     report_path: Path | None,
     no_report: bool,
     as_json: bool,
+    sets: tuple[str, ...],
+    profile_path: Path | None,
+    no_profile: bool,
 ) -> None:
     """Check SHEET (CSV or XLSX) and say exactly what to fix; nothing is sent.
 
@@ -247,23 +257,22 @@ def validate(
 
     Example: batchpay validate samples/bonus-payout-link.csv
     """
-    from batchpay.headers import load_table
-
     if no_report and report_path is not None:
         raise UsageError("--report and --no-report contradict each other", hint="use one")
-    # validate_file(), in two steps: the heavy libraries load while the sheet is read.
-    importing = import_in_background(VALIDATION_LIBRARIES)
-    try:
-        table = load_table(sheet, kind=kind, sheet=sheet_name, mapping=parse_mapping(maps) or None)
-    finally:
-        importing.join()
+    options, profile = sheet_choice(
+        profile_path,
+        no_profile,
+        kind=kind,
+        sheet=sheet_name,
+        maps=maps,
+        amount_format=cast("AmountFormat | None", amount_format),  # click.Choice checked
+        sets=sets,
+    )
+    table, effective = _load(sheet, options, profile)
     from batchpay.validate import validate_table
     from batchpay.workbook.validation import write_validation_report
 
-    result = validate_table(
-        table,
-        amount_format=cast("AmountFormat | None", amount_format),  # click.Choice checked
-    )
+    result = validate_table(table, amount_format=effective.amount_format)
     report: Path | None = None
     if not no_report:
         try:
@@ -274,11 +283,54 @@ def validate(
             click.echo(f"warning: could not write the report: {exc}", err=True)
     if as_json:
         payload: dict[str, Any] = {**result.to_dict(), "report": str(report) if report else None}
+        payload["profile"] = str(profile.path) if profile else None
+        payload["set"] = dict(table.derived)
         click.echo(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
     else:
-        click.echo("\n".join(summary_lines(result, report, _terminal_width())))
+        lines = summary_lines(result, report, _terminal_width())
+        at = lines.index("") if "" in lines else len(lines)  # under the summary block
+        click.echo("\n".join([*lines[:at], *_profile_lines(profile, table), *lines[at:]]))
     if not result.ok:
         ctx.exit(1)
+
+
+def _load(
+    sheet: Path, options: SheetOptions, profile: Profile | None
+) -> tuple[Table, SheetOptions]:
+    """validate_file()'s loading, in two steps: the heavy libraries load while the sheet is
+    read (when the kind is known without reading it, as it almost always is)."""
+    from batchpay.headers import load_table
+    from batchpay.profile import effective
+
+    known = effective(profile, options)
+    importing = import_in_background(VALIDATION_LIBRARIES)
+    try:
+        table = None
+        if known is not None:
+            table = load_table(
+                sheet,
+                kind=known.kind,
+                sheet=known.sheet,
+                mapping=dict(known.mapping) or None,
+                provided=set(known.set_values),
+            )
+    finally:
+        importing.join()
+    from batchpay.validate.derived import apply_set_values, load_with_options
+
+    if table is None or known is None:
+        return load_with_options(sheet, options, profile)
+    return apply_set_values(table, known.set_values), known
+
+
+def _profile_lines(profile: Profile | None, table: Table) -> list[str]:
+    """Where the options came from and the columns --set made, under the verdict."""
+    lines = []
+    if profile is not None:
+        lines.append(f"  profile {profile.path} [{table.kind.name}]")
+    for name, template in table.derived.items():
+        lines.append(f"  set {name} = {template!r}")
+    return lines
 
 
 @click.command("template")

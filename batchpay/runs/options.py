@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from batchpay.doku.retry import full_jitter
+from batchpay.profile import SheetOptions
 
 if TYPE_CHECKING:
     from batchpay.config import Settings
+    from batchpay.profile import Profile
 
-AmountFormat = Literal["id", "en"]
+AmountFormat = Literal["id", "en"]  # = batchpay.profile.AmountFormat
 
 
 @dataclass(frozen=True)
@@ -76,11 +78,19 @@ class RunOptions:
     sheet: str | None = None  # worksheet name (XLSX)
     mapping: Mapping[str, str] = field(default_factory=dict)  # header -> field
     amount_format: AmountFormat | None = None
+    set_values: Mapping[str, str] = field(default_factory=dict)  # field -> --set template
+    profile: Profile | None = None  # batchpay.toml; its section for the kind goes underneath
     dry_run: bool = False
     allow_repeat: bool = False
     yes: bool = False  # production: only together with expect_total
     expect_total: str | None = None
     report_dir: Path = Path("reports")
+
+    def sheet_options(self) -> SheetOptions:
+        """How to read the sheet, as the command line gave it (the profile goes underneath)."""
+        return SheetOptions(
+            self.kind, self.sheet, dict(self.mapping), self.amount_format, dict(self.set_values)
+        )
 
     def stored_settings(self, settings: Settings) -> dict[str, Any]:
         """What the run keeps in the journal: resume/status use ``base_url`` (the run's own
@@ -91,6 +101,8 @@ class RunOptions:
             "sheet": self.sheet,
             "mapping": dict(self.mapping),
             "amount_format": self.amount_format,
+            "set": dict(self.set_values),
+            "profile": str(self.profile.path) if self.profile else None,
             "base_url": settings.base_url,
             "allow_repeat": self.allow_repeat,
             "payout_link_signature": settings.payout_link_signature,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,7 +50,8 @@ from batchpay.runs.plan import Plan, plan
 from batchpay.runs.progress import Progress
 from batchpay.runs.retry import RetryPlan, create_retry_run, plan_retry
 from batchpay.states import OPEN
-from batchpay.validate import validate_file
+from batchpay.validate import validate_table
+from batchpay.validate.derived import load_with_options
 
 if TYPE_CHECKING:
     from batchpay.config import Settings
@@ -91,12 +92,15 @@ def prepare(sheet: Path, options: RunOptions) -> Prepared:
     RunError for a sheet without rows; an invalid sheet is a value (``valid`` False)."""
     t = options.target
     settings = load_settings(env=t.env, base_url=t.base_url, dotenv_path=t.env_file)
-    validation = validate_file(
-        sheet,
-        kind=options.kind,
-        sheet=options.sheet,
-        mapping=dict(options.mapping) or None,
-        amount_format=options.amount_format,
+    table, used = load_with_options(sheet, options.sheet_options(), options.profile)
+    validation = validate_table(table, amount_format=used.amount_format)
+    # What was in effect (profile included) is what the run records.
+    options = replace(
+        options,
+        sheet=used.sheet,
+        mapping=dict(used.mapping),
+        amount_format=used.amount_format,
+        set_values=dict(used.set_values),
     )
     if not validation.ok:
         return Prepared(options, settings, validation, None)
