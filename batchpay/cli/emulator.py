@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 
-from batchpay.doku.signing import SCHEMES, Scheme
+from batchpay.config import SCHEMES, Scheme
 from batchpay.errors import BatchpayError, UsageError
 
 if TYPE_CHECKING:

@@ -9,17 +9,20 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from batchpay.config import ENVS, load_settings, redact
-from batchpay.doku import EMULATOR_BANNER, Gateway, open_gateway
-from batchpay.doku.codes import Outcome, OutcomeClass
 from batchpay.errors import DokuAuthError, DokuRejected, DokuUnavailable, OutcomeUnknown
 from batchpay.kinds import SUB_ACCOUNT_CREATE, build_body
 
+if TYPE_CHECKING:
+    from batchpay.doku import Gateway
+    from batchpay.doku.codes import Outcome
+
 F = TypeVar("F", bound=Callable[..., Any])
+# batchpay.doku is imported on use: `batchpay validate` must not pay for importing requests.
 
 
 def _gateway_options(func: F) -> F:
@@ -39,6 +42,8 @@ def _gateway_options(func: F) -> F:
 
 
 def _open(env: str | None, base_url: str | None, env_file: str | None) -> Any:
+    from batchpay.doku import open_gateway
+
     settings = load_settings(env=env, base_url=base_url, dotenv_path=env_file)
     return open_gateway(settings)
 
@@ -50,6 +55,8 @@ def _emit(
     text: str,
     extra: dict[str, Any] | None = None,
 ) -> None:
+    from batchpay.doku import EMULATOR_BANNER
+
     if as_json:
         payload = {
             "env": gateway.env,
@@ -68,6 +75,9 @@ def _emit(
 
 def _raise_for(gateway: Gateway, outcome: Outcome, what: str, hint: str = "") -> None:
     """Map a non-accepted outcome to the error class that says what to do next (errors.py)."""
+    from batchpay.doku import EMULATOR_BANNER
+    from batchpay.doku.codes import OutcomeClass
+
     where = f" [{EMULATOR_BANNER}]" if gateway.is_emulator else f" [{gateway.env}]"
     message = f"{what}{where}: {outcome.message}"
     if outcome.auth_failed:
@@ -90,6 +100,8 @@ def balance(
 
     Example: batchpay balance SAC-0001-1234567890123
     """
+    from batchpay.doku.codes import OutcomeClass
+
     with _open(env, base_url, env_file) as gateway:
         outcome = gateway.client.balance(account_id)
         if outcome.klass is not OutcomeClass.ACCEPTED:
@@ -141,6 +153,8 @@ def create(
 
     Example: batchpay accounts create --email toko@example.com --name "Toko Sejahtera"
     """
+    from batchpay.doku.codes import OutcomeClass
+
     rid = request_id or str(uuid.uuid4())
     body = build_body(
         SUB_ACCOUNT_CREATE, {"email": email.strip(), "type": type_.upper(), "name": name.strip()}

@@ -22,6 +22,7 @@ takes, before urllib3 returns the connection to its pool.
 
 from __future__ import annotations
 
+import heapq
 import socket
 import threading
 import time
@@ -37,18 +38,57 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 _CURRENT: ContextVar[Watch | None] = ContextVar("batchpay_request_watch", default=None)
 
 
+class _Watchdog:
+    """One daemon thread for every request's deadline (a heap of (deadline, watch)), instead
+    of a timer thread per request: starting a thread costs about as much as a local request."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Watch]] = []
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._seq = 0
+
+    def add(self, watch: Watch) -> None:
+        with self._cond:
+            self._seq += 1
+            heapq.heappush(self._heap, (watch.deadline, self._seq, watch))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="batchpay-deadlines", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][2] is watch:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._heap and self._heap[0][2].done:
+                    heapq.heappop(self._heap)  # finished in time: forget it
+                if not self._heap:
+                    self._cond.wait(5.0)
+                    continue
+                wait = self._heap[0][0] - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                watch = heapq.heappop(self._heap)[2]
+            watch.expire()
+
+
+_WATCHDOG = _Watchdog()
+
+
 class Watch:
     """The deadline of one request; see the module docstring."""
 
     def __init__(self, seconds: float) -> None:
         self.deadline = time.monotonic() + seconds
         self.expired = False
+        self.done = False
         self._lock = threading.Lock()
-        self._done = False
         self._sock: socket.socket | None = None
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-        self._timer.start()
+        _WATCHDOG.add(self)
 
     @property
     def remaining(self) -> float:
@@ -59,18 +99,17 @@ class Watch:
         if not isinstance(sock, socket.socket):
             return  # e.g. urllib3's SSLTransport inside an HTTPS proxy: per-read timeouts only
         with self._lock:
-            if self._done:
+            if self.done:
                 return
             self._sock = sock
             if self.expired:
                 _shut(sock)
 
     def disarm(self) -> None:
-        """From now on the timer touches nothing (idempotent)."""
+        """From now on the watchdog touches nothing (idempotent)."""
         with self._lock:
-            self._done = True
+            self.done = True
             self._sock = None
-        self._timer.cancel()
 
     def guard_release(self, response: Any) -> None:
         """Disarm before urllib3 hands ``response``'s connection back to its pool."""
@@ -82,9 +121,10 @@ class Watch:
 
         response.release_conn = release_conn
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
+        """The deadline passed (called by the watchdog thread)."""
         with self._lock:
-            if self._done:
+            if self.done:
                 return
             self.expired = True
             if self._sock is not None:

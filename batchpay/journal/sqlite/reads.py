@@ -17,7 +17,7 @@ from batchpay.journal.sqlite.sql import Strings, event_record, row_record
 _LEAN_COLUMNS = (
     "run_id, row_number, attempt, kind, env, reference, amount_minor, currency, "
     "source_account, '{}' AS input, '{}' AS normalised, request_id, body, state, doku_status, "
-    "doku_ids, message, sends, last_seen_at, updated_at, reference_key, code"
+    "doku_ids, message, sends, last_seen_at, updated_at, '' AS reference_key, code"
 )
 
 _ALL_COLUMNS = (
@@ -27,13 +27,16 @@ _ALL_COLUMNS = (
 )
 
 # A schema-1 journal opened read-only has neither column (row_record computes the key).
-_V1_COLUMNS = ("reference_key, code", "'' AS reference_key, NULL AS code")
+# Schema 1 has neither column: lean reads keep their '' key, full reads get NULL (the key is
+# then computed from the reference, sql._key_of).
+_V1_LEAN = ("'' AS reference_key, code", "'' AS reference_key, NULL AS code")
+_V1_FULL = (" reference_key, code", " NULL AS reference_key, NULL AS code")
 
 
 def columns(data: bool, schema: int) -> str:
     """The row columns to select: without input and normalised values unless ``data``."""
     selected = _ALL_COLUMNS if data else _LEAN_COLUMNS
-    return selected if schema >= 2 else selected.replace(*_V1_COLUMNS)
+    return selected if schema >= 2 else selected.replace(*_V1_LEAN).replace(*_V1_FULL)
 
 
 def iter_rows(

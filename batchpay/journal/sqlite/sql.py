@@ -286,8 +286,15 @@ def row_record(r: sqlite3.Row, *, data: bool = True, strings: Strings | None = N
         last_seen_at=s(r["last_seen_at"]),
         updated_at=s(r["updated_at"]) or "",
         code=s(_column(r, "code", None)),
-        reference_key=_column(r, "reference_key", None) or reference_key(r["reference"]),
+        reference_key=_key_of(r),
     )
+
+
+def _key_of(r: sqlite3.Row) -> str:
+    """The row's stored reference key; lean reads select '' (the engine never needs it), and
+    a schema-1 journal opened read-only has none, so it is computed."""
+    stored = _column(r, "reference_key", None)
+    return reference_key(r["reference"]) if stored is None else stored
 
 
 def _column(r: sqlite3.Row, name: str, default: Any) -> Any:
