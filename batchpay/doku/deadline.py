@@ -51,6 +51,11 @@ class _Watchdog:
     def add(self, watch: Watch) -> None:
         with self._cond:
             self._seq += 1
+            if self._seq % 1024 == 0:
+                # Finished watches wait in the heap until their deadline comes round (a
+                # minute of requests); drop them now and then, so memory stays flat.
+                self._heap = [entry for entry in self._heap if not entry[2].done]
+                heapq.heapify(self._heap)
             heapq.heappush(self._heap, (watch.deadline, self._seq, watch))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
