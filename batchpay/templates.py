@@ -25,6 +25,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
@@ -37,6 +38,7 @@ from batchpay.workbook import (
     atomic_save,
     set_text,
 )
+from batchpay.workbook.fit import line_count, row_height
 
 # Excel's last row: data validation covers whole columns below the header, like Excel's own
 # "format the whole column" does, so a sheet of any length is protected.
@@ -158,6 +160,25 @@ def _data_sheet(ws: Worksheet, kind: Kind) -> None:
             dv.add(f"{letter}2:{letter}{_LAST_ROW}")
             ws.add_data_validation(dv)
     ws.freeze_panes = "A2"
+    _print_setup(ws, f"batchpay template: {kind.title}", 1)
+
+
+_INSTRUCTION_WIDTHS = (24, 10, 44, 60, 28, 12)
+_WRAPPED = (3, 4, 5)  # Limit, Description, Example: long enough to wrap
+
+
+def _print_setup(ws: Worksheet, title: str, header_row: int) -> None:
+    """A4 landscape, one page wide, ``header_row`` repeated on every page, ``title`` and the
+    page number in the page header (issue 11: readable on paper too)."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.print_title_rows = f"{header_row}:{header_row}"
+    ws.oddHeader.left.text = title.replace("&", "&&")
+    ws.oddHeader.left.font = "-,Bold"
+    ws.oddHeader.right.text = "Page &P of &N"
 
 
 def _instructions_sheet(ws: Worksheet, kind: Kind, data_title: str) -> None:
@@ -171,9 +192,18 @@ def _instructions_sheet(ws: Worksheet, kind: Kind, data_title: str) -> None:
         "they are kept in reports and never sent to DOKU.",
         f"Check the sheet before paying: batchpay validate <file> --kind {kind.name}",
     ]
+    last = get_column_letter(len(_INSTRUCTION_WIDTHS))
+    across = sum(_INSTRUCTION_WIDTHS)
     for i, note in enumerate(notes, start=1):
-        set_text(ws.cell(row=i, column=1), note)
-    ws.cell(row=1, column=1).font = Font(bold=True, size=13)
+        cell = ws.cell(row=i, column=1)
+        set_text(cell, note)
+        cell.alignment = Alignment(vertical="top", wrap_text=True)
+        # Across the table's width, so a note never runs past the printed page.
+        ws.merge_cells(f"A{i}:{last}{i}")
+        scale = 13 / 11 * 1.1 if i == 1 else 1.0
+        lines = line_count(note, across, scale=scale)
+        ws.row_dimensions[i].height = row_height(lines, scale=13 / 11 if i == 1 else 1.0)
+    ws.cell(row=1, column=1).font = Font(name="Calibri", bold=True, size=13)
     head_row = len(notes) + 2
     heads = ["Column", "Required", "Limit", "Description", "Example", "Cell format"]
     for col, head in enumerate(heads, start=1):
@@ -193,10 +223,13 @@ def _instructions_sheet(ws: Worksheet, kind: Kind, data_title: str) -> None:
         for col, text in enumerate(values, start=1):
             cell = ws.cell(row=r, column=col)
             set_text(cell, text)
-            cell.alignment = Alignment(vertical="top", wrap_text=col in (3, 4))
+            cell.alignment = Alignment(vertical="top", wrap_text=col in _WRAPPED)
             cell.number_format = TEXT_FORMAT
-    for letter, width in zip("ABCDEF", (24, 10, 44, 60, 28, 12), strict=True):
+        lines = max(line_count(values[c - 1], _INSTRUCTION_WIDTHS[c - 1]) for c in _WRAPPED)
+        ws.row_dimensions[r].height = row_height(lines)
+    for letter, width in zip("ABCDEF", _INSTRUCTION_WIDTHS, strict=True):
         ws.column_dimensions[letter].width = width
+    _print_setup(ws, f"batchpay template: {kind.title} — Instructions", head_row)
 
 
 def template_workbook(kind: Kind) -> Workbook:

@@ -131,8 +131,8 @@ def _sheet(tmp_path: Path, n: int, traps: dict[int, dict[str, str]]) -> Path:
     return path
 
 
-# Row 1 goes through openpyxl (the first cells of each style), later rows are rendered
-# straight to XML (workbook/validation/xlsx.py Deferred): both paths must quote.
+# Rows with problems and plain rows take different paths through the Rows sheet's writer
+# (workbook/validation/rows.py): both must quote.
 _TRAPS = {
     1: {"note": "@SUM(1)", "description": HYPERLINK},
     2: {"receiver_name": DDE},

@@ -229,7 +229,9 @@ def test_rows_table_input_columns_keep_sheet_order_and_later_extras() -> None:
     second = make_row(3, input={**first.input, "Catatan": "late extra"})
     table = rows_table([make_run()], [first, second])
     headers = table.headers
-    assert headers[1:7] == [
+    # Row and Status first (issue 11: status near the left), then the sheet's own columns.
+    assert headers[:2] == ["Row", "Status"]
+    assert headers[2:8] == [
         "Amount (sheet)",
         "Nama",
         "No HP",
@@ -299,7 +301,8 @@ def test_events_table_carries_transition_fields() -> None:
     table = events_table([event])
     assert table.rows[0] == (
         1,
-        "2026-11-01T02:01:00Z",
+        "2026-11-01 09:01:00",  # WIB
+        "2026-11-01 02:01:00",  # UTC beside it
         2,
         "row-state",
         "SENDING",

@@ -4,15 +4,18 @@ allows is ever pointed at `retry-failed`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from batchpay.doku.codes import ANSWER_MISMATCH
 from batchpay.journal.records import DUPLICATE_REFERENCE, RowRecord, RunRecord
-from batchpay.money import minor_to_decimal
+from batchpay.money import format_minor, minor_to_decimal
 from batchpay.reconcile.classes import StatusClass, classify
+from batchpay.reconcile.payee import payee, what_happened
 from batchpay.reconcile.retry import changed_after_completion, why_not_retryable
 from batchpay.reconcile.tables import Column, LazyRows, Role, Table, amount_decimals
+from batchpay.reconcile.times import both as time_pair
+from batchpay.states import State
 
 
 class _Attempt(Protocol):
@@ -34,27 +37,40 @@ class Attempt(NamedTuple):
     state: str
 
 
-class LatestAttempts:
-    """Latest attempt per reference (the first seen wins a tie), fed one row at a time;
-    holds small shared tuples, not records."""
+ChainKey = Callable[[RowRecord], Hashable]
 
-    def __init__(self) -> None:
-        self.by_reference: dict[str, Attempt] = {}
+
+def by_row_number(row: RowRecord) -> Hashable:
+    """The chain of a row within one run and its retries: a retry-failed run keeps each
+    row's Excel row number (a Payout Link retry changes the reference: ``X-R2``)."""
+    return row.row_number
+
+
+class LatestAttempts:
+    """Latest attempt per chain (the first seen wins a tie), fed one row at a time; holds
+    small shared tuples, not records. ``key`` names a row's chain (default: its row number,
+    for one run and its retries)."""
+
+    def __init__(self, key: ChainKey = by_row_number) -> None:
+        self.key = key
+        self.by_chain: dict[Hashable, Attempt] = {}
         self._shared: dict[Attempt, Attempt] = {}
 
     def add(self, r: RowRecord) -> None:
-        seen = self.by_reference.get(r.reference)
+        chain = self.key(r)
+        seen = self.by_chain.get(chain)
         if seen is None or r.attempt > seen.attempt:
             key = Attempt(r.run_id, r.attempt, r.state)
-            self.by_reference[r.reference] = self._shared.setdefault(key, key)
+            self.by_chain[chain] = self._shared.setdefault(key, key)
 
 
 def next_action(
     row: RowRecord, run: RunRecord | None = None, *, retried_by: _Attempt | None = None
 ) -> str:
     """What the operator does next for a row that is not successfully terminal (or whose
-    final status DOKU changed after completion). Only a row :func:`why_not_retryable` allows
-    is ever pointed at `retry-failed`."""
+    final status DOKU changed after completion), as specific as the row allows: the payee,
+    the account to top up, the real run id. Only a row :func:`why_not_retryable` allows is
+    ever pointed at `retry-failed`."""
     run_id = row.run_id
     state = row.state
     klass = classify(state)
@@ -77,7 +93,8 @@ def next_action(
             f"Run `batchpay status {run_id}` to refresh."
         )
     if klass is StatusClass.FAILED:
-        return _failed_action(row, run_id, changed, said, retried_by)
+        kind = run.kind if run is not None else ""
+        return _failed_action(row, kind, changed, said, retried_by)
     if klass is StatusClass.NOT_SENT:
         if run is not None and run.dry_run:
             return "Dry run: nothing was sent. Run the sheet without --dry-run to pay it."
@@ -91,12 +108,14 @@ def next_action(
 
 
 def _failed_action(
-    row: RowRecord, run_id: str, changed: str, said: str, retried_by: _Attempt | None
+    row: RowRecord, kind: str, changed: str, said: str, retried_by: _Attempt | None
 ) -> str:
     if retried_by is not None:
+        paid = classify(retried_by.state) is StatusClass.PAID
+        done = " Paid there: nothing to do here." if paid else ""
         return (
             f"{changed}Already retried in run {retried_by.run_id} (attempt "
-            f"{retried_by.attempt}, now {retried_by.state}); see that row.{said}"
+            f"{retried_by.attempt}, now {retried_by.state}); see that row.{done}{said}"
         )
     blocker = why_not_retryable(row)
     if blocker is not None:
@@ -104,7 +123,32 @@ def _failed_action(
             f"{changed}Do NOT retry or pay this row again: {blocker} (Request-Id "
             f"{row.request_id}, reference {row.reference}).{said}"
         )
-    return f"Fix the cause, then `batchpay retry-failed {run_id}`.{said}"
+    retry = f"`batchpay retry-failed {row.run_id}` {_resends(kind)}"
+    return f"{changed}{_fix_first(row, kind)}{retry}.{said}"
+
+
+def _resends(kind: str) -> str:
+    return "sends a new link" if kind == "payout-link" else "sends it again under a new Request-Id"
+
+
+def _fix_first(row: RowRecord, kind: str) -> str:
+    """The specific fix before a retry, from the row's state, code and payee."""
+    name, contact = payee(row, kind)
+    who = name or "the receiver"
+    if row.state == State.EXPIRED:
+        where = f" at {contact}" if contact else ""
+        return f"The link was never opened; check with {who}{where} that the email is right; "
+    if row.code == "INSUFFICIENT_BALANCE":
+        need = "" if row.amount_minor is None else format_minor(row.amount_minor, row.currency)
+        amount = f" (at least {need} for this row)" if need else ""
+        return f"Top up Sub Account {row.source_account or '(source)'}{amount}, then "
+    if row.code == "ACCOUNT_NOT_ACTIVE":
+        return f"Wait until Sub Account {row.source_account or '(source)'} is active, then "
+    if row.state == State.FAILED and kind == "payout-link":
+        return f"Ask {who} to check the bank account they enter in the link; then "
+    if row.state == State.FAILED and kind == "sub-account-payout":
+        return f"Check the bank account ({contact or 'beneficiary'}) with {who}; then "
+    return "Fix the cause DOKU names, then "
 
 
 def _unknown_action(row: RowRecord, run_id: str, said: str) -> str:
@@ -136,21 +180,20 @@ def exceptions_table(
     *,
     with_run: bool | None = None,
     retries: Sequence[RowRecord] = (),
+    key: ChainKey | None = None,
 ) -> Table:
-    """Every row that is not successfully terminal (or changed after completion), with what
-    to do next.
+    """Every row that is not successfully terminal (or changed after completion): who it
+    pays, what happened in plain words, and what to do next.
 
     A failed row that a later attempt covers (a retry-failed run's row, in ``rows`` or in
-    ``retries``) says so, instead of asking for another retry.
+    ``retries``) says so, instead of asking for another retry. ``key`` names a row's chain
+    of attempts (default: the row number, for one run and its retries).
     """
     if with_run is None:
         with_run = len(runs) > 1
-    # Latest attempt per reference, to point failed rows at their retry.
-    latest: dict[str, RowRecord] = {}
+    latest = LatestAttempts(key or by_row_number)
     for r in (*rows, *retries):
-        seen = latest.get(r.reference)
-        if seen is None or r.attempt > seen.attempt:
-            latest[r.reference] = r
+        latest.add(r)
     columns, build = exceptions_layout(runs, with_run, latest)
     not_paid = [r for r in rows if is_exception(r)]
     return Table(columns, LazyRows(not_paid, build))
@@ -163,42 +206,49 @@ def is_exception(row: RowRecord) -> bool:
 
 
 def exceptions_layout(
-    runs: Sequence[RunRecord], with_run: bool, latest: Mapping[str, _Attempt]
+    runs: Sequence[RunRecord], with_run: bool, latest: LatestAttempts
 ) -> tuple[list[Column], Callable[[RowRecord], tuple[Any, ...]]]:
-    """The Exceptions sheet's columns and the function making one line of a record."""
+    """The Exceptions sheet's columns and the function making one line of a record.
+    ``latest`` holds each chain's latest attempt (a retry covers a failed row)."""
     run_by_id = {r.run_id: r for r in runs}
     decimals = amount_decimals(runs)
-    columns: list[Column] = []
-    if with_run:
-        columns.append(Column("Run", Role.ID))
+    columns: list[Column] = [Column("Run", Role.ID)] if with_run else []
     columns += [
         Column("Row", Role.COUNT),
-        Column("Reference", Role.ID),
+        Column("Status", Role.STATUS),
+        Column("Payee", Role.TEXT),
+        Column("Email or account", Role.ID),
         Column("Amount", Role.AMOUNT, decimals),
         Column("Currency", Role.TEXT),
-        Column("Status", Role.STATUS),
-        Column("Status class", Role.TEXT),
+        Column("Reference", Role.ID),
+        Column("What happened", Role.TEXT),
+        Column("What to do next", Role.TEXT),
         Column("Request-Id", Role.ID),
         Column("DOKU's last message", Role.TEXT),
-        Column("What to do next", Role.TEXT),
+        Column("Last seen by DOKU (WIB)", Role.TIME),
         Column("Last seen by DOKU (UTC)", Role.TIME),
     ]
 
     def build(r: RowRecord) -> tuple[Any, ...]:
-        retry = latest.get(r.reference)
+        run = run_by_id.get(r.run_id)
+        kind = run.kind if run is not None else ""
+        retry = latest.by_chain.get(latest.key(r))
         retried_by = retry if retry is not None and retry.attempt > r.attempt else None
+        name, contact = payee(r, kind)
         return (
             *((r.run_id,) if with_run else ()),
             r.row_number,
-            r.reference,
+            r.state,
+            name,
+            contact,
             None if r.amount_minor is None else minor_to_decimal(r.amount_minor),
             r.currency,
-            r.state,
-            classify(r.state).value,
+            r.reference,
+            what_happened(r, kind),
+            next_action(r, run, retried_by=retried_by),
             r.request_id,
             r.message,
-            next_action(r, run_by_id.get(r.run_id), retried_by=retried_by),
-            r.last_seen_at,
+            *time_pair(r.last_seen_at),
         )
 
     return columns, build

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from batchpay.journal.records import EventRecord, RowRecord, RunRecord
 from batchpay.reconcile.classes import environment_banner
@@ -34,6 +34,7 @@ class RunReport:
 
     run: RunRecord
     summary: Summary
+    retried_by: list[str] = field(default_factory=list)  # runs that retried this one
 
 
 @dataclass
@@ -76,7 +77,10 @@ def reconcile(
     *,
     retries: Sequence[RowRecord] = (),
 ) -> Reconciliation:
-    """Summaries, rows, exceptions and events for one run or several (a month).
+    """Summaries, rows, exceptions and events for one run, or for several (a month: then a
+    :class:`~batchpay.reconcile.monthly.MonthReconciliation`, where money out, transfers and
+    account creations are apart, dry runs never count and each chain of retries counts
+    once).
 
     ``rows`` is either a flat list (each row carries its run id) or a mapping run id → rows.
     ``retries`` are rows of later retry-failed runs not reported here: they only let a failed
@@ -92,26 +96,21 @@ def reconcile(
     stray = sorted(set(by_run) - known)
     if stray:
         raise ValueError(f"rows of runs not given: {', '.join(stray)}")
+    if len(runs) > 1:
+        from batchpay.reconcile.monthly import reconcile_month
 
-    ordered: list[RowRecord] = []
-    reports: list[RunReport] = []
-    totals: dict[str, Summary] = {}
-    for run in runs:
-        run_rows = by_run.get(run.run_id, [])
-        # The journal usually hands rows out in order already; sorting a sorted list is O(n).
-        run_rows.sort(key=lambda r: (r.row_number, r.attempt))
-        ordered += run_rows
-        summary = summarise(run_rows)
-        reports.append(RunReport(run, summary))
-        totals.setdefault(run.env, Summary()).merge(summary)
-
-    month = len(runs) > 1
+        return reconcile_month(runs, by_run, events, linked_rows=retries)
+    (run,) = runs
+    run_rows = by_run.get(run.run_id, [])
+    # The journal usually hands rows out in order already; sorting a sorted list is O(n).
+    run_rows.sort(key=lambda r: (r.row_number, r.attempt))
+    summary = summarise(run_rows)
     return Reconciliation(
-        runs=reports,
-        totals=totals,
-        rows=rows_table(runs, ordered, with_run=month),
-        exceptions=exceptions_table(runs, ordered, with_run=month, retries=retries),
-        events=events_table(events, with_run=month),
+        runs=[RunReport(run, summary)],
+        totals={run.env: summary},
+        rows=rows_table(runs, run_rows, with_run=False),
+        exceptions=exceptions_table(runs, run_rows, with_run=False, retries=retries),
+        events=events_table(events, with_run=False),
     )
 
 
@@ -121,15 +120,17 @@ def reconcile_run_stream(
     events: Callable[[], Iterable[EventRecord]],
     *,
     retries: Iterable[RowRecord] = (),
+    retried_by: Sequence[str] = (),
 ) -> Reconciliation:
     """:func:`reconcile` of one run whose records are read afresh on every pass, never all
     held (a 100,000-row run's records take ~350 MB; issue 5, item 4).
 
     ``rows(data)`` yields the run's rows in (row number, attempt) order, each time the same;
-    ``data=False`` may leave ``input`` and ``normalised`` empty (the Exceptions sheet and
-    the summary do not read them). ``events()`` yields the run's events in journal order.
+    ``data=False`` may leave ``input`` and ``normalised`` empty (the summary does not read
+    them). ``events()`` yields the run's events in journal order. ``retried_by`` names the
+    runs that retried this one (the Summary says so).
     One pass here computes the summary, the Rows sheet's columns and the latest attempt per
-    reference; the workbook then reads each table again to measure and to write it.
+    row; the workbook then reads each table again to measure and to write it.
     The tables are the ones :func:`reconcile` makes of the same records.
     """
     inputs, norms, ids = KeyUnion(), KeyUnion(), KeyUnion()
@@ -150,17 +151,16 @@ def reconcile_run_stream(
     row_columns, row_build = rows_layout(
         amount_decimals(runs), False, inputs.keys(), norms.keys(), ids.keys()
     )
-    exc_columns, exc_build = exceptions_layout(runs, False, latest.by_reference)
+    exc_columns, exc_build = exceptions_layout(runs, False, latest)
     event_columns, event_build = events_layout(False)
 
     def not_paid() -> Iterator[RowRecord]:
-        return (r for r in rows(False) if is_exception(r))
+        # The payee's name and email live in the normalised values: read with data.
+        return (r for r in rows(True) if is_exception(r))
 
-    totals = {run.env: Summary()}
-    totals[run.env].merge(summary)
     return Reconciliation(
-        runs=[RunReport(run, summary)],
-        totals=totals,
+        runs=[RunReport(run, summary, list(retried_by))],
+        totals={run.env: summary},
         rows=Table(row_columns, Replay(lambda: rows(True), row_build)),
         exceptions=Table(exc_columns, Replay(not_paid, exc_build)),
         events=Table(event_columns, Replay(events, event_build)),

@@ -16,6 +16,7 @@ from batchpay.journal.records import EventRecord, RowRecord, RunRecord
 from batchpay.kinds import KINDS
 from batchpay.money import minor_to_decimal
 from batchpay.reconcile.classes import classify
+from batchpay.reconcile.times import both as time_pair
 
 
 class Role(StrEnum):
@@ -26,7 +27,7 @@ class Role(StrEnum):
     AMOUNT = "amount"  # Decimal amount, thousands format
     COUNT = "count"  # int
     STATUS = "status"  # a state name, coloured per state
-    TIME = "time"  # ISO-8601 UTC text
+    TIME = "time"  # a time as text, "YYYY-MM-DD HH:MM:SS" (the header names WIB or UTC)
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ class KeyUnion:
         return list(self._seen)
 
 
-def _ordered_union(keys_per_item: Iterable[Iterable[str]]) -> list[str]:
+def ordered_union(keys_per_item: Iterable[Iterable[str]]) -> list[str]:
     union = KeyUnion()
     for keys in keys_per_item:
         union.add(keys)
@@ -144,20 +145,35 @@ def _unique_headers(columns: list[Column], *, sheet: range) -> None:
             columns[i] = Column(header, c.role, c.decimals)
 
 
+# The journal keeps values a profile or --set supplied beside the sheet's own, under
+# "<field> (set)" (validate/derived.py): they are batchpay's, not HR's columns.
+SET_SUFFIX = " (set)"
+# The month report's "counted once" column: a row's own text, given by the caller.
+Counted = tuple[Column, Callable[[RowRecord], Any]]
+
+
+def sheet_first(input_cols: list[str]) -> list[str]:
+    """The sheet's own columns in their order (as the journal stored them), then the
+    values a profile or --set supplied."""
+    own = [h for h in input_cols if not h.endswith(SET_SUFFIX)]
+    return own + [h for h in input_cols if h.endswith(SET_SUFFIX)]
+
+
 def rows_table(
     runs: Sequence[RunRecord], rows: Sequence[RowRecord], *, with_run: bool | None = None
 ) -> Table:
-    """One line per journal row: Excel row number, every input column (extras too, in the
-    sheet's order), normalised values, amount, Request-Id, DOKU ids, state and class, when
-    DOKU last told us, sends/attempt and DOKU's last message.
+    """One line per journal row: Excel row number and status first, then every column of
+    the sheet in its order (extras too), then batchpay's: normalised values, amount,
+    Request-Id, DOKU ids, when DOKU last told us (WIB and UTC), sends/attempt and DOKU's
+    last message.
 
     ``with_run`` adds a leading run-id column (default: when there is more than one run).
     """
     if with_run is None:
         with_run = len(runs) > 1
-    input_cols = _ordered_union(r.input.keys() for r in rows)
-    norm_cols = _ordered_union(r.normalised.keys() for r in rows)
-    id_cols = _ordered_union(r.doku_ids.keys() for r in rows)
+    input_cols = ordered_union(r.input.keys() for r in rows)
+    norm_cols = ordered_union(r.normalised.keys() for r in rows)
+    id_cols = ordered_union(r.doku_ids.keys() for r in rows)
     columns, build = rows_layout(amount_decimals(runs), with_run, input_cols, norm_cols, id_cols)
     return Table(columns, LazyRows(rows, build))
 
@@ -168,10 +184,13 @@ def rows_layout(
     input_cols: list[str],
     norm_cols: list[str],
     id_cols: list[str],
+    counted: Counted | None = None,
 ) -> tuple[list[Column], Callable[[RowRecord], tuple[Any, ...]]]:
     """The Rows sheet's columns and the function making one line of a record."""
-    columns = _rows_columns(decimals, with_run, input_cols, norm_cols, id_cols)
+    input_cols = sheet_first(input_cols)
+    columns = _rows_columns(decimals, with_run, input_cols, norm_cols, id_cols, counted)
     dec = minor_to_decimal
+    count = counted[1] if counted is not None else None
 
     def build(r: RowRecord) -> tuple[Any, ...]:
         inp = r.input
@@ -180,6 +199,8 @@ def rows_layout(
         return (
             *((r.run_id,) if with_run else ()),
             r.row_number,
+            r.state,
+            *((count(r),) if count is not None else ()),
             *[inp.get(h) for h in input_cols],
             *[norm.get(f) for f in norm_cols],
             None if r.amount_minor is None else dec(r.amount_minor),
@@ -188,13 +209,12 @@ def rows_layout(
             r.source_account,
             r.request_id,
             *[ids.get(k) for k in id_cols],
-            r.state,
             classify(r.state).value,
-            r.last_seen_at,
+            *time_pair(r.last_seen_at),
             r.sends,
             r.attempt,
             r.message,
-            r.updated_at,
+            *time_pair(r.updated_at),
         )
 
     return columns, build
@@ -206,12 +226,15 @@ def _rows_columns(
     input_cols: list[str],
     norm_cols: list[str],
     id_cols: list[str],
+    counted: Counted | None,
 ) -> list[Column]:
     """The Rows sheet's columns, headers made unique (see :func:`_unique_headers`)."""
     columns: list[Column] = []
     if with_run:
         columns.append(Column("Run", Role.ID))
-    columns.append(Column("Row", Role.COUNT))
+    columns += [Column("Row", Role.COUNT), Column("Status", Role.STATUS)]
+    if counted is not None:
+        columns.append(counted[0])
     # Input and normalised values are identifiers-as-text: the sheet's own text, zeros kept.
     first_input = len(columns)
     columns += [Column(h, Role.ID) for h in input_cols]
@@ -225,12 +248,13 @@ def _rows_columns(
     ]
     columns += [Column(k, Role.ID) for k in id_cols]
     columns += [
-        Column("Status", Role.STATUS),
         Column("Status class", Role.TEXT),
+        Column("Last seen by DOKU (WIB)", Role.TIME),
         Column("Last seen by DOKU (UTC)", Role.TIME),
         Column("Sends", Role.COUNT),
         Column("Attempt", Role.COUNT),
         Column("DOKU's last message", Role.TEXT),
+        Column("Updated (WIB)", Role.TIME),
         Column("Updated (UTC)", Role.TIME),
     ]
     _unique_headers(columns, sheet=range(first_input, first_input + len(input_cols)))
@@ -251,6 +275,7 @@ def events_layout(with_run: bool) -> tuple[list[Column], Callable[[EventRecord],
     if with_run:
         columns.append(Column("Run", Role.ID))
     columns += [
+        Column("At (WIB)", Role.TIME),
         Column("At (UTC)", Role.TIME),
         Column("Row", Role.COUNT),
         Column("Event", Role.TEXT),
@@ -264,7 +289,7 @@ def events_layout(with_run: bool) -> tuple[list[Column], Callable[[EventRecord],
 
     def build(e: EventRecord) -> tuple[Any, ...]:
         tail = (
-            e.at,
+            *time_pair(e.at),
             e.row_number,
             e.type,
             e.old_state,

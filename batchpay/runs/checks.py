@@ -4,13 +4,17 @@
 * :func:`preflight_balances` — per source Sub Account, need vs available (asks DOKU for
   balances: a read, never a money-moving call);
 * :func:`check_expected_total` — the operator's ``--expect-total`` (or typed total);
-* :func:`check_input` — a run is bound to its input file's SHA-256 (resume).
+* :func:`check_input` — a run is bound to its input file's SHA-256 (resume);
+* :func:`balance_snapshots` — journal source Sub Account balances before the first send and
+  after the run settles (the month report's opening and closing balances).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +28,9 @@ from batchpay.errors import (
     UsageError,
 )
 from batchpay.journal import Repeat
+from batchpay.kinds import KINDS
 from batchpay.money import format_minor
+from batchpay.reconcile import AFTER, SNAPSHOT, SNAPSHOT_FAILED, snapshot_detail
 
 if TYPE_CHECKING:
     from batchpay.doku.client import DokuClient
@@ -74,6 +80,34 @@ def preflight_balances(client: DokuClient, the_plan: Plan) -> list[Shortfall]:
         if available < need:
             shortfalls.append(Shortfall(account_id, need, available))
     return shortfalls
+
+
+def balance_snapshots(ledger: Journal, client: DokuClient, run_id: str, phase: str) -> None:
+    """Journal the available balance of each source Sub Account of a Sub Account payout or
+    transfer run as a ``balance-snapshot`` event: ``phase`` "before" its first send, "after"
+    it settles (nothing while rows are still open). A balance that cannot be read is a
+    ``balance-snapshot-failed`` event: it never stops a run (only reads, never money)."""
+    run = ledger.run(run_id)
+    kind = KINDS.get(run.kind)
+    if kind is None or kind.source_field is None or run.dry_run:
+        return
+    if phase == AFTER and run.finished_at is None:
+        return
+    rows = ledger.rows(run_id, data=False)
+    for account in sorted({r.source_account for r in rows if r.source_account}):
+        try:
+            outcome = client.balance(account)
+            ok = outcome.klass == "accepted" and outcome.data
+            available = _available_minor(outcome.data) if ok and outcome.data else None
+            why = outcome.message or "no readable available balance"
+        except Exception as exc:  # a balance read never stops a run
+            available, why = None, f"{type(exc).__name__}: {exc}"
+        if available is None:
+            detail = json.dumps({"phase": phase, "account": account, "reason": why})
+            ledger.add_event(run_id, SNAPSHOT_FAILED, detail)
+            continue
+        at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        ledger.add_event(run_id, SNAPSHOT, snapshot_detail(phase, account, available, at))
 
 
 def _available_minor(data: dict[str, Any]) -> int | None:

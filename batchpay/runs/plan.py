@@ -54,6 +54,10 @@ def plan(result: ValidationResult, *, env: str) -> Plan:
     kind = table.kind
     headers = {name: header for name, header in table.field_headers.items()}
     input_columns = [c for c in table.frame.columns if c in headers or c in table.extra_columns]
+    # The row as read keeps the sheet's column order (the workbook's Rows sheet shows HR's
+    # columns as HR laid them out); values a profile or --set supplied come after.
+    position = {h: i for i, h in enumerate(table.source.headers)}
+    input_columns.sort(key=lambda c: position.get(headers.get(str(c), str(c)), len(position)))
     rows = PlannedRows(
         kind,
         [int(str(r)) for r in result.normalised.index.tolist()],

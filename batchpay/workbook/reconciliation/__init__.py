@@ -1,8 +1,10 @@
 """The reconciliation workbook (Summary, Rows, Exceptions, Events) of a run or a month.
 
-Modules: ``book`` (the workbook: sheets in order, atomic save), ``cells`` (styles, safe
-text, exact amounts), ``tables`` (Rows/Exceptions/Events sheets), ``summary`` (Summary
-sheet), ``from_journal`` (read a run or a month from the journal and write its workbook).
+Written with XlsxWriter in constant_memory mode. Modules: ``book`` (the workbook: sheets in
+order, atomic save), ``cells`` (formats, safe text, exact amounts, widths), ``tables`` (the
+table sheets, measured then written), ``grid`` (a Summary laid out line by line, merged
+banners and notes), ``summary`` (a run's Summary, its chart), ``month`` (a month's Summary),
+``from_journal`` (read a run or a month from the journal and write its workbook).
 What the numbers mean is decided in :mod:`batchpay.reconcile`.
 """
 

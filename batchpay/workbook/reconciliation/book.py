@@ -1,12 +1,13 @@
-"""The reconciliation workbook: Summary, Rows, Exceptions and Events sheets.
+"""The reconciliation workbook: Summary, then the table sheets — Rows, Exceptions, Events
+for a run; Balances, Retries, Rows, Exceptions, Events for a month.
 
 Cell writing only; what the numbers *mean* is decided in :mod:`batchpay.reconcile`.
 docs/safety.md §8: text is never a formula, identifiers are text, amounts are numbers with a
 thousands format, totals are values computed from the records (no formula anywhere), and the
-file reaches disk through a temp file + ``os.replace`` (invariant 7).
+file reaches disk through a private temp file + ``os.replace`` (invariant 7; 0600).
 
-The whole workbook is built in openpyxl's write-only mode so that a 100,000-row run streams
-to disk instead of holding millions of cell objects (issue 5, item 4).
+Written with XlsxWriter in constant_memory mode: a 100,000-row run streams to disk row by
+row (issue 5, item 4; issue 11).
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-
-from openpyxl import Workbook
+from typing import Any
 
 from batchpay.journal.records import EventRecord, RowRecord, RunRecord
-from batchpay.reconcile import Reconciliation, reconcile
-from batchpay.workbook import atomic_save
+from batchpay.reconcile import MonthReconciliation, Reconciliation, Table, reconcile
+from batchpay.workbook import xlsx_workbook
 from batchpay.workbook.reconciliation.cells import Styles
-from batchpay.workbook.reconciliation.summary import write_summary
+from batchpay.workbook.reconciliation.month import month_title, write_month_summary
+from batchpay.workbook.reconciliation.summary import write_run_summary
 from batchpay.workbook.reconciliation.tables import write_table
 
 
@@ -39,10 +40,10 @@ def write_reconciliation(
     """Write the reconciliation workbook of one run (or of several: a month) to ``path``.
 
     ``rows`` is a flat list (each row names its run) or a mapping run id → rows. ``now`` is
-    the generation time shown on the Summary (default: the current UTC time). Returns the
-    path written. ``retries`` (rows of later retry-failed runs) only annotate failed rows
-    on the Exceptions sheet. The previous file at ``path``, if any, stays intact until the
-    new one is complete.
+    the generation time shown on the Summary (default: the current time). Returns the path
+    written. ``retries`` (rows of later retry-failed runs) only annotate failed rows on the
+    Exceptions sheet. The previous file at ``path``, if any, stays intact until the new one
+    is complete.
     """
     return write_workbook(path, reconcile(runs, rows, events, retries=retries), now)
 
@@ -50,32 +51,46 @@ def write_reconciliation(
 def write_workbook(path: str | os.PathLike[str], rec: Reconciliation, now: datetime | None) -> Path:
     """Write ``rec`` (its tables are read twice: measured, then written) to ``path``."""
     generated = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    wb = Workbook(write_only=True)
-    wb.properties.creator = "batchpay"
-    # openpyxl stamps the real clock otherwise; the report's time is the caller's ``now``.
-    wb.properties.created = wb.properties.modified = generated.replace(tzinfo=None)
+    opened: list[Any] = []
     try:
-        styles = Styles(wb)
-        write_summary(wb, styles, rec, generated)
-        write_table(wb, styles, "Rows", rec.rows)
-        write_table(wb, styles, "Exceptions", rec.exceptions)
-        write_table(wb, styles, "Events", rec.events)
-        return atomic_save(wb, path)
+        _write(path, rec, generated, opened)
     except BaseException:
-        _discard(wb)
+        _discard(opened)
         raise
+    return Path(path)
 
 
-def _discard(wb: Workbook) -> None:
-    """After a failure: close the write-only sheets' streams and delete their temp files,
-    so nothing half-written lingers in the temp directory (the target is untouched)."""
-    for ws in wb.worksheets:
-        writer = getattr(ws, "_writer", None)
-        if writer is None:
-            continue
-        # Best effort: the original error is what the caller must see, not a cleanup one.
-        with contextlib.suppress(Exception):
-            if not ws.closed:
-                ws.close()
-        with contextlib.suppress(Exception):
-            writer.cleanup()
+def _write(
+    path: str | os.PathLike[str], rec: Reconciliation, generated: datetime, opened: list[Any]
+) -> None:
+    with xlsx_workbook(path, constant_memory=True) as wb:
+        opened.append(wb)
+        # XlsxWriter stamps the real clock otherwise; the report's time is the caller's.
+        wb.set_properties({"creator": "batchpay", "created": generated.replace(tzinfo=None)})
+        styles = Styles(wb)
+        sheets: list[tuple[str, Table]]
+        if isinstance(rec, MonthReconciliation):
+            title = month_title(rec)
+            write_month_summary(wb, styles, rec, generated)
+            sheets = [("Balances", rec.balances), ("Retries", rec.retries)]
+        else:
+            title = f"batchpay reconciliation — run {rec.runs[0].run.run_id}"
+            write_run_summary(wb, styles, rec, generated)
+            sheets = []
+        sheets += [("Rows", rec.rows), ("Exceptions", rec.exceptions), ("Events", rec.events)]
+        for name, table in sheets:
+            write_table(wb, styles, name, table, book_title=title)
+
+
+def _discard(opened: list[Any]) -> None:
+    """After a failure: remove the row files constant_memory mode keeps beside the target
+    (they hold payee data) when closing the workbook did not get to remove them."""
+    for wb in opened:
+        for ws in wb.worksheets():
+            name = getattr(ws, "row_data_filename", None)
+            # Best effort: the original error is what the caller must see.
+            with contextlib.suppress(Exception):
+                ws.row_data_fh.close()
+            if name:
+                with contextlib.suppress(OSError):
+                    os.unlink(name)

@@ -1,125 +1,179 @@
-"""Cells of the reconciliation workbook: named styles, safe text, exact amounts, print setup.
+"""Cells of the reconciliation workbook, on XlsxWriter: the formats, how each role of value
+is written, and how wide each is shown (:mod:`batchpay.workbook.fit`).
 
-docs/safety.md §8: text is never a formula, identifiers are text, amounts are numbers with a
-thousands format (or text when Excel could not hold every digit).
+docs/safety.md §8: text is never a formula (``write_string`` only; quote prefix on text
+starting with ``= + - @`` tab or CR), identifiers are text, amounts are numbers with a
+thousands format — ``#,##0`` for a whole amount (rupiah), ``#,##0.00`` only when there are
+cents — or text when Excel could not hold every digit.
 """
 
 from __future__ import annotations
 
-import re
-from copy import copy
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import Cell
-from openpyxl.comments import Comment
-from openpyxl.styles import Alignment, Font, NamedStyle
-
 from batchpay.workbook import (
-    BANNER_FILL,
-    HEADER_FILL,
-    HEADER_FONT,
-    STATUS_FILLS,
-    WHOLE_AMOUNT_FORMAT,
-    quote_prefixed,
-    write_only_text_cell,
+    BANNER_COLOUR,
+    DECIMAL,
+    FORMULA_TRIGGERS,
+    HEADER,
+    STATUS_COLOURS,
+    TOP,
+    WHOLE,
+    WRAP,
+    Formats,
+    clean_text,
 )
+from batchpay.workbook.fit import text_width, thousands
 
-TWO_DECIMAL_FORMAT = "#,##0.00"
-# Excel keeps 15 significant digits and openpyxl writes numbers with "%.16g" through a float:
-# an amount of more minor units than this could lose a digit, so it is written as text.
+# Excel keeps 15 significant digits: an amount of more minor units than this could lose a
+# digit as a number, so it is written as text (with a note saying why).
 MAX_EXACT_MINOR = 10**15
+MAX_EXACT_AMOUNT = Decimal(MAX_EXACT_MINOR) / 100
 BIG_AMOUNT_NOTE = (
     "Written as text: this amount has more digits than Excel can hold exactly as a number (15)."
 )
-# openpyxl refuses these control characters in a cell; journal text (a DOKU message, a detail)
-# could carry one, so they are shown as U+FFFD instead of failing the whole report.
-ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-# Characters that make openpyxl infer a formula ("=") or an error value ("#N/A") from a str,
-# or Excel a formula on F2+Enter (+, -, @, tab, CR): such text goes through text_cell.
-INFERRED_FIRST = frozenset("=#+-@\t\r")
+BOLD_SCALE = 1.1  # bold text is about a tenth wider
+PADDING = 2.0
+_BANNER_POINTS = 16
+_TITLE_POINTS = 14
+_SECTION_POINTS = 12
+# Relative size of each text style (11 pt regular = 1), for widths and row heights.
+SCALES = {
+    "banner": _BANNER_POINTS / 11 * BOLD_SCALE,
+    "title": _TITLE_POINTS / 11 * BOLD_SCALE,
+    "section": _SECTION_POINTS / 11 * BOLD_SCALE,
+    "header": BOLD_SCALE,
+    "label": BOLD_SCALE,
+}
 
 
 class Styles:
-    """Named styles registered once; cells get a copy of a prepared style array.
+    """Every format the workbook uses, made once; text formats come as (plain, quoted)."""
 
-    Assigning ``cell.style = name`` scans the workbook's style list on every call; copying
-    the array it would produce is the same result for a fraction of the cost per cell.
-    """
+    def __init__(self, wb: Any) -> None:
+        f = self.formats = Formats(wb)
+        self.header = f.text_pair(HEADER)
+        self.text = f.text_pair(TOP)
+        self.wrap = f.text_pair(WRAP)
+        self.whole = f(WHOLE, TOP)
+        self.decimal = f(DECIMAL, TOP)
+        self.count = f(TOP)
+        self.totals = CellStyles(
+            text=self.text,
+            whole=f(WHOLE, TOP, {"bold": True}),
+            decimal=f(DECIMAL, TOP, {"bold": True}),
+            count=self.count,
+            status=self.status,
+        )
+        self.named: dict[str, tuple[Any, Any]] = {
+            "text": self.text,
+            "wrap": self.wrap,
+            "header": self.header,
+            "label": f.text_pair(TOP, WRAP, {"bold": True}),
+            "title": f.text_pair({"bold": True, "font_size": _TITLE_POINTS, "valign": "top"}),
+            "section": f.text_pair({"bold": True, "font_size": _SECTION_POINTS, "valign": "top"}),
+            "banner": f.text_pair(
+                {
+                    "bold": True,
+                    "font_size": _BANNER_POINTS,
+                    "font_color": "#FFFFFF",
+                    "bg_color": f"#{BANNER_COLOUR}",
+                    "valign": "vcenter",
+                    "text_wrap": True,
+                }
+            ),
+        }
+        self._status: dict[tuple[str, bool], tuple[Any, Any]] = {}
+        self._cells = {top: self._make_cells(top) for top in (True, False)}
 
-    def __init__(self, wb: Workbook) -> None:
-        self.wb = wb
-        self.ws = wb.create_sheet("_styles")  # a scratch parent for template cells
-        self._arrays: dict[str, Any] = {}
-        self.add("bp-header", font=HEADER_FONT, fill=HEADER_FILL)
-        self.add("bp-amount-0", number_format=WHOLE_AMOUNT_FORMAT)
-        self.add("bp-amount-2", number_format=TWO_DECIMAL_FORMAT)
-        self.add("bp-banner", font=Font(bold=True, color="FFFFFF", size=16), fill=BANNER_FILL)
-        self.add("bp-title", font=Font(bold=True, size=14))
-        self.add("bp-section", font=Font(bold=True, size=12))
-        self.add("bp-label", font=Font(bold=True))
-        self.add("bp-wrap", alignment=Alignment(wrap_text=True, vertical="top"))
-        for state, fill in STATUS_FILLS.items():
-            self.add(f"bp-status-{state}", fill=fill)
-        # The scratch sheet only existed to bind template cells; it must not be saved.
-        wb.remove(self.ws)
+    def status(self, state: str, *, top: bool = True) -> tuple[Any, Any]:
+        """A state's format pair, on its colour (an unlisted state gets UNKNOWN's)."""
+        pair = self._status.get((state, top))
+        if pair is None:
+            colour = STATUS_COLOURS.get(state) or STATUS_COLOURS["UNKNOWN"]
+            fill = {"bg_color": f"#{colour}"}
+            pair = self._status[state, top] = self.formats.text_pair(TOP if top else None, fill)
+        return pair
 
-    def add(self, name: str, **attrs: Any) -> None:
-        style = NamedStyle(name=name, **attrs)
-        self.wb.add_named_style(style)
-        template = WriteOnlyCell(self.ws)
-        template.style = name
-        self._arrays[name] = template._style
+    def cells(self, *, top: bool) -> CellStyles:
+        """A table's cell formats: aligned to the top when some of its rows wrap onto more
+        lines; otherwise plain (a cell with no format is the cheapest one to write)."""
+        return self._cells[top]
 
-    def cell(self, ws: Any, value: Any, name: str) -> Cell:
-        """A cell holding ``value`` with the named style ``name`` (text stays text)."""
-        cell = WriteOnlyCell(ws, value)
-        if cell.data_type in ("f", "e"):
-            cell.data_type = "s"
-        cell._style = copy(self._arrays[name])
-        return quote_prefixed(cell)
-
-    def status(self, ws: Any, state: str) -> Cell:
-        """A state name on its status colour (an unlisted state gets UNKNOWN's colour)."""
-        name = f"bp-status-{state}" if state in STATUS_FILLS else "bp-status-UNKNOWN"
-        return self.cell(ws, safe_text(state), name)
+    def _make_cells(self, top: bool) -> CellStyles:
+        f, align = self.formats, TOP if top else None
+        return CellStyles(
+            text=f.text_pair(align),
+            whole=f(WHOLE, align),
+            decimal=f(DECIMAL, align),
+            count=f(align),
+            status=lambda state: self.status(state, top=top),
+        )
 
 
-def safe_text(value: Any) -> str:
-    """Text a cell can hold: illegal control characters replaced, never more than Excel's
-    32,767 characters."""
-    text = value if isinstance(value, str) else str(value)
-    if ILLEGAL.search(text):
-        text = ILLEGAL.sub("\ufffd", text)
-    return text[:32767]
+@dataclass(frozen=True)
+class CellStyles:
+    text: tuple[Any, Any]
+    whole: Any
+    decimal: Any
+    count: Any
+    status: Callable[[str], tuple[Any, Any]]
 
 
-def text_cell(ws: Any, value: str) -> Cell:
-    """A write-only cell that is text whatever the value starts with (=, #, +, -, @), with
-    Excel's quote prefix when it looks like a formula (workbook.write_only_text_cell)."""
-    return write_only_text_cell(ws, safe_text(value))
+def put_text(ws: Any, row: int, col: int, value: Any, pair: tuple[Any, Any]) -> None:
+    """A text cell (never a formula): ``None``/"" leave the cell empty (nothing written)."""
+    if value is None or value == "":
+        return
+    text = value if value.__class__ is str else str(value)
+    if not text.isprintable() or len(text) > 32_767:
+        text = clean_text(text)  # control characters XML forbids, Excel's length limit
+    ws.write_string(row, col, text, pair[1] if text.startswith(FORMULA_TRIGGERS) else pair[0])
 
 
-def amount_value(ws: Any, styles: Styles, amount: Decimal | None, decimals: int) -> Any:
-    """An amount cell: a number with a thousands format, or text when too long for Excel."""
+def put_amount(
+    ws: Any, row: int, col: int, amount: Decimal | None, styles: Styles | CellStyles
+) -> None:
+    """An amount: a number (``#,##0`` when whole, ``#,##0.00`` with cents), or text with a
+    note when Excel could not hold every digit."""
     if amount is None:
-        return None
-    if abs(amount.scaleb(2)) >= MAX_EXACT_MINOR:
-        cell = text_cell(ws, f"{amount:,.{decimals}f}")
-        cell.comment = Comment(BIG_AMOUNT_NOTE, "batchpay")
-        return cell
-    # A whole amount is written as an int: exact, and cheaper than a Decimal for openpyxl.
-    number: int | Decimal = int(amount) if amount == amount.to_integral_value() else amount
-    return styles.cell(ws, number, f"bp-amount-{2 if decimals else 0}")
+        return
+    if not -MAX_EXACT_AMOUNT < amount < MAX_EXACT_AMOUNT:
+        put_text(ws, row, col, amount_text(amount), styles.text)
+        ws.write_comment(row, col, BIG_AMOUNT_NOTE, {"author": "batchpay"})
+        return
+    whole = int(amount)
+    if whole == amount:
+        ws.write_number(row, col, whole, styles.whole)
+    else:
+        ws.write_number(row, col, amount, styles.decimal)
 
 
-def printable(ws: Any, *, fit: bool = True) -> None:
-    """Accountants print these: landscape A4; narrow sheets fit one page width."""
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = "9"  # A4 (ECMA-376 ST_PaperSize)
-    if fit:
-        ws.page_setup.fitToWidth = 1
-        ws.page_setup.fitToHeight = 0
-        ws.sheet_properties.pageSetUpPr.fitToPage = True
+def amount_text(amount: Decimal) -> str:
+    """An amount as its number format shows it."""
+    return thousands(amount, 0 if amount == amount.to_integral_value() else 2)
+
+
+def amount_width(amounts: Iterable[Decimal | None], *, bold: bool = False) -> float:
+    """The width the widest of ``amounts`` needs as shown (never capped: no ``###``)."""
+    widest = 0.0
+    for a in amounts:
+        if a is not None:
+            widest = max(widest, text_width(amount_text(a)))
+    return widest * (BOLD_SCALE if bold else 1.0) + PADDING
+
+
+def header_width(title: str) -> float:
+    """A header's wish for its column: whole on one line when short, else as wide as its
+    longest word (it wraps; the header row grows)."""
+    full = text_width(title) * BOLD_SCALE + PADDING
+    if full <= 16:
+        return full
+    longest = max(text_width(w) for w in title.split())
+    return max(longest * BOLD_SCALE + PADDING, 12.0)
+
+
+def style_scale(style: str) -> float:
+    return SCALES.get(style, 1.0)

@@ -11,8 +11,8 @@ from typing import Protocol
 
 from batchpay.errors import RunNotFound
 from batchpay.journal.records import EventRecord, RowRecord, RunRecord
-from batchpay.reconcile import reconcile_run_stream
-from batchpay.workbook.reconciliation.book import write_reconciliation, write_workbook
+from batchpay.reconcile import reconcile_month, reconcile_run_stream
+from batchpay.workbook.reconciliation.book import write_workbook
 
 
 class _ChunkReader(Protocol):
@@ -63,9 +63,10 @@ def write_run_report(
 ) -> Path:
     """The reconciliation workbook of one run, read from the journal, at ``path`` (the one
     path policy is :mod:`batchpay.runs.paths`). Failed rows already retried by a later run
-    say so."""
+    say so, and the Summary names the runs that retried it."""
     run = journal.run(run_id)
     retries = _later_attempts(journal, run_id)
+    retried_by = [c.run_id for c in journal.children(run_id)]
     # Streamed (issue 5, item 4): the run's rows and events are read from the journal in
     # chunks on every pass — summary, widths, cells — never all held; the body is not read.
     with journal.snapshot() as snapshot:
@@ -76,16 +77,36 @@ def write_run_report(
         def events() -> Iterable[EventRecord]:
             return snapshot.iter_events(run_id)
 
-        rec = reconcile_run_stream(run, rows, events, retries=retries)
+        rec = reconcile_run_stream(run, rows, events, retries=retries, retried_by=retried_by)
         return write_workbook(path, rec, now)
+
+
+def _linked(journal: JournalReader, runs: list[RunRecord]) -> list[RunRecord]:
+    """Runs outside ``runs`` that retried them, or that they retried (the chains of attempts
+    crossing the month's edges)."""
+    known = {r.run_id for r in runs}
+    found: dict[str, RunRecord] = {}
+    for run in runs:
+        up = run.parent_run_id
+        while up is not None and up not in known and up not in found:
+            parent = found[up] = journal.run(up)
+            up = parent.parent_run_id
+    pending = [r.run_id for r in runs]
+    while pending:
+        for child in journal.children(pending.pop()):
+            if child.run_id not in known and child.run_id not in found:
+                found[child.run_id] = child
+                pending.append(child.run_id)
+    return list(found.values())
 
 
 def write_month_report(
     journal: JournalReader, month: str, path: str | os.PathLike[str], *, now: datetime | None = None
 ) -> Path:
-    """The reconciliation workbook of every run created in ``month`` (YYYY-MM, as the
-    journal defines the month). Raises :class:`~batchpay.errors.RunNotFound` when there is
-    none."""
+    """The reconciliation workbook of every run created in ``month`` (YYYY-MM, Jakarta
+    time, as the journal defines the month): money out apart from transfers and account
+    creations, dry runs apart, each chain of retries counted once. Raises
+    :class:`~batchpay.errors.RunNotFound` when there is none."""
     runs = journal.runs_for_month(month)
     if not runs:
         raise RunNotFound(
@@ -96,4 +117,8 @@ def write_month_report(
     for run in runs:
         rows[run.run_id] = journal.rows(run.run_id)
         events += journal.events(run.run_id)
-    return write_reconciliation(path, runs, rows, events, now=now)
+    linked = _linked(journal, runs)
+    # Only run id, attempt, state, reference and amount are read of them: no input, no body.
+    linked_rows = [r for run in linked for r in journal.rows(run.run_id, data=False)]
+    rec = reconcile_month(runs, rows, events, linked=linked, linked_rows=linked_rows, month=month)
+    return write_workbook(path, rec, now)

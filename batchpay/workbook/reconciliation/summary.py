@@ -1,5 +1,6 @@
-"""The Summary sheet: run facts (or the month's runs), counts and exact totals by status,
-the headline totals, a chart per status block and the notes an accountant reads first."""
+"""The run workbook's Summary sheet: the run's facts (times in WIB with UTC beside them),
+counts and exact totals by status, the headline totals, a chart whose value axis starts at
+0, and the notes an accountant reads first."""
 
 from __future__ import annotations
 
@@ -7,101 +8,57 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import Cell
-from openpyxl.chart import BarChart, Reference
-from openpyxl.utils import get_column_letter
+from batchpay.reconcile import Reconciliation, RunReport, Summary, classify, now_texts, utc, wib
+from batchpay.workbook import print_setup
+from batchpay.workbook.fit import LINE_HEIGHT
+from batchpay.workbook.reconciliation.cells import Styles
+from batchpay.workbook.reconciliation.grid import ALL, Cell, Grid, amount, count, write_grid
 
-from batchpay.reconcile import Bucket, Reconciliation, Role, RunReport, Summary, classify
-from batchpay.workbook.reconciliation.cells import (
-    Styles,
-    amount_value,
-    printable,
-    safe_text,
-    text_cell,
-)
+SHEET = "Summary"
+_PX_PER_UNIT = 7.0  # a column unit in pixels (Calibri 11's "0"), for sizing charts
+ROW_PX = LINE_HEIGHT * 4 / 3
 
 
-class _SummaryWriter:
-    """Appends the Summary sheet line by line, remembering where the chart data lies."""
-
-    def __init__(self, wb: Workbook, styles: Styles) -> None:
-        self.ws = wb.create_sheet("Summary", 0)
-        printable(self.ws)
-        self.styles = styles
-        self.row = 0
-
-    def line(self, *values: Any, style: str | None = None) -> int:
-        """Append one line; str values are text, Decimal amounts are numbers. Returns its row."""
-        cells: list[Any] = []
-        for v in values:
-            if isinstance(v, Cell) or v is None:
-                cells.append(v)
-            elif isinstance(v, str):
-                cells.append(
-                    self.styles.cell(self.ws, safe_text(v), style)
-                    if style
-                    else text_cell(self.ws, v)
-                )
-            else:
-                cells.append(self.styles.cell(self.ws, v, style) if style else v)
-        self.ws.append(cells)
-        self.row += 1
-        return self.row
-
-    def amount(self, amount: Decimal, decimals: int) -> Any:
-        return amount_value(self.ws, self.styles, amount, decimals)
+def head(grid: Grid, rec: Reconciliation, title: str, now: datetime, *, span: int = ALL) -> None:
+    """Banners (a test environment's report must never pass for real money), the title and
+    when the workbook was generated."""
+    for banner in rec.banners:
+        grid.line(Cell(banner, "banner", ALL))
+    grid.line(Cell(title, "title", ALL))
+    at_wib, at_utc = now_texts(now)
+    grid.line(Cell("Generated (WIB)", "label"), Cell(at_wib, span=span))
+    grid.line(Cell("Generated (UTC)", "label"), Cell(at_utc, span=span))
+    grid.blank()
 
 
-def _decimals(rec: Reconciliation) -> int:
-    amount_cols = [c for c in rec.rows.columns if c.role is Role.AMOUNT]
-    return amount_cols[0].decimals if amount_cols else 0
+# Axis ticks in millions or thousands: full rupiah figures would crowd the axis.
+AXIS_FORMAT = '[>=1000000]#,##0.0,,"M";[>=1000]#,##0,"K";0'
 
 
-def _bucket_cells(w: _SummaryWriter, bucket: Bucket, currencies: list[str], dec: int) -> list[Any]:
-    return [bucket.count, *(w.amount(bucket.amount(c), dec) for c in currencies)]
-
-
-def _write_status_block(w: _SummaryWriter, summary: Summary, title: str, dec: int) -> None:
-    currencies = summary.currencies or ["IDR"]
-    w.line()
-    w.line(title, style="bp-section")
-    w.line("Status", "Class", "Rows", *(f"Amount {c}" for c in currencies), style="bp-header")
-    first = w.row + 1
-    for state in summary.states():
-        bucket = summary.by_state[state]
-        w.line(
-            w.styles.status(w.ws, state),
-            classify(state).value,
-            *_bucket_cells(w, bucket, currencies, dec),
-        )
-    last = w.row
-    w.line(
-        "All rows",
-        None,
-        summary.rows,
-        *(
-            w.amount(sum((b.amount(c) for b in summary.by_state.values()), Decimal(0)), dec)
-            for c in currencies
-        ),
-        style=None,
+def bar_chart(
+    wb: Any, title: str, rows: tuple[int, int], cols: tuple[int, int], size: tuple[int, int]
+) -> Any:
+    """A horizontal bar chart of the amounts in column ``cols[1]`` labelled by column
+    ``cols[0]``, over ``rows`` (0-based, inclusive), ``size`` pixels. The value axis starts
+    at 0, so bars compare as the amounts do (the exact amounts are in the table beside)."""
+    first, last = rows
+    chart = wb.add_chart({"type": "bar"})
+    chart.add_series(
+        {
+            "name": title,
+            "categories": [SHEET, first, cols[0], last, cols[0]],
+            "values": [SHEET, first, cols[1], last, cols[1]],
+            "fill": {"color": "#1F4E78"},
+            "gap": 60,
+        }
     )
-    w.line()
-    w.line("Totals", None, "Rows", *(f"Amount {c}" for c in currencies), style="bp-header")
-    for label, bucket in summary.headline():
-        w.line(label, None, *_bucket_cells(w, bucket, currencies, dec))
-    if last >= first:
-        chart = BarChart()
-        chart.type = "bar"
-        chart.title = f"{title}: amount by status ({currencies[0]})"
-        chart.y_axis.title = currencies[0]
-        chart.legend = None
-        data = Reference(w.ws, min_col=4, min_row=first - 1, max_row=last)
-        chart.add_data(data, titles_from_data=True)
-        chart.set_categories(Reference(w.ws, min_col=1, min_row=first, max_row=last))
-        chart.height = max(6.0, 0.8 * (last - first + 1) + 3)
-        chart.width = 16
-        w.ws.add_chart(chart, f"{get_column_letter(5 + len(currencies))}{first - 1}")
+    # For a bar chart XlsxWriter's x axis is the value axis (the horizontal one).
+    chart.set_x_axis({"min": 0, "num_format": AXIS_FORMAT, "major_gridlines": {"visible": True}})
+    chart.set_y_axis({"reverse": True})
+    chart.set_title({"name": title, "name_font": {"size": 11, "bold": True}})
+    chart.set_legend({"none": True})
+    chart.set_size({"width": size[0], "height": size[1]})
+    return chart
 
 
 _RUN_FIELDS = (
@@ -110,80 +67,85 @@ _RUN_FIELDS = (
     ("Environment", "env"),
     ("Input file", "input_name"),
     ("Input SHA-256", "input_sha256"),
-    ("Started (UTC)", "created_at"),
-    ("Finished (UTC)", "finished_at"),
     ("Operator", "operator"),
     ("Retry of run", "parent_run_id"),
+    # Maker–checker (runs/approval.py); empty for an ordinary run.
+    ("Prepared by", "prepared_by"),
+    ("Approved by", "approved_by"),
+    ("Plan digest (SHA-256)", "plan_digest"),
 )
 
 
-def write_summary(wb: Workbook, styles: Styles, rec: Reconciliation, now: datetime) -> None:
-    """The Summary sheet, first in the workbook, generated at ``now`` (UTC)."""
-    w = _SummaryWriter(wb, styles)
-    ws = w.ws
-    ws.column_dimensions["A"].width = 38
-    ws.column_dimensions["B"].width = 24 if rec.is_month else 68
-    for letter in "CDEFGH":
-        ws.column_dimensions[letter].width = 20
-    dec = _decimals(rec)
-    for banner in rec.banners:
-        # A full-width red line: an emulator or sandbox report must never pass for real money.
-        w.line(*([banner] + [""] * 7), style="bp-banner")
-    w.line("batchpay reconciliation" + (" — month" if rec.is_month else ""), style="bp-title")
-    w.line("Generated (UTC)", now.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    w.line()
-    if rec.is_month:
-        _write_month_runs(w, rec, dec)
-    else:
-        _write_run_facts(w, rec.runs[0], dec)
-    w.line()
-    w.line("Notes", style="bp-section")
-    for note in NOTES:
-        w.line(note)
-
-
-def _write_run_facts(w: _SummaryWriter, report: RunReport, dec: int) -> None:
-    """One run: its facts (id, kind, environment, file…), then its status block."""
+def _facts(grid: Grid, report: RunReport, span: int) -> None:
+    """The run's facts, each value across ``span`` columns (the chart sits to the right)."""
     run = report.run
     for label, attr in _RUN_FIELDS:
         value = getattr(run, attr)
-        w.line(w.styles.cell(w.ws, label, "bp-label"), None if value is None else str(value))
-    w.line(w.styles.cell(w.ws, "Dry run", "bp-label"), "yes" if run.dry_run else "no")
-    _write_status_block(w, report.summary, "By status", dec)
+        grid.line(Cell(label, "label"), Cell(None if value is None else str(value), span=span))
+    grid.line(Cell("Retried by run", "label"), Cell(", ".join(report.retried_by), span=span))
+    for label, at in (("Started", run.created_at), ("Finished", run.finished_at)):
+        grid.line(Cell(f"{label} (WIB)", "label"), Cell(wib(at), span=span))
+        grid.line(Cell(f"{label} (UTC)", "label"), Cell(utc(at), span=span))
+    grid.line(Cell("Dry run", "label"), Cell("yes" if run.dry_run else "no", span=span))
 
 
-def _write_month_runs(w: _SummaryWriter, rec: Reconciliation, dec: int) -> None:
-    """A month: one line per run with its headline totals, a total line per environment
-    (test money never adds up with real money), then a status block per environment."""
-    currencies = sorted(
-        {c for s in rec.totals.values() for c in s.currencies}, key=lambda c: (c != "IDR", c)
-    ) or ["IDR"]
-    w.line("Runs", style="bp-section")
-    heads = ["Run id", "Kind", "Environment", "Input file", "Started (UTC)", "Operator", "Rows"]
-    for label, _ in rec.runs[0].summary.headline():
-        heads += [f"{label}: rows", *(f"{label}: {c}" for c in currencies)]
-    w.line(*heads, style="bp-header")
-    for report in rec.runs:
-        run, summary = report.run, report.summary
-        cells: list[Any] = [
-            run.run_id,
-            run.kind,
-            run.env,
-            run.input_name,
-            run.created_at,
-            run.operator,
-            summary.rows,
-        ]
-        for _, bucket in summary.headline():
-            cells += _bucket_cells(w, bucket, currencies, dec)
-        w.line(*cells)
-    for env, total in rec.totals.items():
-        cells = [f"Total ({env})", None, env, None, None, None, total.rows]
-        for _, bucket in total.headline():
-            cells += _bucket_cells(w, bucket, currencies, dec)
-        w.line(*cells, style=None)
-    for env, total in rec.totals.items():
-        _write_status_block(w, total, f"Month by status ({env})", dec)
+def status_block(grid: Grid, summary: Summary, title: str) -> tuple[int, int] | None:
+    """Counts and amounts by status, all rows, then the headline totals. Returns the rows
+    of the status lines (for a chart), or None when there are none."""
+    currencies = summary.currencies or ["IDR"]
+    grid.blank()
+    grid.line(Cell(title, "section", ALL))
+    grid.line(*(Cell(h, "header") for h in ("Status", "Class", "Rows")),
+              *(Cell(f"Amount {c}", "header") for c in currencies))  # fmt: skip
+    first = len(grid.lines)
+    for state in summary.states():
+        bucket = summary.by_state[state]
+        grid.line(
+            Cell(state, "status"),
+            classify(state).value,
+            count(bucket.count),
+            *(amount(bucket.amount(c)) for c in currencies),
+        )
+    last = len(grid.lines) - 1
+    totals = [sum((b.amount(c) for b in summary.by_state.values()), Decimal(0)) for c in currencies]
+    grid.line(Cell("All rows", "label"), None, count(summary.rows),
+              *(amount(t, total=True) for t in totals))  # fmt: skip
+    grid.blank()
+    grid.line(Cell("Totals", "header"), Cell(None, "header"), Cell("Rows", "header"),
+              *(Cell(f"Amount {c}", "header") for c in currencies))  # fmt: skip
+    for label, bucket in summary.headline():
+        grid.line(Cell(label, "label"), None, count(bucket.count),
+                  *(amount(bucket.amount(c), total=True) for c in currencies))  # fmt: skip
+    return (first, last) if last >= first else None
+
+
+def write_run_summary(wb: Any, styles: Styles, rec: Reconciliation, now: datetime) -> None:
+    """The Summary sheet of one run, first in the workbook, generated at ``now``."""
+    report = rec.runs[0]
+    currencies = report.summary.currencies or ["IDR"]
+    width = 3 + len(currencies)  # the status block's columns: the chart goes beyond them
+    grid = Grid()
+    head(grid, rec, "batchpay reconciliation", now, span=width - 1)
+    top = len(grid.lines)
+    _facts(grid, report, width - 1)
+    lines = status_block(grid, report.summary, "By status")
+    if lines is not None:
+        # Beside the facts (the first page), as tall as they are.
+        height = int((lines[0] - 2 - top) * ROW_PX) - 8
+        title = f"Amount by status ({currencies[0]})"
+        chart = bar_chart(wb, title, lines, (0, 3), (440, height))
+        grid.place(chart, top, width)
+    notes(grid, NOTES)
+    ws = wb.add_worksheet(SHEET)
+    print_setup(ws, f"batchpay reconciliation — run {report.run.run_id}", header_rows=0)
+    write_grid(ws, styles, grid)
+
+
+def notes(grid: Grid, texts: tuple[str, ...]) -> None:
+    grid.blank()
+    grid.line(Cell("Notes", "section", ALL))
+    for note in texts:
+        grid.line(Cell(note, "text", ALL))
 
 
 NOTES = (
@@ -192,7 +154,9 @@ NOTES = (
     "SENDING (may or may not have executed) — UNKNOWN is never counted as paid.",
     "Total sent: every row DOKU accepted, including links that later FAILED or EXPIRED; "
     "REJECTED rows were never executed.",
+    "Times are Jakarta time (WIB) with UTC beside them. Rupiah amounts are whole numbers.",
     "All totals are values computed from the journal, not formulas. Amounts with more than 15 "
     "significant digits are written as text so no digit is lost.",
-    "Each row not paid is on the Exceptions sheet with what to do next.",
+    "Each row not paid is on the Exceptions sheet with who it pays, what happened and what "
+    "to do next.",
 )

@@ -1,19 +1,29 @@
-"""The Problems sheet: one line per problem (row, column, value, code, message, hint, severity)."""
+"""The Problems sheet: one line per problem (row, column, value, code, message, hint,
+severity); the message and the fix wrap within capped widths and each row is as tall as its
+longest text, so nothing is cut mid-sentence on screen or on paper."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from openpyxl import Workbook
-from openpyxl.utils import get_column_letter
-
-from batchpay.workbook import PROBLEM_FILL, TEXT_FORMAT, WARNING_FILL
-from batchpay.workbook.validation.cells import clean_text, header_row, size_columns, text_cell
-from batchpay.workbook.validation.xlsx import (
-    Deferred,
-    quoted_style_name,
-    xml_cell_number,
-    xml_cell_text,
+from batchpay.workbook import (
+    PROBLEM,
+    QUOTED,
+    TOP,
+    WARNING,
+    WRAP,
+    Formats,
+    clean_text,
+    print_setup,
+    write_text_as,
+)
+from batchpay.workbook.fit import row_height
+from batchpay.workbook.validation.cells import (
+    Column,
+    digits_width,
+    header_row,
+    lines_of,
+    text_column,
 )
 
 if TYPE_CHECKING:
@@ -29,10 +39,26 @@ _PROBLEM_TITLES = [
     "How to fix",
     "Severity",
 ]
+# Caps per text column: identifiers and values narrower, the sentences widest; together they
+# fit an A4 landscape page at a readable scale.
+_CAPS = (24.0, 24.0, 30.0, 28.0, 50.0, 50.0, 10.0)
 
 
-def problems_sheet(wb: Workbook, result: ValidationResult) -> Deferred:
-    ws = wb.create_sheet("Problems")
+def _columns(rows: list[list[Any]]) -> list[Column]:
+    largest = max((r[0] for r in rows if r[0] is not None), default=0)
+    columns = [Column("Row", digits_width(largest))]
+    for i, (title, cap) in enumerate(zip(_PROBLEM_TITLES[1:], _CAPS, strict=True), start=1):
+        if title in ("Code", "Severity"):
+            # Short words, never wrapped: sized from every distinct value.
+            distinct = {str(r[i]) for r in rows}
+            columns.append(text_column(title, sorted(distinct), cap=cap + 10, wrap=False))
+        else:
+            columns.append(text_column(title, (str(r[i]) for r in rows), cap=cap))
+    return columns
+
+
+def problems_sheet(wb: Any, formats: Formats, result: ValidationResult, title: str) -> None:
+    ws = wb.add_worksheet("Problems")
     header_of = result.table.field_headers
     rows: list[list[Any]] = [
         [
@@ -47,41 +73,29 @@ def problems_sheet(wb: Workbook, result: ValidationResult) -> Deferred:
         ]
         for p in result.problems
     ]
-    columns = [[r[i] for r in rows] for i in range(len(_PROBLEM_TITLES))]
-    size_columns(ws, _PROBLEM_TITLES, columns)
-    ws.column_dimensions["D"].number_format = TEXT_FORMAT
-    ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(_PROBLEM_TITLES))}{len(rows) + 1}"
-
-    def render(r: int, styles: dict[str, str]) -> str:
-        row = rows[r - 2]
-        parts = [f'<row r="{r}">']
-        quoted = styles[quoted_style_name(None)]
+    columns = _columns(rows)
+    header_row(ws, formats, columns)
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, len(rows), len(columns) - 1)
+    print_setup(ws, f"{title} — Problems")
+    top, wrap = formats(TOP), formats.text_pair(WRAP)
+    plain = formats.text_pair(TOP)
+    # A row of one line needs no alignment or wrap: its cells go out unstyled (quicker).
+    short = [(None, formats(QUOTED))] * len(columns)
+    tall = [wrap if c.wrap else plain for c in columns]
+    severity = {
+        "error": formats.text_pair(TOP, PROBLEM),
+        "warning": formats.text_pair(TOP, WARNING),
+    }
+    cache: dict[Any, int] = {}
+    for r, row in enumerate(rows, start=1):
+        lines = lines_of(row, columns, cache)
+        pairs = short
+        if lines > 1:
+            ws.set_row(r, row_height(lines))
+            pairs = tall
         if row[0] is not None:
-            parts.append(xml_cell_number(f"A{r}", row[0], None))
-        for letter, value in zip("BCDEFG", row[1:7], strict=True):
-            if value:
-                parts.append(xml_cell_text(f"{letter}{r}", value, None, quoted))
-        style = styles.get(row[7])
-        s = f' s="{style}"' if style else ""
-        parts.append(f'<c r="H{r}"{s} t="inlineStr"><is><t>{row[7]}</t></is></c></row>')
-        return "".join(parts)
-
-    sheet = Deferred(ws, render)
-    sheet.append(header_row(ws, _PROBLEM_TITLES))
-    for r in rows:
-        severity = str(r[7])
-        if severity in sheet.probes:
-            sheet.defer()
-            continue
-        # The first row of each severity goes through openpyxl to register its fill.
-        sheet.probe(severity, "H")
-        fill = PROBLEM_FILL if severity == "error" else WARNING_FILL
-        sheet.append(
-            [
-                r[0],
-                *(text_cell(ws, v) if v else None for v in r[1:7]),
-                text_cell(ws, severity, fill=fill),
-            ]
-        )
-    return sheet
+            ws.write_number(r, 0, row[0], top if lines > 1 else None)
+        for col in range(1, 7):
+            write_text_as(ws, r, col, row[col], pairs[col])
+        write_text_as(ws, r, 7, row[7], severity[row[7]])

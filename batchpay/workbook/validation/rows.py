@@ -2,51 +2,57 @@
 first, normalised values beside the originals; problem cells filled red (warnings yellow)
 with a comment giving the message and how to fix it.
 
-Rows that register something with openpyxl (the first row's amount style, the first cell
-of each fill, the first comment) go through it; every other row is rendered straight to XML
-(:class:`~batchpay.workbook.validation.xlsx.Deferred`).
+Rows stream out in order (XlsxWriter ``constant_memory``). A row without problems and
+without over-long values takes the fast path: bare ``write_string``/``write_number`` calls,
+formats fetched once. A value wider than its (capped) column wraps, and its row grows.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.utils import get_column_letter
 
 from batchpay.problems import Problem
-from batchpay.workbook import TEXT_FORMAT, WHOLE_AMOUNT_FORMAT
+from batchpay.workbook import (
+    DECIMAL,
+    FORMULA_TRIGGERS,
+    PROBLEM,
+    QUOTED,
+    TEXT,
+    TOP,
+    WARNING,
+    WHOLE,
+    WRAP,
+    Formats,
+    clean_texts,
+    print_setup,
+    write_text_as,
+)
+from batchpay.workbook.fit import line_count, row_height, text_widths
 from batchpay.workbook.validation.cells import (
-    DECIMAL_FORMAT,
-    WIDTH_SAMPLE,
-    amount_cell,
-    cell_style,
-    clean_text,
+    Column,
+    amount_width,
     comment_for,
-    fill_for,
+    digits_width,
     fill_name,
     header_row,
-    size_columns,
     status_text,
-    text_cell,
+    text_column,
 )
 from batchpay.workbook.validation.layout import Layout
-from batchpay.workbook.validation.xlsx import (
-    PLAIN_DECIMAL,
-    Deferred,
-    quoted_style_name,
-    xml_cell_number,
-    xml_cell_text,
-    xml_text,
-)
 
 if TYPE_CHECKING:
     from batchpay.validate import ValidationResult
+
+PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_VALUE_CAP = 50.0
+# Characters of any text that fit in a column ``w`` wide: no character is wider than 1.6
+# digit widths (batchpay.workbook.fit), so shorter values never need measuring.
+_WIDEST_CHAR = 1.6
 
 
 @dataclass
@@ -57,16 +63,17 @@ class _Rows:
     layout: Layout
     by_row: dict[int, list[Problem]]
     row_numbers: list[int]
-    columns: list[list[Any]]
+    columns: list[list[str]]
     status_col: list[str]
-    amount_col: set[int]
+    amount_col: int | None  # index into columns of the normalised amount
     identifier_cols: set[int]
-    amount_fmt: str
-    letters: list[str]
+    decimals: int
     # Per problem row: sheet position (0 = row number, 1 = status, 2+ = column) -> the
     # problems of that cell; and which of those cells carry a comment.
     marked: dict[int, dict[int, list[Problem]]] = field(default_factory=dict)
     commented: dict[int, set[int]] = field(default_factory=dict)
+    # Per row with a value wider than its column: sheet position -> lines it wraps to.
+    tall: dict[int, dict[int, int]] = field(default_factory=dict)
 
 
 def _rows(
@@ -82,28 +89,28 @@ def _rows(
         shown = np.flatnonzero(frame.index.isin(list(by_row)))
         frame, normalised = frame.iloc[shown], normalised.iloc[shown]
     row_numbers = [int(r) for r in frame.index.tolist()]
-    columns: list[list[Any]] = []
+    columns: list[list[str]] = []
     for what, key in layout.sources:
         source = frame if what == "original" else normalised
-        columns.append([clean_text(v) for v in source[key].tolist()])
+        columns.append(clean_texts(source[key].tolist()))
+    amount = [
+        i
+        for i, (what, key) in enumerate(layout.sources)
+        if what == "normalised" and key == kind.amount_field
+    ]
     return _Rows(
         layout=layout,
         by_row=by_row,
         row_numbers=row_numbers,
         columns=columns,
         status_col=[status_text(by_row.get(r, [])) for r in row_numbers],
-        amount_col={
-            i
-            for i, (what, key) in enumerate(layout.sources)
-            if what == "normalised" and key == kind.amount_field
-        },
+        amount_col=amount[0] if amount else None,
         identifier_cols={
             i
             for i, (_, key) in enumerate(layout.sources)
             if key in kind.field_names and kind.field(key).identifier
         },
-        amount_fmt=WHOLE_AMOUNT_FORMAT if kind.amount_decimals == 0 else DECIMAL_FORMAT,
-        letters=[get_column_letter(i + 1) for i in range(len(layout.titles))],
+        decimals=kind.amount_decimals,
     )
 
 
@@ -126,118 +133,159 @@ def _mark(rows: _Rows, comment_cap: int) -> None:
             comments += 1
 
 
-def _render(rows: _Rows, r: int, styles: dict[str, str]) -> str:
-    """Sheet row ``r`` as XML, with the style ids openpyxl gave the probed cells."""
-    n = r - 2
-    problems = rows.by_row.get(rows.row_numbers[n])
-    by_cell = rows.marked.get(n, {})
-    row_fill = styles.get(fill_name(problems)) if problems else None
-    quoted = styles[quoted_style_name(None)]
-    cells = [
-        xml_cell_number(f"A{r}", rows.row_numbers[n], cell_style(by_cell.get(0), styles)),
-        xml_cell_text(f"B{r}", rows.status_col[n], row_fill),
+def _columns(rows: _Rows) -> list[Column]:
+    """Widths from the content: numbers from their formatted values, text capped (wider
+    values wrap, see :func:`_measure_tall`)."""
+    titles = rows.layout.titles
+    columns = [
+        Column(titles[0], digits_width(max(rows.row_numbers, default=0))),
+        text_column(titles[1], sorted(set(rows.status_col)), cap=30, wrap=False),
     ]
-    for i, column in enumerate(rows.columns):
-        value = column[n]
-        ref = f"{rows.letters[i + 2]}{r}"
-        cell_problems = by_cell.get(i + 2)
-        if cell_problems:
-            cells.append(xml_text(ref, value, fill_name(cell_problems), styles))
-        elif not value:
+    for i, values in enumerate(rows.columns):
+        title = titles[i + 2]
+        if i == rows.amount_col:
+            width = max(amount_width(values, rows.decimals), len(title) + 2.0)
+            columns.append(Column(title, min(width, _VALUE_CAP)))
+        else:
+            columns.append(text_column(title, values, cap=_VALUE_CAP))
+    return columns
+
+
+def _measure_tall(rows: _Rows, columns: list[Column]) -> None:
+    """Which rows hold a value wider than its column, and how many lines it wraps to."""
+    for i, values in enumerate(rows.columns):
+        if i == rows.amount_col:
             continue
-        elif i in rows.amount_col and PLAIN_DECIMAL.fullmatch(value):
-            cells.append(xml_cell_number(ref, value, styles.get("amount")))
+        width = columns[i + 2].width
+        fits = int((width - 1) / _WIDEST_CHAR)
+        long = [n for n, v in enumerate(values) if len(v) > fits]
+        room = width - 1
+        measured = text_widths([values[n].replace("\n", " ") for n in long])
+        for n, wide in zip(long, measured, strict=True):
+            if wide > room or "\n" in values[n]:
+                lines = line_count(values[n], width)
+                if lines > 1:
+                    rows.tall.setdefault(n, {})[i + 2] = lines
+
+
+class _Writer:
+    """Writes the Rows sheet's rows: bare ``write_string``/``write_number`` calls for plain
+    cells, formats fetched once per combination (top-aligned, fill, wrapped) for the rest."""
+
+    def __init__(self, ws: Any, formats: Formats, rows: _Rows) -> None:
+        self.ws, self.formats, self.rows = ws, formats, rows
+        self.quoted = formats(QUOTED)
+        self.amount_props = DECIMAL if rows.decimals else WHOLE
+        self.amount = formats(self.amount_props)
+        self._pairs: dict[tuple[bool, str | None, bool], tuple[Any, Any]] = {}
+        self._numbers: dict[tuple[bool, str | None, bool], Any] = {}
+
+    def pair(self, top: bool, fill: str | None, wrap: bool) -> tuple[Any, Any]:
+        key = (top, fill, wrap)
+        made = self._pairs.get(key)
+        if made is None:
+            made = self._pairs[key] = self.formats.text_pair(
+                TOP if top else None, _FILLS.get(fill or ""), WRAP if wrap else None
+            )
+        return made
+
+    def number(self, top: bool, fill: str | None, amount: bool) -> Any:
+        key = (top, fill, amount)
+        if key not in self._numbers:
+            self._numbers[key] = self.formats(
+                TOP if top else None,
+                _FILLS.get(fill or ""),
+                self.amount_props if amount else None,
+            )
+        return self._numbers[key]
+
+    def plain_cell(self, r: int, i: int, value: str) -> None:
+        if i == self.rows.amount_col and PLAIN_DECIMAL.fullmatch(value):
+            self.ws.write_number(r, i + 2, float(value), self.amount)
         else:
-            cells.append(xml_cell_text(ref, value, None, quoted))
-    return f'<row r="{r}">{"".join(cells)}</row>'
+            quoted = self.quoted if value.startswith(FORMULA_TRIGGERS) else None
+            self.ws.write_string(r, i + 2, value, quoted)
 
-
-def _openpyxl_row(ws: Any, sheet: Deferred, rows: _Rows, n: int) -> list[Any]:
-    """Row ``n`` as openpyxl cells, probing the styles deferred rows reuse."""
-    row_number = rows.row_numbers[n]
-    by_cell = rows.marked.get(n, {})
-    notes = rows.commented.get(n, set())
-    problems = rows.by_row.get(row_number)
-    out: list[Any] = [row_number]
-    if problems:
-        out.append(text_cell(ws, rows.status_col[n], fill=fill_for(problems)))
-    else:
-        out.append(rows.status_col[n])
-    for i, column in enumerate(rows.columns):
-        value = column[n]
-        if i in rows.amount_col:
-            if n == 0 and (not value or PLAIN_DECIMAL.fullmatch(value)):
-                # The first row carries the amount style for every deferred row.
-                cell = WriteOnlyCell(ws, value=Decimal(value) if value else None)
-                cell.number_format = rows.amount_fmt
-                sheet.probe("amount", rows.letters[i + 2])
-                out.append(cell)
+    def row(self, n: int, r: int) -> None:
+        """Row ``n`` of the shown rows as sheet row ``r``: a tall row (a wrapped value) has
+        every cell top-aligned; problem cells are filled and the commented ones get their
+        comment."""
+        ws, rows = self.ws, self.rows
+        by_cell = rows.marked.get(n, _NONE)
+        tall = rows.tall.get(n, _NONE)
+        top = bool(tall)
+        if top:
+            ws.set_row(r, row_height(max(tall.values())))
+        problems = rows.by_row.get(rows.row_numbers[n])
+        number_fill = fill_name(by_cell[0]) if 0 in by_cell else None
+        ws.write_number(r, 0, rows.row_numbers[n], self.number(top, number_fill, False))
+        status_fill = fill_name(problems) if problems else None
+        write_text_as(ws, r, 1, rows.status_col[n], self.pair(top, status_fill, False))
+        for i, column in enumerate(rows.columns):
+            value = column[n]
+            cell = by_cell.get(i + 2)
+            if cell is None and not top:
+                if value:
+                    self.plain_cell(r, i, value)
+            elif cell is None and i == rows.amount_col and PLAIN_DECIMAL.fullmatch(value):
+                ws.write_number(r, i + 2, float(value), self.number(top, None, True))
+            elif cell is None:
+                write_text_as(ws, r, i + 2, value, self.pair(top, None, i + 2 in tall))
             else:
-                out.append(amount_cell(ws, value, rows.amount_fmt))
-        else:
-            out.append(text_cell(ws, value) if value else None)
-    for pos, cell_problems in by_cell.items():
-        fill = fill_for(cell_problems)
-        sheet.probe(fill_name(cell_problems), rows.letters[pos])
-        comment = comment_for(cell_problems) if pos in notes else None
-        if comment is not None:
-            sheet.comments_written = True
-        if pos == 0:
-            number_cell = WriteOnlyCell(ws, value=row_number)
-            number_cell.fill = fill
-            number_cell.comment = comment
-            out[0] = number_cell
-        else:
-            out[pos] = text_cell(ws, rows.columns[pos - 2][n], fill=fill, comment=comment)
-    return out
+                write_text_as(ws, r, i + 2, value, self.pair(top, fill_name(cell), i + 2 in tall))
+        for pos in sorted(rows.commented.get(n, ())):
+            text, options = comment_for(by_cell[pos])
+            ws.write_comment(r, pos, text, options)
+
+    def plain(self, n: int, r: int) -> None:
+        """A row with no problems and no wrapped value: bare writes, no format lookups."""
+        ws, rows = self.ws, self.rows
+        ws.write_number(r, 0, rows.row_numbers[n])
+        ws.write_string(r, 1, rows.status_col[n])
+        quoted, amount, amount_col = self.quoted, self.amount, rows.amount_col
+        write_string = ws.write_string
+        for i, column in enumerate(rows.columns):
+            value = column[n]
+            if not value:
+                continue
+            if i == amount_col and PLAIN_DECIMAL.fullmatch(value):
+                ws.write_number(r, i + 2, float(value), amount)
+            else:
+                style = quoted if value.startswith(FORMULA_TRIGGERS) else None
+                write_string(r, i + 2, value, style)
+
+
+_FILLS = {"error": PROBLEM, "warning": WARNING}
+_NONE: dict[int, Any] = {}
 
 
 def rows_sheet(
-    wb: Workbook,
+    wb: Any,
+    formats: Formats,
     result: ValidationResult,
     by_row: dict[int, list[Problem]],
     comment_cap: int,
+    title: str,
     *,
     only_problem_rows: bool = False,
-) -> Deferred:
+) -> None:
     """The Rows sheet (see the module); ``comment_cap`` problem cells at most get a comment."""
-    ws = wb.create_sheet("Rows")
+    ws = wb.add_worksheet("Rows")
     rows = _rows(result, by_row, only_problem_rows)
-    letters, titles = rows.letters, rows.layout.titles
-    size_columns(
-        ws,
-        titles,
-        [[str(r) for r in rows.row_numbers[:WIDTH_SAMPLE]], rows.status_col, *rows.columns],
-    )
+    columns = _columns(rows)
+    header_row(ws, formats, columns)
+    text_format = formats(TEXT)
     for i in rows.identifier_cols:
-        ws.column_dimensions[letters[i + 2]].number_format = TEXT_FORMAT
-    ws.freeze_panes = "C2"
-    ws.auto_filter.ref = f"A1:{letters[-1]}{len(rows.row_numbers) + 1}"
+        ws.set_column(i + 2, i + 2, columns[i + 2].width, text_format)
+    ws.freeze_panes(1, 2)
+    ws.autofilter(0, 0, len(rows.row_numbers), len(columns) - 1)
+    print_setup(ws, f"{title} — Rows")
     _mark(rows, comment_cap)
-
-    sheet = Deferred(ws, lambda r, styles: _render(rows, r, styles))
-    sheet.append(header_row(ws, titles))
+    _measure_tall(rows, columns)
+    writer = _Writer(ws, formats, rows)
+    marked, tall = rows.marked, rows.tall
     for n in range(len(rows.row_numbers)):
-        by_cell = rows.marked.get(n, {})
-        notes = rows.commented.get(n, set())
-        r = sheet.next_row
-        for pos, cell_problems in by_cell.items():
-            if pos in notes:
-                sheet.comments.append(
-                    (f"{letters[pos]}{r}", r - 1, pos, comment_for(cell_problems))
-                )
-        # openpyxl writes the first row (it carries the amount style), the first cell of
-        # each fill (they carry the fill styles) and the first comment (so the workbook
-        # has the comments part that every other comment is then written into); every
-        # other row is rendered straight to XML.
-        fills = {fill_name(cell_problems) for cell_problems in by_cell.values()}
-        needs_openpyxl = (
-            (n == 0 and bool(rows.amount_col))
-            or not fills <= sheet.probes.keys()
-            or (bool(notes) and not sheet.comments_written)
-        )
-        if needs_openpyxl:
-            sheet.append(_openpyxl_row(ws, sheet, rows, n))
+        if n in marked or n in tall:
+            writer.row(n, n + 1)
         else:
-            sheet.defer()
-    return sheet
+            writer.plain(n, n + 1)

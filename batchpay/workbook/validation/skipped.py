@@ -6,15 +6,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-
-from batchpay.workbook import PROBLEM_FILL, WHOLE_AMOUNT_FORMAT
+from batchpay.workbook import (
+    DECIMAL,
+    PROBLEM,
+    TOP,
+    WHOLE,
+    WRAP,
+    Formats,
+    clean_text,
+    print_setup,
+    write_text,
+)
+from batchpay.workbook.fit import number_width, row_height, thousands
 from batchpay.workbook.validation.cells import (
-    DECIMAL_FORMAT,
+    Column,
+    digits_width,
     header_row,
-    size_columns,
-    text_cell,
+    lines_of,
+    text_column,
 )
 
 if TYPE_CHECKING:
@@ -32,15 +41,7 @@ TITLES = [
     "Rows covered",
     "Check",
 ]
-
-
-def _amount(ws: Any, value: Decimal | None) -> Any:
-    if value is None:
-        return None
-    cell = WriteOnlyCell(ws, value=value)
-    whole = value == value.to_integral_value()
-    cell.number_format = WHOLE_AMOUNT_FORMAT if whole else DECIMAL_FORMAT
-    return cell
+_AMOUNT_COLUMNS = (4, 5)
 
 
 def _check(c: ControlTotal) -> str:
@@ -49,11 +50,14 @@ def _check(c: ControlTotal) -> str:
     return "matches" if c.matches else "DOES NOT MATCH"
 
 
-def skipped_sheet(wb: Workbook, result: ValidationResult) -> None:
-    """The sheet, written only when some row was skipped."""
-    if not result.skipped:
-        return
-    ws = wb.create_sheet("Skipped rows")
+def _shown(value: Decimal | None) -> str:
+    """An amount as its cell shows it (whole, or with two decimals)."""
+    if value is None:
+        return ""
+    return thousands(value, 0 if value == value.to_integral_value() else 2)
+
+
+def _rows(result: ValidationResult) -> list[list[Any]]:
     totals = {c.row: c for c in result.control_totals}
     rows: list[list[Any]] = []
     for s in result.skipped:
@@ -65,30 +69,53 @@ def skipped_sheet(wb: Workbook, result: ValidationResult) -> None:
         rows.append(
             [
                 s.row,
-                s.kind,
-                s.reason,
-                s.text,
+                clean_text(s.kind),
+                clean_text(s.reason),
+                clean_text(s.text),
                 c.stated if c else None,
                 c.computed if c else None,
                 covered,
                 _check(c) if c else "",
             ]
         )
-    columns = [[r[i] for r in rows] for i in range(len(TITLES))]
-    size_columns(ws, TITLES, columns)
-    ws.freeze_panes = "A2"
-    ws.append(header_row(ws, TITLES))
-    for r in rows:
-        check = r[7]
-        ws.append(
-            [
-                r[0],
-                text_cell(ws, r[1]),
-                text_cell(ws, r[2]),
-                text_cell(ws, r[3]),
-                _amount(ws, r[4]),
-                _amount(ws, r[5]),
-                text_cell(ws, r[6]),
-                text_cell(ws, check, fill=PROBLEM_FILL if check == "DOES NOT MATCH" else None),
-            ]
-        )
+    return rows
+
+
+def _columns(rows: list[list[Any]]) -> list[Column]:
+    columns = [Column("Row", digits_width(max(r[0] for r in rows)))]
+    for i, title in enumerate(TITLES[1:], start=1):
+        if i in _AMOUNT_COLUMNS:
+            width = number_width([_shown(r[i]) for r in rows] + [title])
+            columns.append(Column(title, width))
+        else:
+            cap = 50.0 if title in ("Why", "Row as written") else 24.0
+            columns.append(text_column(title, (str(r[i]) for r in rows), cap=cap))
+    return columns
+
+
+def skipped_sheet(wb: Any, formats: Formats, result: ValidationResult, title: str) -> None:
+    """The sheet, written only when some row was skipped."""
+    if not result.skipped:
+        return
+    ws = wb.add_worksheet("Skipped rows")
+    rows = _rows(result)
+    columns = _columns(rows)
+    header_row(ws, formats, columns)
+    ws.freeze_panes(1, 0)
+    print_setup(ws, f"{title} — Skipped rows")
+    cache: dict[Any, int] = {}
+    for r, row in enumerate(rows, start=1):
+        texts = ["" if v is None or i in _AMOUNT_COLUMNS else str(v) for i, v in enumerate(row)]
+        lines = lines_of(texts, columns, cache)
+        if lines > 1:
+            ws.set_row(r, row_height(lines))
+        ws.write_number(r, 0, row[0], formats(TOP))
+        for col in (1, 2, 3, 6, 7):
+            fill = PROBLEM if col == 7 and row[7] == "DOES NOT MATCH" else None
+            write_text(ws, r, col, row[col], formats, WRAP, fill)
+        for col in _AMOUNT_COLUMNS:
+            value = row[col]
+            if value is not None:
+                whole = value == value.to_integral_value()
+                number = int(value) if whole else float(value)
+                ws.write_number(r, col, number, formats(TOP, WHOLE if whole else DECIMAL))
