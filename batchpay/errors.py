@@ -15,7 +15,14 @@ in brackets are the CLI's one table (:data:`batchpay.cli.exits.EXIT_CODES`).
     │   ├── RepeatedReferences                 references an earlier run still holds
     │   ├── IllegalTransition                  a bug: the state machine refused a change
     │   ├── InputChanged             (exit 2)  resume against a file whose SHA-256 differs
-    │   └── RunNotFound              (exit 2)
+    │   ├── RunNotFound              (exit 2)
+    │   └── ApprovalError                      maker–checker refused (nothing changed):
+    │       ├── ApprovalRequired     (exit 2)  `run` under a policy that needs `submit`
+    │       ├── NotAwaitingApproval            approve/reject a run not awaiting approval
+    │       ├── NotApproved                    send before approval, after rejection/expiry
+    │       ├── OwnRun                         the maker approving their own run
+    │       ├── AlreadyApproved                one person counting as two approvers
+    │       └── DigestMismatch                 the journaled plan changed after submit
     ├── JournalError                 (exit 4)  the journal cannot be used (path, cause, what
     │   │                                      to do; never "pay again from a new journal")
     │   ├── JournalMissing                     missing or empty where a journal was expected
@@ -251,3 +258,84 @@ class BadAdminRequest(UsageError):
 
 class FaultSpecError(UsageError):
     """A fault request the emulator cannot honour (bad name, op, nth, probability)."""
+
+
+class ApprovalError(RunError):
+    """A maker–checker step refused (docs/safety.md §9); nothing was changed or sent.
+    ``run_id`` is the run, ``status`` its status when refused."""
+
+    def __init__(
+        self, message: str, *, run_id: str, status: str | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.run_id = run_id
+        self.status = status
+
+
+class ApprovalRequired(ApprovalError):
+    """``batchpay run`` under a profile whose ``[approval] required = true``: the sheet must
+    be submitted and approved instead. ``profile`` is the profile's path."""
+
+    def __init__(self, message: str, *, profile: str, hint: str | None = None) -> None:
+        super().__init__(message, run_id="", hint=hint)
+        self.profile = profile
+
+
+class NotAwaitingApproval(ApprovalError):
+    """Approving (or rejecting) a run whose status is not AWAITING_APPROVAL."""
+
+
+class NotApproved(ApprovalError):
+    """Sending a run that is not APPROVED (awaiting, rejected, expired, or an ordinary run):
+    ``needed`` approvals, ``have`` valid ones."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        run_id: str,
+        status: str | None = None,
+        needed: int = 0,
+        have: int = 0,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, run_id=run_id, status=status, hint=hint)
+        self.needed = needed
+        self.have = have
+
+
+class OwnRun(ApprovalError):
+    """The person who prepared a run (``person``) tried to approve it."""
+
+    def __init__(self, message: str, *, run_id: str, person: str, hint: str | None = None) -> None:
+        super().__init__(message, run_id=run_id, hint=hint)
+        self.person = person
+
+
+class AlreadyApproved(ApprovalError):
+    """``person`` already approved the run: one person never counts as two approvers."""
+
+    def __init__(self, message: str, *, run_id: str, person: str, hint: str | None = None) -> None:
+        super().__init__(message, run_id=run_id, hint=hint)
+        self.person = person
+
+
+class DigestMismatch(ApprovalError):
+    """The plan in the journal is not the one submitted and approved: ``expected`` is the
+    approved digest, ``actual`` the one recomputed now, ``changes`` what differs (one line
+    each: the environment, a row's body, amount, Request-Id…)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        run_id: str,
+        expected: str,
+        actual: str,
+        changes: Sequence[str],
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, run_id=run_id, hint=hint)
+        self.expected = expected
+        self.actual = actual
+        self.changes = list(changes)

@@ -143,3 +143,56 @@ def is_paid(state: str) -> bool:
 
 def is_open(state: str) -> bool:
     return state in OPEN
+
+
+# --- run status (maker–checker, docs/safety.md §9) ------------------------------------------
+
+
+class RunStatus(StrEnum):
+    """Whether a run may be sent. Ordinary runs are OPEN from the start; a submitted run waits
+    for its approvals and is sendable only once APPROVED. REJECTED and EXPIRED are final:
+    nothing of such a run is ever sent."""
+
+    OPEN = "OPEN"  # an ordinary run (`batchpay run`): released when it was journaled
+    AWAITING_APPROVAL = "AWAITING_APPROVAL"  # submitted; not every approval is in yet
+    APPROVED = "APPROVED"  # released by its approvers; `batchpay send` sends it
+    REJECTED = "REJECTED"  # closed by a person; never sent
+    EXPIRED = "EXPIRED"  # not approved in time; never sent
+
+
+R = RunStatus
+
+# Runs whose PLANNED rows may go on the wire.
+RELEASED: frozenset[RunStatus] = frozenset({R.OPEN, R.APPROVED})
+# Runs that will never send anything: their rows hold no reference (docs/safety.md §4).
+CLOSED: frozenset[RunStatus] = frozenset({R.REJECTED, R.EXPIRED})
+
+# The run-status table. AWAITING → AWAITING records an approval that is not the last one
+# needed; APPROVED → APPROVED records a send (or a resumed send) of the released run;
+# APPROVED → REJECTED only before anything was sent (checked by the journal in the write).
+RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
+    R.AWAITING_APPROVAL: frozenset({R.AWAITING_APPROVAL, R.APPROVED, R.REJECTED, R.EXPIRED}),
+    R.APPROVED: frozenset({R.APPROVED, R.REJECTED}),
+}
+
+
+def check_run_transition(old: str, new: str) -> None:
+    """Allow or refuse one run-status change (:data:`RUN_TRANSITIONS`); OPEN, REJECTED and
+    EXPIRED runs never change status. Raises :class:`~batchpay.errors.IllegalTransition`."""
+    allowed = old in RunStatus.__members__ and new in RUN_TRANSITIONS.get(RunStatus(old), ())
+    if not allowed:
+        raise IllegalTransition(
+            f"a run cannot go from {old} to {new}", old_state=old, new_state=new
+        )
+
+
+def check_release(run_status: str, old: str, new: str) -> None:
+    """A row of a run that is not released (awaiting approval, rejected, expired) never
+    leaves PLANNED: the journal calls this with every row change, so no code path — resume,
+    a retry, a bug — can send a row its approvers have not released."""
+    if old == S.PLANNED and new != S.PLANNED and run_status not in RELEASED:
+        raise IllegalTransition(
+            f"the run is {run_status}: its rows are not released for sending",
+            old_state=old,
+            new_state=new,
+        )

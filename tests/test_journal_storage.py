@@ -198,9 +198,12 @@ def test_ledger_rows_store_reference_key_and_code(tmp_path: Path) -> None:
 
 
 def _downgrade_to_v1(path: Path) -> None:
-    """Turn a schema-2 journal into exactly what batchpay 1 wrote (same tables and index)."""
+    """Turn a current journal into exactly what batchpay 1 wrote (same tables and index)."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.executescript(
+        "DROP TABLE approvals; DROP TABLE plans;"
+        "ALTER TABLE runs DROP COLUMN status; ALTER TABLE runs DROP COLUMN plan_digest;"
+        "ALTER TABLE runs DROP COLUMN expires_at;"
         "DROP INDEX rows_by_reference_key;"
         "ALTER TABLE rows DROP COLUMN reference_key; ALTER TABLE rows DROP COLUMN code;"
         "CREATE INDEX rows_by_reference ON rows(kind, env, reference);"
@@ -219,7 +222,7 @@ def test_ledger_v1_journal_migrated_in_place_repeat_variants_refused(tmp_path: P
 
     migrated = SqliteJournal(path)
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert conn.execute(
         "SELECT reference, reference_key, state FROM rows ORDER BY row_number"
     ).fetchall() == [("BONUS-NOV-0001", "bonus-nov-0001", "COMPLETED"), ("PL-2", "pl-2", "PLANNED")]

@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "references": 0,
     "kinds": 0,
     "profile": 0,
+    "policy": 0,
     "__init__": 0,
     "__main__": 3,
     # libraries

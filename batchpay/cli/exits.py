@@ -20,6 +20,7 @@ EXIT_CODES: dict[type[e.BatchpayError], int] = {
     e.RunError: EXIT_PROBLEMS,
     e.InputChanged: EXIT_USAGE,
     e.RunNotFound: EXIT_USAGE,
+    e.ApprovalRequired: EXIT_USAGE,
     e.JournalError: EXIT_JOURNAL,
     e.DokuError: EXIT_PROBLEMS,
     e.DokuAuthError: EXIT_CONFIG,

@@ -27,6 +27,7 @@ from batchpay.journal.identities import (
 from batchpay.journal.protocol import Journal, JournalWriter, Snapshot
 from batchpay.journal.records import (
     DUPLICATE_REFERENCE,
+    ApprovalRecord,
     EventRecord,
     NewRow,
     Repeat,
@@ -35,6 +36,7 @@ from batchpay.journal.records import (
     RowRecord,
     RunRecord,
     SeenReference,
+    StatusChange,
 )
 
 
@@ -61,6 +63,7 @@ __all__ = [
     "DUPLICATE_REFERENCE",
     "REQUEST_ID_NAMESPACE",
     "WIB",
+    "ApprovalRecord",
     "Clock",
     "EventRecord",
     "Journal",
@@ -73,6 +76,7 @@ __all__ = [
     "RunRecord",
     "SeenReference",
     "Snapshot",
+    "StatusChange",
     "current_operator",
     "iso",
     "new_run_id",

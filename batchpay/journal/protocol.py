@@ -32,6 +32,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from batchpay.journal.records import (
+    ApprovalRecord,
     EventRecord,
     NewRow,
     Repeat,
@@ -39,6 +40,7 @@ from batchpay.journal.records import (
     RowRecord,
     RunRecord,
     SeenReference,
+    StatusChange,
 )
 
 
@@ -101,8 +103,11 @@ class Journal(Protocol):
         run_id: str | None = None,
         allow_repeat: bool = False,
         exclude_run_ids: Iterable[str] = (),
+        status: str = "OPEN",
+        expires_at: str | None = None,
     ) -> RunRecord:
-        """A new run, every row PLANNED with its Request-Id and exact body, in one commit."""
+        """A new run, every row PLANNED with its Request-Id and exact body, in one commit
+        (``status`` AWAITING_APPROVAL for a submitted run, docs/safety.md §9)."""
         ...
 
     def apply(self, change: RowChange) -> None:
@@ -125,6 +130,26 @@ class Journal(Protocol):
         """Hold ``run_id`` for this process (:class:`~batchpay.errors.RunLocked` if held)."""
         ...
 
+    # --- maker–checker (docs/safety.md §9) ------------------------------------------------
+
+    def principal(self) -> str:
+        """Who is using the journal: the OS login for SQLite (a database role for a server
+        database). Approvals are recorded under this name."""
+        ...
+
+    def seal_plan(self, run_id: str, digest: str, manifest: bytes) -> RunRecord:
+        """Store a submitted run's plan digest and manifest (once) with its ``submit`` event."""
+        ...
+
+    def plan_manifest(self, run_id: str) -> bytes | None: ...
+
+    def change_status(self, change: StatusChange) -> RunRecord:
+        """Change a run's status atomically with its event and decision; refused
+        (NotAwaitingApproval) when the run is no longer in ``change.expected``."""
+        ...
+
+    def approvals(self, run_id: str) -> list[ApprovalRecord]: ...
+
     # --- reads --------------------------------------------------------------------------
 
     def run(self, run_id: str) -> RunRecord:
@@ -144,9 +169,16 @@ class Journal(Protocol):
         ...
 
     def rows(
-        self, run_id: str, *, states: Iterable[str] | None = None, data: bool = True
+        self,
+        run_id: str,
+        *,
+        states: Iterable[str] | None = None,
+        data: bool = True,
+        after: int | None = None,
+        limit: int | None = None,
     ) -> list[RowRecord]:
-        """Rows in row order; ``data=False`` leaves ``input`` and ``normalised`` empty."""
+        """Rows in row order; ``data=False`` leaves ``input`` and ``normalised`` empty;
+        ``after`` and ``limit``: at most ``limit`` rows numbered above ``after`` (a page)."""
         ...
 
     def iter_rows(

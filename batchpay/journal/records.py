@@ -6,9 +6,13 @@ storage engine. Row states are :class:`batchpay.states.State` values."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from batchpay.errors import RepeatedReferences as RepeatedReferences
+
+# Western Indonesia Time (= identities.WIB; records import nothing of the journal's).
+WIB = timezone(timedelta(hours=7), "WIB")
 
 # DOKU's error code for a reference (reference_id / invoice_number) it already holds: proof
 # that the reference EXISTS there (codes.py), kept on the row as its code.
@@ -30,6 +34,31 @@ class RunRecord:
     parent_run_id: str | None  # set on retry-failed runs
     # concurrency, rate, sheet, mapping, amount_format, base_url, report path — never a secret
     settings: dict[str, Any] = field(default_factory=dict)
+    # Added in journal schema 3 (maker–checker; defaults keep older callers working):
+    status: str = "OPEN"  # batchpay.states.RunStatus
+    plan_digest: str | None = None  # SHA-256 of the submitted plan (docs/safety.md §9)
+    expires_at: str | None = None  # ISO-8601 UTC: not approved by then → never sent
+    approvals: tuple[ApprovalRecord, ...] = ()  # every decision on the run, oldest first
+
+    @property
+    def prepared_by(self) -> str | None:
+        """Who submitted the run and when (None for an ordinary run)."""
+        return None if self.plan_digest is None else f"{self.operator} at {_when(self.created_at)}"
+
+    @property
+    def approved_by(self) -> str | None:
+        """Each approver with the time of their approval (or rejection), in order."""
+        decided = [
+            f"{a.approver} at {_when(a.at)}" + (f" (REJECTED: {a.reason})" if a.reason else "")
+            for a in self.approvals
+        ]
+        return "; ".join(decided) or None
+
+
+def _when(at: str) -> str:
+    """``2026-12-05 12:03 WIB (05:03 UTC)`` from an ISO-8601 time."""
+    moment = datetime.fromisoformat(at)
+    return f"{moment.astimezone(WIB):%Y-%m-%d %H:%M} WIB ({moment.astimezone(UTC):%H:%M} UTC)"
 
 
 @dataclass(frozen=True)
@@ -129,3 +158,34 @@ class Repeat:
     row_number: int
     reference: str
     earlier: SeenReference
+
+
+@dataclass(frozen=True)
+class ApprovalRecord:
+    """One person's decision on a submitted run: ``decision`` APPROVED or REJECTED, with the
+    plan digest they saw (docs/safety.md §9) and, for a rejection, the reason."""
+
+    run_id: str
+    approver: str  # the journal's principal (the OS login for SQLite)
+    at: str  # ISO-8601 UTC
+    digest: str
+    decision: str  # "APPROVED" | "REJECTED"
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One change of a run's status (:class:`batchpay.states.RunStatus`), journaled
+    atomically with its audit event and, when given, a person's decision.
+
+    ``expected`` is the status the caller decided on; the journal refuses the change if the
+    run is in another one by the time it writes (two approvers at once, a reject racing a
+    send). ``unsent`` refuses it once any row of the run has left PLANNED."""
+
+    run_id: str
+    expected: str
+    new_status: str
+    event: str  # "submit", "approve", "reject", "expire", "send"
+    detail: str
+    approval: ApprovalRecord | None = None
+    unsent: bool = False

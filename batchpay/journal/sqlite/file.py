@@ -1,5 +1,5 @@
-"""The journal file: opening it (never created by accident; schema 1 migrated; read-only
-disks read as they stand), connections with the durability pragmas, and write transactions
+"""The journal file: opening it (never created by accident; schemas 1 and 2 migrated;
+read-only disks read as they stand), connections with the durability pragmas, and write transactions
 whose storage faults each become a :class:`~batchpay.errors.JournalError`."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class JournalFile:
         self.path = Path(path)
         self.clock = clock
         self._read_only = read_only
-        self.schema = schema.SCHEMA_VERSION  # 1 only for a schema-1 journal opened read-only
+        self.schema = schema.SCHEMA_VERSION  # older only for an older journal opened read-only
         self._immutable = False
         with storage_faults(self.path, "opening it"):
             self._open(create)
@@ -68,7 +68,7 @@ class JournalFile:
         if not schema.TABLES <= tables:
             raise faults.not_a_journal(self.path)
         if self.read_only:
-            self.schema = 1  # read as it is: read-only commands never write
+            self.schema = version  # read as it is: read-only commands never write
             return
         self._with_connection(schema.migrate)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from batchpay.errors import RunLocked
 from batchpay.journal.identities import Clock, iso, utc_now
+from batchpay.journal.sqlite import perms
 from batchpay.journal.sqlite.faults import storage_faults
 
 
@@ -31,12 +32,11 @@ class RunLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        from batchpay.config import ensure_private_dir
-
         # The lock file sits beside the journal: a read-only or full disk is the journal's.
+        # In a group-shared folder the lock folder and files are the group's too (perms).
         with storage_faults(self.journal_path, f"locking run {self.run_id}"):
-            ensure_private_dir(self.path.parent)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            perms.ensure_dir(self.path.parent)
+            fd = perms.open_lock_file(self.path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

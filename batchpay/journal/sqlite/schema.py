@@ -1,16 +1,18 @@
-"""The journal file's schema, its creation (0600 in 0700 directories) and the migration from
-schema 1 (issue 8: ``rows.reference_key`` and ``rows.code``)."""
+"""The journal file's schema, its creation (0600 in 0700 directories, or group-shared:
+:mod:`~batchpay.journal.sqlite.perms`) and the migrations: schema 1 → 2 (issue 8:
+``rows.reference_key`` and ``rows.code``), 2 → 3 (issue 13, maker–checker: ``runs.status``,
+``runs.plan_digest``, ``runs.expires_at``, the ``approvals`` and ``plans`` tables)."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 from pathlib import Path
 
+from batchpay.journal.sqlite import perms
 from batchpay.references import reference_key
 
-SCHEMA_VERSION = 2  # 2: rows.reference_key and rows.code (issue 8)
+SCHEMA_VERSION = 3  # 2: rows.reference_key and rows.code (issue 8); 3: approvals (issue 13)
 
 # The tables every journal has (a file without them is not a journal).
 TABLES = frozenset({"runs", "rows", "events"})
@@ -31,7 +33,10 @@ CREATE TABLE IF NOT EXISTS runs (
     operator      TEXT NOT NULL,
     dry_run       INTEGER NOT NULL,
     parent_run_id TEXT REFERENCES runs(run_id),
-    settings      TEXT NOT NULL
+    settings      TEXT NOT NULL,
+    status        TEXT NOT NULL DEFAULT 'OPEN',
+    plan_digest   TEXT,
+    expires_at    TEXT
 );
 CREATE TABLE IF NOT EXISTS rows (
     run_id         TEXT NOT NULL REFERENCES runs(run_id),
@@ -73,11 +78,45 @@ CREATE TABLE IF NOT EXISTS events (
     detail      TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_run ON events(run_id, seq);
+{approvals}
 CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
-""".replace("{key_index}", _KEY_INDEX)
+"""
+
+# Schema 3 (maker–checker, docs/safety.md §9): every decision on a submitted run, append-only
+# like the events; one person's approval counts once (the partial unique index), and the
+# plan as submitted (``plans.manifest``: per row its Request-Id, body hash, reference,
+# amount) so a digest mismatch can say what changed.
+_APPROVALS = """
+CREATE TABLE IF NOT EXISTS approvals (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id    TEXT NOT NULL REFERENCES runs(run_id),
+    approver  TEXT NOT NULL,
+    at        TEXT NOT NULL,
+    digest    TEXT NOT NULL,
+    decision  TEXT NOT NULL CHECK (decision IN ('APPROVED', 'REJECTED')),
+    reason    TEXT
+);
+CREATE INDEX IF NOT EXISTS approvals_by_run ON approvals(run_id, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS approvals_once ON approvals(run_id, approver)
+    WHERE decision = 'APPROVED';
+CREATE TRIGGER IF NOT EXISTS approvals_no_update BEFORE UPDATE ON approvals
+BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS approvals_no_delete BEFORE DELETE ON approvals
+BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END;
+CREATE TABLE IF NOT EXISTS plans (
+    run_id    TEXT PRIMARY KEY REFERENCES runs(run_id),
+    digest    TEXT NOT NULL,
+    manifest  BLOB NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS plans_no_update BEFORE UPDATE ON plans
+BEGIN SELECT RAISE(ABORT, 'a submitted plan never changes'); END;
+CREATE TRIGGER IF NOT EXISTS plans_no_delete BEFORE DELETE ON plans
+BEGIN SELECT RAISE(ABORT, 'a submitted plan never changes'); END;
+"""
+_SCHEMA = _SCHEMA.replace("{key_index}", _KEY_INDEX).replace("{approvals}", _APPROVALS)
 
 
 def rollback(conn: sqlite3.Connection) -> None:
@@ -89,14 +128,11 @@ def rollback(conn: sqlite3.Connection) -> None:
 
 def create_file(path: Path) -> None:
     """A new, empty journal file: its directories 0700, the file 0600 (it holds names,
-    phones, accounts)."""
-    from batchpay.config import ensure_private_dir
-
-    ensure_private_dir(path.parent)
-    try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:  # an empty file: it becomes the journal, private too
-        os.chmod(path, 0o600)
+    phones, accounts) — or 0660 for the folder's group in a setgid folder
+    (:mod:`~batchpay.journal.sqlite.perms`). An empty file becomes the journal, with that
+    mode too."""
+    perms.ensure_dir(path.parent)
+    perms.create_file(path)
 
 
 def probe(conn: sqlite3.Connection) -> tuple[int, set[str]]:
@@ -118,23 +154,48 @@ def write_schema(conn: sqlite3.Connection) -> None:
 
 
 def migrate(conn: sqlite3.Connection) -> None:
-    """Schema 1 → 2 in place, in one transaction: ``rows.reference_key`` (backfilled with
-    :func:`~batchpay.references.reference_key`, so earlier runs block every spelling of
-    their references) and ``rows.code``."""
+    """Schema 1 or 2 → 3 in place, in one transaction (a crash leaves the old schema).
+
+    1 → 2: ``rows.reference_key`` (backfilled with :func:`~batchpay.references.reference_key`,
+    so earlier runs block every spelling of their references) and ``rows.code``.
+    2 → 3: ``runs.status`` (every earlier run is OPEN: it was released when it started),
+    ``runs.plan_digest``, ``runs.expires_at``, the ``approvals`` and ``plans`` tables."""
     try:
         conn.create_function("batchpay_reference_key", 1, reference_key, deterministic=True)
         conn.execute("BEGIN IMMEDIATE")
-        if conn.execute("PRAGMA user_version").fetchone()[0] < 2:  # not done meanwhile
-            columns = {r[1] for r in conn.execute("PRAGMA table_info(rows)")}
-            if "reference_key" not in columns:
-                conn.execute("ALTER TABLE rows ADD COLUMN reference_key TEXT NOT NULL DEFAULT ''")
-            if "code" not in columns:
-                conn.execute("ALTER TABLE rows ADD COLUMN code TEXT")
-            conn.execute("UPDATE rows SET reference_key = batchpay_reference_key(reference)")
-            conn.execute("DROP INDEX IF EXISTS rows_by_reference")
-            conn.execute(_KEY_INDEX)
+        version = conn.execute("PRAGMA user_version").fetchone()[0]  # maybe done meanwhile
+        if version < 2:
+            _to_2(conn)
+        if version < 3:
+            _to_3(conn)
+        if version < SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
         rollback(conn)
         raise
+
+
+def _to_2(conn: sqlite3.Connection) -> None:
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(rows)")}
+    if "reference_key" not in columns:
+        conn.execute("ALTER TABLE rows ADD COLUMN reference_key TEXT NOT NULL DEFAULT ''")
+    if "code" not in columns:
+        conn.execute("ALTER TABLE rows ADD COLUMN code TEXT")
+    conn.execute("UPDATE rows SET reference_key = batchpay_reference_key(reference)")
+    conn.execute("DROP INDEX IF EXISTS rows_by_reference")
+    conn.execute(_KEY_INDEX)
+
+
+def _to_3(conn: sqlite3.Connection) -> None:
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
+    for name, decl in (
+        ("status", "TEXT NOT NULL DEFAULT 'OPEN'"),
+        ("plan_digest", "TEXT"),
+        ("expires_at", "TEXT"),
+    ):
+        if name not in columns:
+            conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {decl}")
+    for statement in _APPROVALS.split(";\n"):
+        if statement.strip():
+            conn.execute(statement)

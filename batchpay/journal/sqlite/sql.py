@@ -21,7 +21,7 @@ from batchpay.journal.records import (
     SeenReference,
 )
 from batchpay.references import reference_key
-from batchpay.states import REFERENCE_FREE, State, check_transition
+from batchpay.states import CLOSED, REFERENCE_FREE, State, check_release, check_transition
 
 
 def insert_run(
@@ -30,7 +30,9 @@ def insert_run(
     """Insert ``run`` and its rows, every row PLANNED with its Request-Id and exact body, and
     the run-created event (inside the caller's transaction)."""
     conn.execute(
-        "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO runs (run_id,created_at,finished_at,kind,env,input_path,input_name,"
+        "input_sha256,operator,dry_run,parent_run_id,settings,status,plan_digest,expires_at) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             run.run_id,
             run.created_at,
@@ -44,6 +46,9 @@ def insert_run(
             int(run.dry_run),
             run.parent_run_id,
             json.dumps(run.settings, sort_keys=True),
+            run.status,
+            run.plan_digest,
+            run.expires_at,
         ),
     )
     conn.executemany(
@@ -51,7 +56,9 @@ def insert_run(
         "amount_minor,currency,source_account,input,normalised,request_id,body,"
         "state,updated_at,reference_key) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        [
+        # A generator: the rows stream into the table (a plan builds each row's body as it
+        # is read), never all of them at once in memory.
+        (
             (
                 run.run_id,
                 r.row_number,
@@ -71,7 +78,7 @@ def insert_run(
                 reference_key(r.reference),
             )
             for r in rows
-        ],
+        ),
     )
     insert_event(conn, run.run_id, None, run.created_at, "run-created", detail)
 
@@ -121,8 +128,10 @@ def references_seen_in(
             "r.code, r.message, u.created_at FROM rows r JOIN runs u ON u.run_id = r.run_id "
             "WHERE r.kind=? AND r.env=? AND r.reference_key IN (" + marks + ")"
             " AND r.state NOT IN (" + free_marks + ")"
+            # A rejected or expired run never sends anything: it holds no reference.
+            " AND u.status NOT IN (" + ",".join("?" * len(CLOSED)) + ")"
         )
-        args: list[Any] = [kind, env, *chunk, *free]
+        args: list[Any] = [kind, env, *chunk, *free, *sorted(CLOSED)]
         if excluded:
             sql += " AND r.run_id NOT IN (" + ",".join("?" * len(excluded)) + ")"
             args += excluded
@@ -154,13 +163,16 @@ def apply_change(conn: sqlite3.Connection, change: RowChange, at: str) -> None:
     row, append the event (old→new, outcome class, http status, Request-Id — never headers,
     never the secret, docs/safety.md invariant 6)."""
     current = conn.execute(
-        "SELECT state, request_id, doku_ids FROM rows WHERE run_id=? AND row_number=?",
+        "SELECT r.state, r.request_id, r.doku_ids, u.status FROM rows r "
+        "JOIN runs u ON u.run_id = r.run_id WHERE r.run_id=? AND r.row_number=?",
         (change.run_id, change.row_number),
     ).fetchone()
     if current is None:
         raise RunNotFound(f"run {change.run_id} has no row {change.row_number}")
     old = current["state"]
     check_transition(old, change.new_state, reason=change.reason)
+    # Nothing leaves PLANNED in a run its approvers have not released (docs/safety.md §9).
+    check_release(current["status"], old, change.new_state)
     sets, args = _row_updates(change, current["doku_ids"], at)
     # Column names are fixed literals (_row_updates); values are bound parameters.
     conn.execute(
@@ -247,6 +259,9 @@ def run_record(r: sqlite3.Row) -> RunRecord:
         dry_run=bool(r["dry_run"]),
         parent_run_id=r["parent_run_id"],
         settings=json.loads(r["settings"]),
+        status=_column(r, "status", "OPEN"),
+        plan_digest=_column(r, "plan_digest", None),
+        expires_at=_column(r, "expires_at", None),
     )
 
 

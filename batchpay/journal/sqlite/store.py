@@ -29,7 +29,7 @@ from batchpay.journal.records import (
     SeenReference,
 )
 from batchpay.journal.sqlite import reads
-from batchpay.journal.sqlite.file import JournalFile
+from batchpay.journal.sqlite.approvals import ApprovalStore, with_approvals
 from batchpay.journal.sqlite.lock import RunLock
 from batchpay.journal.sqlite.sql import (
     Strings,
@@ -52,7 +52,7 @@ def _resume_hint(run_id: str) -> str:
     )
 
 
-class SqliteJournal(JournalFile):
+class SqliteJournal(ApprovalStore):
     """The journal at ``path`` (a :class:`~batchpay.journal.protocol.Journal`). Cheap to
     construct; every call opens its own connection (so threads never share one), except the
     group-commit writer's.
@@ -65,7 +65,7 @@ class SqliteJournal(JournalFile):
     ``read_only=True`` (``runs``, ``report``) opens with SQLite's ``mode=ro`` and never
     writes, so a journal on a read-only file or disk can still be read. A writing journal on a
     read-only file is :class:`~batchpay.errors.JournalReadOnly`. Opening writes only to
-    create the schema or migrate it (schema 1 → 2, in one transaction).
+    create the schema or migrate it (schemas 1 and 2 → 3, in one transaction).
 
     The run lock (:meth:`lock`) is ``flock`` on ``<journal>.locks/<run_id>.lock``: the kernel
     drops it when the process dies, so a crashed run never needs a manual unlock.
@@ -89,6 +89,8 @@ class SqliteJournal(JournalFile):
         run_id: str | None = None,
         allow_repeat: bool = False,
         exclude_run_ids: Iterable[str] = (),
+        status: str = "OPEN",
+        expires_at: str | None = None,
     ) -> RunRecord:
         """Create a run with every row PLANNED, its Request-Id and exact body bytes stored
         (docs/safety.md: stored before the first send), in one transaction.
@@ -96,7 +98,9 @@ class SqliteJournal(JournalFile):
         Unless ``allow_repeat``, references an earlier run still holds are refused
         (:class:`RepeatedReferences`) *inside* that transaction: ``BEGIN IMMEDIATE``
         serialises writers, so two operators starting the same sheet at the same moment
-        cannot both pass the check (docs/safety.md invariant 1)."""
+        cannot both pass the check (docs/safety.md invariant 1). A submitted run starts
+        ``status`` AWAITING_APPROVAL (with its ``expires_at``): its rows stay PLANNED until
+        its approvers release it (docs/safety.md §9)."""
         now, path = self.clock(), Path(input_path)
         for _ in range(20):
             run = RunRecord(
@@ -112,6 +116,8 @@ class SqliteJournal(JournalFile):
                 dry_run=dry_run,
                 parent_run_id=parent_run_id,
                 settings=settings,
+                status=status,
+                expires_at=expires_at,
             )
             try:
                 self._insert_run(
@@ -142,6 +148,7 @@ class SqliteJournal(JournalFile):
             f"{run.input_sha256[:12]}…), kind {run.kind}, env {run.env}"
             + (", dry run" if run.dry_run else "")
             + (f", retry of {run.parent_run_id}" if run.parent_run_id else "")
+            + (f", {run.status}" if run.status != "OPEN" else "")
         )
         with self.transaction(
             doing="creating the run",
@@ -203,19 +210,19 @@ class SqliteJournal(JournalFile):
     def run(self, run_id: str) -> RunRecord:
         with self._reading() as conn:
             row = conn.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
-        if row is None:
-            raise RunNotFound(
-                f"no run {run_id!r} in the journal {self.location}",
-                hint="list runs with `batchpay runs`",
-            )
-        return run_record(row)
+            if row is None:
+                raise RunNotFound(
+                    f"no run {run_id!r} in the journal {self.location}",
+                    hint="list runs with `batchpay runs`",
+                )
+            return with_approvals(conn, [run_record(row)], self.schema)[0]
 
     def runs(self, *, limit: int | None = None) -> list[RunRecord]:
         sql = "SELECT * FROM runs ORDER BY created_at DESC, run_id DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
         with self._reading() as conn:
-            return [run_record(r) for r in conn.execute(sql)]
+            return with_approvals(conn, [run_record(r) for r in conn.execute(sql)], self.schema)
 
     def runs_for_month(self, month: str) -> list[RunRecord]:
         """Runs created in calendar month ``YYYY-MM`` *in Jakarta time* (WIB) — the month an
@@ -231,34 +238,47 @@ class SqliteJournal(JournalFile):
                 "ORDER BY created_at, run_id",
                 (iso(start), iso(end)),
             ).fetchall()
-        return [run_record(r) for r in rows]
+            return with_approvals(conn, [run_record(r) for r in rows], self.schema)
 
     def children(self, run_id: str) -> list[RunRecord]:
         with self._reading() as conn:
             rows = conn.execute(
                 "SELECT * FROM runs WHERE parent_run_id=? ORDER BY created_at", (run_id,)
             ).fetchall()
-        return [run_record(r) for r in rows]
+            return with_approvals(conn, [run_record(r) for r in rows], self.schema)
 
     def rows(
-        self, run_id: str, *, states: Iterable[str] | None = None, data: bool = True
+        self,
+        run_id: str,
+        *,
+        states: Iterable[str] | None = None,
+        data: bool = True,
+        after: int | None = None,
+        limit: int | None = None,
     ) -> list[RowRecord]:
         """The run's rows in row order (only those in ``states``, if given). ``data=False``
         leaves each record's ``input`` and ``normalised`` empty — what sending and summaries
-        need, at a fraction of the memory (a 100,000-row run: ~60 MB instead of ~300 MB)."""
+        need, at a fraction of the memory (a 100,000-row run: ~60 MB instead of ~300 MB).
+        ``after``/``limit``: one page, the rows numbered above ``after`` (the sending engine
+        reads a large run a page at a time, each page in its own short read)."""
         selected = "*" if data else reads.columns(False, self.schema)
         # Only the column list and "?" placeholders are interpolated; values are bound.
-        sql, args = f"SELECT {selected} FROM rows WHERE run_id=?", [run_id]  # noqa: S608
+        sql = f"SELECT {selected} FROM rows WHERE run_id=?"  # noqa: S608
+        args: list[str | int] = [run_id]
         if states is not None:
             wanted = list(states)
             sql += f" AND state IN ({','.join('?' * len(wanted))})"
             args += wanted
+        if after is not None:
+            sql += " AND row_number > ?"
+            args.append(after)
+        sql += " ORDER BY row_number"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
         strings = Strings()
         with self._reading() as conn:
-            return [
-                row_record(r, data=data, strings=strings)
-                for r in conn.execute(sql + " ORDER BY row_number", args)
-            ]
+            return [row_record(r, data=data, strings=strings) for r in conn.execute(sql, args)]
 
     def iter_rows(
         self, run_id: str, *, data: bool = True, body: bool = True, chunk: int = 5000
