@@ -1,11 +1,15 @@
 """pandera models, one per kind, generated from ``batchpay.kinds`` (the single source of limits).
 
 The models validate a *check frame* that ``validate/`` builds from the normalisers: for each
-field ``F`` a column ``F`` (the normalised candidate text, '' when blank or not understood) and a
-column ``F__code`` (categorical: the code the normaliser gave the cell, '' when fine). Every
-pandera check is vectorised, named by its problem code (``Check.name``) and carries the
-sentence a payroll clerk reads (``Check.error``); :data:`RULES` holds the message and hint
-templates for every code, including those pandera does not produce (load problems keep theirs).
+field ``F`` a column ``F`` (the normalised candidate text, '' when blank or not understood)
+and, where a length rule applies, ``F__len``. They check what the normalisers do not decide:
+lengths, duplicate references and the rules across columns. The normalisers' own verdicts —
+a code per cell from :data:`PARSE_CODES` — are reported as they are
+(:func:`batchpay.validate.failures.run_model`); checking each code again in pandera cost more
+than the rest of the model together. Every pandera check is vectorised, named by its problem
+code (``Check.name``) and carries the sentence a payroll clerk reads (``Check.error``);
+:data:`RULES` holds the message and hint templates for every code, including those pandera
+does not produce (parse codes, load problems).
 
 Value checks skip '' cells: a blank cell is reported once as ``required`` and a cell the
 normaliser could not read once under its own code, never again as "too short".
@@ -29,7 +33,6 @@ from batchpay.normalize import as_arrow
 from batchpay.problems import Severity
 from batchpay.references import reference_key
 
-CODE_SUFFIX = "__code"
 LENGTH_SUFFIX = "__len"
 
 
@@ -219,7 +222,7 @@ RULES: dict[str, Rule] = {
     )
 }
 
-# Codes a normaliser may put in F__code, by field type (batchpay/normalize documents each).
+# Codes a normaliser may give a cell, by field type (batchpay/normalize documents each).
 _COMMON = ("required", "non-printable")
 _NUMERIC = ("scientific-notation", "non-ascii-digits")
 PARSE_CODES: dict[str, tuple[str, ...]] = {
@@ -252,10 +255,6 @@ PARSE_CODES: dict[str, tuple[str, ...]] = {
 # Types whose own rule already bounds the length (a BIC is 8/11, a currency 3 letters, a
 # type STANDARD/DEFAULT, a phone its 9–14 digits): a length problem there would say it twice.
 _OWN_LENGTH_RULE = {"phone", "bic", "currency", "account_type", "amount"}
-
-
-def code_column(field_name: str) -> str:
-    return field_name + CODE_SUFFIX
 
 
 def length_column(field_name: str) -> str:
@@ -330,11 +329,6 @@ def _column_check(column: str, code: str, fn: Callable[[pd.Series], Any]) -> Any
     return pa.check(column, name=code, error=RULES[code].message)(check)
 
 
-def _code_check(column: str, code: str) -> Any:
-    # Categorical comparison: an integer compare per row, whatever the number of codes.
-    return _column_check(code_column(column), code, lambda s: s != code)
-
-
 def _frame_check(row_check: RowCheck) -> Any:
     """A kind's cross-column check (``Kind.row_checks``) as a pandera dataframe check."""
 
@@ -347,7 +341,7 @@ def _frame_check(row_check: RowCheck) -> Any:
 
 
 def build_model(kind: Kind) -> type[pa.DataFrameModel]:
-    """The DataFrameModel for ``kind``: one candidate column and one code column per field."""
+    """The DataFrameModel for ``kind``: one candidate column per field (and its length)."""
     annotations: dict[str, Any] = {}
     namespace: dict[str, Any] = {
         "__annotations__": annotations,
@@ -358,10 +352,6 @@ def build_model(kind: Kind) -> type[pa.DataFrameModel]:
         # (see batchpay/validate/table.py), even when they have no rows.
         annotations[f.name] = Series[str]
         namespace[f.name] = pa.Field(description=f.description)
-        annotations[code_column(f.name)] = Series[pd.CategoricalDtype]
-        namespace[code_column(f.name)] = pa.Field()
-        for code in PARSE_CODES[f.type]:
-            namespace[f"_code_{f.name}_{code}"] = _code_check(f.name, code)
         if has_length_rule(f):
             annotations[length_column(f.name)] = Series[int]
             namespace[length_column(f.name)] = pa.Field()

@@ -1,4 +1,4 @@
-"""Benchmark: `batchpay run` overhead vs a bare client (issue 5, item 3).
+"""Benchmark: `batchpay run` overhead vs a bare client (issue 5, item 3; issue 12).
 
 The emulator runs in its own process with no added latency. A 2,000-row Sub Account payout
 sheet is paid at concurrency 1 by:
@@ -16,11 +16,11 @@ Two ratios to the bare loop:
 
 * batchpay's sending phase (first SENDING intent → last outcome, from its journal) — the
   per-row cost of journaling every intent durably (WAL, ``synchronous=FULL``) before its
-  socket write, checking response signatures and classifying outcomes. Target ≤ 1.5.
-* the whole command's wall time, for information: at 2,000 rows its fixed costs (interpreter
-  start and imports, validation, plan, journaling the run, the reconciliation workbook) are
-  larger than the whole bare loop (~2 s), so ≤ 1.5 is out of reach for the whole command at
-  this size whatever the per-row cost; the table shows those fixed seconds.
+  socket write, checking response signatures and classifying outcomes. Target ≤ 1.3
+  (issue 12; issue 5 had 1.5).
+* the whole command's wall time (interpreter start and imports, validation, plan,
+  journaling the run, sending, the reconciliation workbook). Target ≤ 2.0 (issue 12); the
+  table shows the seconds outside the sending phase.
 
     .venv/bin/python benchmarks/client_overhead.py [--rows 2000] [--repeat 2]
 """
@@ -47,7 +47,8 @@ from batchpay.doku import signing
 from batchpay.emulator import EMULATOR_CLIENT_ID, EMULATOR_SECRET_KEY, EmulatorAdmin
 from batchpay.kinds import SUB_ACCOUNT_PAYOUT
 
-RATIO_TARGET = 1.5
+RATIO_TARGET = 1.3
+WHOLE_TARGET = 2.0
 
 
 def journal_bodies(ledger: Path) -> list[bytes]:
@@ -129,11 +130,12 @@ def main() -> int:
         "batchpay run, sending phase (journal)", phase, "s", note=f"{args.rows / phase:,.0f} rows/s"
     )
     report.add("  ratio sending phase ÷ bare loop", phase / bare, "×", target=RATIO_TARGET)
-    report.add("(info) batchpay run, whole command", whole, "s")
+    report.add("batchpay run, whole command", whole, "s")
     report.add(
-        "  (info) ratio whole command ÷ bare loop",
+        "  ratio whole command ÷ bare loop",
         whole / bare,
         "×",
+        target=WHOLE_TARGET,
         note=f"{whole - phase:.1f} s of it outside the sending phase",
     )
     return report.finish(args.summary)

@@ -1,7 +1,7 @@
 """The fast paths of issue 5 agree with the slow ones they stand in for.
 
 The CSV reader (pyarrow, with pandas/csv as fallback), the Rows sheet of a large sheet's
-validation report (only rows with problems), comments written past openpyxl's first one,
+validation report (only rows with problems), every problem cell up to the comment cap commented,
 the journal's group commit of several changes, a plan's rows built as they are read, and the
 journal's lean rows.
 """

@@ -189,9 +189,10 @@ def test_model_every_check_is_named_by_a_known_code(kind: str) -> None:
     names = {c.name for col in schema.columns.values() for c in col.checks}
     names |= {c.name for c in schema.checks}
     assert names <= set(schemas.RULES)
-    for f in KINDS[kind].fields:
-        checked = {c.name for c in schema.columns[schemas.code_column(f.name)].checks}
-        assert checked == set(schemas.PARSE_CODES[f.type]), f.name
+    # The normalisers' parse codes are reported as they gave them (validate/failures.py),
+    # never checked a second time in the model.
+    parse_codes = {c for f in KINDS[kind].fields for c in schemas.PARSE_CODES[f.type]}
+    assert not names & parse_codes
 
 
 def test_rules_every_code_has_message_and_hint_that_format() -> None:

@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 
 EMULATOR_STATE_FILE = "emulator-state.sqlite"
 EMULATOR_BANNER = TEST_ENVIRONMENT_BANNERS["emulator"]
-# The runner's concurrency ceiling (architecture.md); one pooled connection per worker.
-MAX_CONCURRENCY = 32
+# The most workers any command runs (payments 32, status look-ups 64, architecture.md); one
+# pooled connection per worker.
+MAX_CONCURRENCY = 64
 
 
 class EmulatorLike(Protocol):

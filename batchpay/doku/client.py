@@ -103,9 +103,19 @@ class DokuClient:
 
     # --- one method per endpoint ------------------------------------------------------------
 
-    def send(self, kind: Kind, request_id: str, body: bytes) -> Outcome:
-        """The money-moving (or account-creating) POST of ``kind``."""
-        return self._post(product_of(kind), kind.path, request_id, body)
+    def send(
+        self,
+        kind: Kind,
+        request_id: str,
+        body: bytes,
+        *,
+        while_waiting: Callable[[], None] | None = None,
+    ) -> Outcome:
+        """The money-moving (or account-creating) POST of ``kind``. ``while_waiting`` (it
+        must not raise) is called once the request is written, before its answer is read —
+        the engine journals its next row's intent there; it is not called when the request
+        never got that far, or went through a connection without the deadline adapter."""
+        return self._post(product_of(kind), kind.path, request_id, body, while_waiting)
 
     def look_up(self, product: Product, reference: str) -> Outcome:
         """Look a request up by its business reference with a fresh Request-Id (a look-up is
@@ -142,17 +152,30 @@ class DokuClient:
 
     # --- the wire ---------------------------------------------------------------------------
 
-    def _post(self, product: Product, target: str, request_id: str, body: bytes) -> Outcome:
+    def _post(
+        self,
+        product: Product,
+        target: str,
+        request_id: str,
+        body: bytes,
+        while_waiting: Callable[[], None] | None = None,
+    ) -> Outcome:
         if not isinstance(body, bytes):
             raise TypeError("body must be the exact bytes to send (kinds.build_body)")
         product.check_request_id(request_id)
-        return self._request(product, "POST", target, request_id, body)
+        return self._request(product, "POST", target, request_id, body, while_waiting)
 
     def _request(
-        self, product: Product, method: str, target: str, request_id: str, body: bytes | None
+        self,
+        product: Product,
+        method: str,
+        target: str,
+        request_id: str,
+        body: bytes | None,
+        while_waiting: Callable[[], None] | None = None,
     ) -> Outcome:
         """One signed request under the deadline, its body read in full (or the failure)."""
-        with watching(self.deadline) as watch:
+        with watching(self.deadline, on_sent=while_waiting) as watch:
             response = self._open(product, method, target, request_id, body, watch)
             if isinstance(response, Outcome):
                 return response

@@ -85,15 +85,23 @@ _WATCHDOG = _Watchdog()
 
 
 class Watch:
-    """The deadline of one request; see the module docstring."""
+    """The deadline of one request; see the module docstring. ``on_sent`` is called (once)
+    when the request has been written and its answer is about to be read."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, on_sent: Callable[[], None] | None = None) -> None:
         self.deadline = time.monotonic() + seconds
         self.expired = False
         self.done = False
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
+        self._on_sent = on_sent
         _WATCHDOG.add(self)
+
+    def sent(self) -> None:
+        """The request is on the wire: run ``on_sent`` (once), while the server works."""
+        on_sent, self._on_sent = self._on_sent, None
+        if on_sent is not None:
+            on_sent()
 
     @property
     def remaining(self) -> float:
@@ -146,9 +154,9 @@ def _shut(sock: socket.socket) -> None:
 
 
 @contextmanager
-def watching(seconds: float) -> Iterator[Watch]:
+def watching(seconds: float, *, on_sent: Callable[[], None] | None = None) -> Iterator[Watch]:
     """Run one request under a :class:`Watch` (found by the connections of this thread)."""
-    watch = Watch(seconds)
+    watch = Watch(seconds, on_sent)
     token = _CURRENT.set(watch)
     try:
         yield watch
@@ -158,7 +166,8 @@ def watching(seconds: float) -> Iterator[Watch]:
 
 
 class _WatchedResponse:
-    """Mixin: the socket waits for the status line and headers under the current watch."""
+    """Mixin: the socket waits for the status line and headers under the current watch,
+    whose ``on_sent`` runs first (the request is written by now)."""
 
     sock: Any
 
@@ -166,6 +175,7 @@ class _WatchedResponse:
         watch = _CURRENT.get()
         if watch is not None:
             watch.arm(self.sock)
+            watch.sent()
         return super().getresponse()  # type: ignore[misc]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,9 @@ from batchpay.journal import JournalWriter, RowChange, RowRecord
 from batchpay.kinds import Kind
 from batchpay.runs.options import EngineOptions
 from batchpay.runs.progress import RowProgress
+from batchpay.runs.rate import TokenBucket
+from batchpay.runs.taker import Ahead, Taker, intent_change
+from batchpay.states import State
 
 if TYPE_CHECKING:
     from batchpay.doku.client import DokuClient
@@ -30,41 +33,6 @@ if TYPE_CHECKING:
 Sleep = Callable[[float], None]
 # What a worker does with one row; returns the state journaled last (None: nothing to report).
 Work = Callable[[RowRecord], "str | None"]
-
-
-class TokenBucket:
-    """A thread-safe token bucket: at most ``rate`` acquisitions per second on average, a
-    burst of at most ``burst``. Clock and sleep are injected so tests pin it exactly."""
-
-    def __init__(
-        self,
-        rate: float,
-        *,
-        burst: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Sleep = time.sleep,
-    ) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be > 0")
-        self.rate = rate
-        self.burst = max(1.0, burst if burst is not None else 1.0)
-        self._clock = clock
-        self._sleep = sleep
-        self._tokens = self.burst
-        self._last = clock()
-        self._lock = threading.Lock()
-
-    def acquire(self) -> None:
-        while True:
-            with self._lock:
-                now = self._clock()
-                self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-                self._last = now
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
-                    return
-                wait = (1.0 - self._tokens) / self.rate
-            self._sleep(wait)
 
 
 @dataclass
@@ -105,11 +73,13 @@ class Engine:
         self.bucket = (
             TokenBucket(options.rate, clock=rate_clock, sleep=self.wait) if options.rate else None
         )
-        self.sends = 0  # requests put on the wire by this engine
+        self.sends = 0  # requests that reached DOKU (not the provably unsent: NOT_SENT)
         self.outcomes: Counter[str] = Counter()
         self._count_lock = threading.Lock()
-        # Per worker: its last row's outcome, not journaled yet (see commit).
+        # Per worker: its last row's outcome, not journaled yet (see commit); the row it
+        # took ahead, and the commits it queued without waiting (see send_intent).
         self._local = threading.local()
+        self._taker: Taker | None = None
 
     # --- control ------------------------------------------------------------------------
 
@@ -159,7 +129,12 @@ class Engine:
     # --- the pool -----------------------------------------------------------------------
 
     def run(
-        self, rows: list[RowRecord], work: Work | None = None, *, stop_when_idle: bool = True
+        self,
+        rows: Iterable[RowRecord],
+        work: Work | None = None,
+        *,
+        stop_when_idle: bool = True,
+        count: int | None = None,
     ) -> None:
         """Work through ``rows`` in order, ``concurrency`` at a time (default work: send and
         settle each row); returns when every started row has been journaled. Re-raises a
@@ -174,12 +149,13 @@ class Engine:
             def work(row: RowRecord) -> str:
                 return settle(self, row)
 
-        taker = _Taker(rows, self, check_first=stop_when_idle)
+        taker = Taker(rows, self, check_first=stop_when_idle)
+        self._taker = taker
         workers = [
             threading.Thread(
                 target=self._worker, args=(taker, work), name=f"batchpay-worker-{i}", daemon=True
             )
-            for i in range(max(1, min(self.opts.concurrency, len(rows) or 1)))
+            for i in range(max(1, min(self.opts.concurrency, _count(rows, count) or 1)))
         ]
         for w in workers:
             w.start()
@@ -192,11 +168,12 @@ class Engine:
         if self.halt is not None and self.halt.error is not None:
             raise self.halt.error
 
-    def _worker(self, taker: _Taker, work: Work) -> None:
+    def _worker(self, taker: Taker, work: Work) -> None:
         row: RowRecord | None = None
         try:
-            while (row := taker.take()) is not None:
+            while (row := self._take(taker)) is not None:
                 state = work(row)
+                self._not_sent_ahead(row)
                 if state is None:
                     continue
                 with self._count_lock:
@@ -207,6 +184,7 @@ class Engine:
             self.stop("error", f"{where}{type(exc).__name__}: {exc}", exc)
         finally:
             try:
+                self._put_back_ahead()
                 self.journaled()
             except BaseException as exc:
                 self.stop("error", f"{type(exc).__name__}: {exc}", exc)
@@ -230,12 +208,13 @@ class Engine:
         """Journal a change of ``row`` and wait until it is durable.
 
         ``wait=False`` is for a row's final outcome only: the worker keeps it and journals it
-        together with its next change — the next row's SENDING intent, which it waits for
-        before that row's socket write — in one transaction. One fsync per row instead of
-        two, and the intent is still durable before every send. A crash before the outcome
-        is journaled leaves the row SENDING, which resume resolves like any crash after a
-        send (docs/safety.md §2 "Resolution"); the outcome is journaled before the worker does
-        anything else that takes time (a status look-up, a rate-limit wait) or stops."""
+        together with its next change — usually queued with the SENDING intent of the row
+        after next while the next row's request is on the wire (:meth:`send_intent`). One
+        fsync per row instead of two, and the intent is still durable before every send. A
+        crash before the outcome is journaled leaves the row SENDING, which resume resolves
+        like any crash after a send (docs/safety.md §2 "Resolution"); the outcome is queued
+        before the worker does anything else that takes time (the next request, a status
+        look-up, a rate-limit wait) and is durable before the worker stops."""
         change = RowChange(
             run_id=row.run_id,
             row_number=row.row_number,
@@ -275,6 +254,87 @@ class Engine:
         if pending is not None:
             self.journal.commit(pending)
 
+    # --- sending, with the next row's intent journaled while a request is on the wire -----
+
+    def send_intent(self, row: RowRecord, intent: RowChange) -> str:
+        """Journal ``row`` SENDING (``intent``: sends + 1) and return once that is durable:
+        only then may its request go on the wire (docs/safety.md §1). A row taken ahead had
+        it journaled while the previous request was on the wire (:meth:`send`)."""
+        ahead: Ahead | None = getattr(self._local, "current", None)
+        self._local.current = None
+        if ahead is None or ahead.row is not row or not ahead.journaled:
+            self.journal.commit_all([c for c in (self._held(), intent) if c is not None])
+        return State.SENDING
+
+    def send(self, row: RowRecord) -> Outcome:
+        """Put ``row``'s stored request on the wire (its intent is durable) and return
+        DOKU's answer.
+
+        While DOKU works on it, the worker takes its next row and journals that row's SENDING
+        intent together with its own held-back outcome: the disk sync overlaps the request
+        instead of delaying the next one — one commit per row, none between two requests,
+        and no hand-off to another thread. Should that row never be sent (the engine
+        stops), it goes back to PLANNED (reason ``not-sent``); should the process die
+        first, it is SENDING, which resume resolves like any crash after a send."""
+        ahead = self._take_ahead()
+        try:
+            return self.client.send(self.kind, row.request_id, row.body, while_waiting=ahead)
+        finally:
+            if ahead is not None:
+                ahead.finish()
+
+    def _take_ahead(self) -> Ahead | None:
+        if self._taker is None or getattr(self._local, "ahead", None) is not None:
+            return None
+        row = self._taker.take()
+        if row is None:
+            return None
+        changes = [c for c in (self._held(),) if c is not None]
+        planned = row.state == State.PLANNED  # a row that may exist is looked up first
+        if planned:
+            changes.append(intent_change(row, 1))
+        ahead = Ahead(row, self.journal, changes, intent=planned)
+        self._local.ahead = ahead
+        return ahead
+
+    def _take(self, taker: Taker) -> RowRecord | None:
+        """The row taken ahead, if any (back to PLANNED when the engine is stopping), else
+        the taker's next."""
+        ahead: Ahead | None = getattr(self._local, "ahead", None)
+        if ahead is None:
+            return taker.take()
+        self._local.ahead = None
+        if self.stopping():
+            self._not_sent(ahead)
+            return None
+        self._local.current = ahead
+        return ahead.row
+
+    def _not_sent_ahead(self, row: RowRecord) -> None:
+        """``row`` was taken ahead with its intent journaled, yet never sent (the engine
+        stopped before it went on the wire): back to PLANNED."""
+        ahead: Ahead | None = getattr(self._local, "current", None)
+        self._local.current = None
+        if ahead is not None and ahead.row is row:
+            self._not_sent(ahead)
+
+    def _put_back_ahead(self) -> None:
+        ahead: Ahead | None = getattr(self._local, "ahead", None)
+        self._local.ahead = None
+        if ahead is not None:
+            self._not_sent(ahead)
+
+    def _not_sent(self, ahead: Ahead) -> None:
+        if not ahead.journaled:
+            return  # nothing was journaled for it: it is still PLANNED
+        self.commit(
+            ahead.row,
+            State.PLANNED,
+            "outcome",
+            reason="not-sent",
+            message="not sent: the run stopped before this request went out",
+        )
+
     # --- look-ups -----------------------------------------------------------------------
 
     def look_up(self, row: RowRecord) -> tuple[bool | None, Outcome | None]:
@@ -310,26 +370,10 @@ class Engine:
         return False, last
 
 
-class _Taker:
-    """Hands out the rows in order, one at a time, until they run out or the engine stops.
-    ``check_first``: ask the engine whether it is stopping before looking for a row (so a
-    stop that arrives after the last row was taken still halts it)."""
+def _count(rows: Iterable[RowRecord], count: int | None) -> int:
+    if count is not None:
+        return count
+    return len(rows) if isinstance(rows, Sized) else 1
 
-    def __init__(self, rows: list[RowRecord], engine: Engine, *, check_first: bool) -> None:
-        self._rows = rows
-        self._engine = engine
-        self._check_first = check_first
-        self._next = 0
-        self._lock = threading.Lock()
 
-    def take(self) -> RowRecord | None:
-        with self._lock:
-            if self._check_first and self._engine.stopping():
-                return None
-            if self._next >= len(self._rows):
-                return None
-            if not self._check_first and self._engine.stopping():
-                return None
-            row = self._rows[self._next]
-            self._next += 1
-            return row
+_Taker = Taker  # the name tests/test_status_sweep.py imports

@@ -13,8 +13,9 @@ suites) can pin them.
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from batchpay.runs.plan import Plan
 
 Clock = Callable[[], datetime]
+# Rows the engine reads from the journal at a time.
+PAGE = 1000
 
 
 @dataclass
@@ -43,9 +46,9 @@ class RunResult:
     """What an execution (run, resume, status, retry) ended with."""
 
     run: RunRecord
-    # Every row's state, ids, amount and message; input and normalised values are left empty
-    # (Journal.rows(data=False): a 100,000-row run keeps ~60 MB here instead of ~300 MB).
-    # Read ledger.rows(run_id) for those.
+    # Every row's state, ids, amount and message; input and normalised values and, after
+    # sending, request bodies are left empty (a 100,000-row run keeps ~100 MB here instead of
+    # ~300 MB). Read ledger.rows(run_id) for those.
     rows: list[RowRecord]
     sends: int = 0  # requests put on the wire by this call
     halt: Halt | None = None
@@ -163,11 +166,11 @@ def _execute_locked(
             f"run {run_id} is a dry run; nothing of it can be sent",
             hint="start a real run with `batchpay run` (without --dry-run)",
         )
-    todo = ledger.rows(run_id, states=OPEN, data=False)
     # Rows that may already exist at DOKU first: they are the ones an operator worries about.
-    todo.sort(key=lambda r: (r.state == State.PLANNED, r.row_number))
+    doubtful = ledger.rows(run_id, states=(State.SENDING, State.UNKNOWN), data=False)
+    planned = ledger.rows(run_id, states=(State.PLANNED,), data=False, limit=PAGE)
     engine: Engine | None = None
-    if todo:
+    if doubtful or planned:
         with ledger.writer() as journal:
             engine = Engine(
                 kind=KINDS[run.kind],
@@ -179,10 +182,15 @@ def _execute_locked(
                 sleep=sleep,
             )
             try:
-                engine.run(todo)
+                engine.run(
+                    itertools.chain(doubtful, _pages(ledger, run_id, planned)),
+                    count=len(doubtful) + len(planned),
+                )
             finally:
                 _journal_halt(ledger, run_id, engine)
-    rows = ledger.rows(run_id, data=False)
+    del doubtful, planned
+    # Without the request bodies: nothing after sending reads them (the journal keeps them).
+    rows = list(ledger.iter_rows(run_id, data=False, body=False))
     if not any(r.state in OPEN for r in rows):
         ledger.finish_run(run_id)
     return RunResult(
@@ -191,6 +199,19 @@ def _execute_locked(
         sends=engine.sends if engine else 0,
         halt=engine.halt if engine else None,
     )
+
+
+def _pages(ledger: Journal, run_id: str, first: list[RowRecord]) -> Iterator[RowRecord]:
+    """The PLANNED rows, :data:`PAGE` at a time, each page read when the engine reaches it:
+    a 100,000-row run never holds every row's request body (the journal does), and no read
+    stays open while the engine commits."""
+    page = first
+    while page:
+        yield from page
+        if len(page) < PAGE:
+            return
+        last = page[-1].row_number
+        page = ledger.rows(run_id, states=(State.PLANNED,), data=False, after=last, limit=PAGE)
 
 
 def _journal_halt(ledger: Journal, run_id: str, engine: Engine) -> None:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from batchpay.doku.answers import check_answer
 from batchpay.doku.codes import ANSWER_MISMATCH, Outcome, OutcomeClass
 from batchpay.journal import DUPLICATE_REFERENCE, RowRecord
+from batchpay.runs.taker import intent_change
 from batchpay.states import State
 
 if TYPE_CHECKING:
@@ -138,20 +139,14 @@ def _send(engine: Engine, r: _Row) -> Outcome:
         engine.journaled()
         engine.bucket.acquire()
     # docs/safety.md: SENDING (with the stored Request-Id and bytes) is committed before
-    # the socket write; commit() returns only once it is durable.
-    r.state = engine.commit(
-        row,
-        State.SENDING,
-        "send",
-        count_send=True,
-        message=f"sending (send {row.sends + r.sends + 1})",
-    )
+    # the socket write; send_intent() returns only once it is durable.
+    r.state = engine.send_intent(row, intent_change(row, r.sends + 1))
     r.sends += 1
-    engine.count_send()
+    answer = engine.send(row)
+    if answer.klass != OutcomeClass.NOT_SENT:  # "sent now" counts what reached DOKU
+        engine.count_send()
     # An answer counts only if it is about what we sent (docs/safety.md).
-    return check_answer(
-        engine.kind, row.body, engine.client.send(engine.kind, row.request_id, row.body)
-    )
+    return check_answer(engine.kind, row.body, answer)
 
 
 def _answered(engine: Engine, r: _Row, outcome: Outcome) -> str | None:

@@ -25,6 +25,7 @@ from batchpay.sheet.files import OLE2_MAGIC, ZIP_MAGIC, looks_like_text, ole2_er
 from batchpay.sheet.grid import Grid
 
 _UTF8_BOM = b"\xef\xbb\xbf"
+BLOCK_SIZE = 1 << 24  # bytes per block pyarrow parses on one thread
 _SNIFF_CHARS = 65536
 
 
@@ -59,26 +60,12 @@ def _read_utf8_arrow(data: bytes) -> Grid | None:
         return None
     names = [f"c{i}" for i in range(len(first))]
     try:
-        table = pa_csv.read_csv(
-            pa.py_buffer(body),
-            read_options=pa_csv.ReadOptions(column_names=names, block_size=1 << 24),
-            # Same dialect as the pandas reader below: '"' quotes, doubled to escape, no
-            # escape character, blank lines kept (they still count as Excel rows).
-            parse_options=pa_csv.ParseOptions(
-                delimiter=delimiter,
-                quote_char='"',
-                double_quote=True,
-                escape_char=False,
-                newlines_in_values=True,
-                ignore_empty_lines=False,
-            ),
-            convert_options=pa_csv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
-                null_values=[],
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
+        try:
+            table = _arrow_table(body, names, delimiter, newlines_in_values=False)
+        except pa.ArrowInvalid:
+            # A quoted cell spans lines across a block boundary (or the file is odd in
+            # another way): Arrow reads such cells only with its slower quote-aware chunker.
+            table = _arrow_table(body, names, delimiter, newlines_in_values=True)
     except (pa.ArrowException, ValueError):
         # Invalid UTF-8, a ragged row, an unclosed quote: the slower readers decide, and
         # word the error, exactly as for any other file.
@@ -87,6 +74,36 @@ def _read_utf8_arrow(data: bytes) -> Grid | None:
     if any(not pa.types.is_string(c.type) or c.null_count for c in columns):
         return None
     return Grid(columns, table.num_rows)
+
+
+def _arrow_table(
+    body: bytes, names: list[str], delimiter: str, *, newlines_in_values: bool
+) -> pa.Table:
+    """Every column as text. Without ``newlines_in_values`` the blocks are split at line
+    ends and parsed side by side; a quoted cell that holds a line end inside one block is
+    still read whole, and one that spans two blocks makes Arrow raise — the block before it
+    ends inside the quotes, and Arrow checks that each block parses to where the chunker
+    cut it — never a wrong cell."""
+    return pa_csv.read_csv(
+        pa.py_buffer(body),
+        read_options=pa_csv.ReadOptions(column_names=names, block_size=BLOCK_SIZE),
+        # Same dialect as the pandas reader below: '"' quotes, doubled to escape, no
+        # escape character, blank lines kept (they still count as Excel rows).
+        parse_options=pa_csv.ParseOptions(
+            delimiter=delimiter,
+            quote_char='"',
+            double_quote=True,
+            escape_char=False,
+            newlines_in_values=newlines_in_values,
+            ignore_empty_lines=False,
+        ),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            null_values=[],
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
 
 
 def _read_text(p: Path, text: str, delimiter: str) -> Grid:

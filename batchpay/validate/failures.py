@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,23 +24,53 @@ if TYPE_CHECKING:
     from batchpay.headers import Table
 
 
-def run_model(kind: Kind, check_frame: pd.DataFrame) -> pd.DataFrame:
-    """Validate ``check_frame`` with the kind's model; failures as (row, column, code) rows."""
-    model = schemas.MODELS[kind.name]
-    schema = model.to_schema()
-    empty = pd.DataFrame(
-        {
-            "row": pd.Series(dtype=np.int64),
-            "column": pd.Series(dtype=object),
-            "code": pd.Series(dtype=object),
-        }
-    )
+def run_model(
+    kind: Kind, check_frame: pd.DataFrame, codes: Mapping[str, np.ndarray] | None = None
+) -> pd.DataFrame:
+    """Validate ``check_frame`` with the kind's model; failures as (row, column, code) rows,
+    preceded by the parse codes the normalisers gave (``codes``: per field, each cell's index
+    in ``("", *schemas.PARSE_CODES[type])``). Those codes are the normalisers' verdicts and
+    are read off as they are: checking each again in the model cost more than the rest of
+    the model together (0.4 s of 0.5 s on a million rows)."""
+    schema = _schema(kind.name)
+    out = [_code_failures(kind, check_frame.index, codes or {})]
     with config_context(validation_enabled=True, validation_depth=ValidationDepth.SCHEMA_AND_DATA):
         try:
             schema.validate(check_frame, lazy=True, inplace=True)
         except SchemaErrors as exc:
-            return _failures(schema, exc.failure_cases)
-    return empty
+            out.append(_failures(schema, exc.failure_cases))
+    return pd.concat(out, ignore_index=True) if len(out) > 1 else out[0]
+
+
+@functools.cache
+def _schema(kind_name: str) -> pa.DataFrameSchema:
+    return schemas.MODELS[kind_name].to_schema()
+
+
+def _code_failures(kind: Kind, index: pd.Index, codes: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """(row, column, code) for every cell with a parse code."""
+    rows: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
+    columns: list[np.ndarray] = [np.zeros(0, dtype=object)]
+    names: list[np.ndarray] = [np.zeros(0, dtype=object)]
+    labels = index.to_numpy()
+    for f in kind.fields:
+        numbers = codes.get(f.name)
+        if numbers is None:
+            continue
+        hit = np.flatnonzero(numbers)
+        if not len(hit):
+            continue
+        categories = np.array(("", *schemas.PARSE_CODES[f.type]), dtype=object)
+        rows.append(labels[hit].astype(np.int64))
+        columns.append(np.full(len(hit), f.name, dtype=object))
+        names.append(categories[numbers[hit]])
+    return pd.DataFrame(
+        {
+            "row": np.concatenate(rows),
+            "column": np.concatenate(columns),
+            "code": np.concatenate(names),
+        }
+    )
 
 
 def _failures(schema: pa.DataFrameSchema, cases: pd.DataFrame) -> pd.DataFrame:
@@ -59,9 +90,7 @@ def _failures(schema: pa.DataFrameSchema, cases: pd.DataFrame) -> pd.DataFrame:
     for key, group in by_check:
         column, number = str(key[0]), int(str(key[1]))  # type: ignore[index]
         check = schema.columns[column].checks[number]
-        field_name = (
-            str(column).removesuffix(schemas.CODE_SUFFIX).removesuffix(schemas.LENGTH_SUFFIX)
-        )
+        field_name = str(column).removesuffix(schemas.LENGTH_SUFFIX)
         out.append(
             pd.DataFrame(
                 {

@@ -76,7 +76,7 @@ def validate_table(
     checked = _check_frame(table, amount_format, banks)
     minor = checked.minor.to_numpy(dtype=np.int64) if checked.minor is not None else None
 
-    failures = run_model(kind, checked.frame)
+    failures = run_model(kind, checked.frame, checked.codes)
     problems = sanity.intact_phones(table.problems, kind, checked.frame)
     median = sanity.median_minor(minor)
     problems += _without_explained(
@@ -117,10 +117,12 @@ def _row_of(s: SkippedRow) -> int:
 @dataclass
 class _Checked:
     """What the normalisers made of a table: the frame the model checks (per field its
-    values, its parse codes and, where a length rule applies, its lengths), the per-cell
-    details, the amount style evidence and the amounts in minor units."""
+    values and, where a length rule applies, its lengths), per field the parse code of every
+    cell (an index into ``("", *schemas.PARSE_CODES[type])``), the per-cell details, the
+    amount style evidence and the amounts in minor units."""
 
     frame: pd.DataFrame
+    codes: dict[str, np.ndarray]
     details: dict[str, dict[Hashable, str]]
     evidence: dict[str, int]
     minor: pd.Series | None
@@ -140,16 +142,14 @@ def _check_frame(
     else:
         results = [normalise(f) for f in kind.fields]
     columns: dict[str, Any] = {}
+    codes: dict[str, np.ndarray] = {}
     details: dict[str, dict[Hashable, str]] = {}
     evidence: dict[str, int] = {}
     minor: pd.Series | None = None
     for f, res in zip(kind.fields, results, strict=True):
-        codes = res.codes.to_numpy(dtype=object)
-        if f.required:
-            codes = np.where(res.blank.to_numpy(dtype=bool), "required", codes)
+        codes[f.name] = _code_numbers(res, f)
         values = normalize.as_arrow(res.values)
         columns[f.name] = normalize.text_series(values, frame.index)
-        columns[schemas.code_column(f.name)] = _categorical(codes, f)
         if schemas.has_length_rule(f):
             # Characters, as len() counts them (code points).
             columns[schemas.length_column(f.name)] = normalize.char_lengths(values)
@@ -158,7 +158,7 @@ def _check_frame(
             minor = res.minor
             evidence = res.evidence
     check = pd.DataFrame(columns, index=frame.index, copy=False)
-    return _Checked(check, details, evidence, minor)
+    return _Checked(check, codes, details, evidence, minor)
 
 
 def _normalise_field(
@@ -197,17 +197,21 @@ def _without_explained(
     return [p for p in field_problems if (p.row, p.column) not in explained]
 
 
-def _categorical(codes: np.ndarray, f: Field) -> pd.Categorical[str]:
-    """The F__code column: categorical, so each pandera code check is an integer compare."""
+def _code_numbers(res: normalize.Normalised, f: Field) -> np.ndarray:
+    """Each cell's parse code as its index in ``("", *PARSE_CODES[f.type])`` (0: fine); a
+    blank cell of a required field is ``required``."""
     categories = ("", *schemas.PARSE_CODES[f.type])
     lookup = {code: i for i, code in enumerate(categories)}
-    ints = np.zeros(len(codes), dtype=np.int8)
-    for pos in np.flatnonzero(codes != ""):
-        code = codes[pos]
-        if code not in lookup:  # a code the model does not check would vanish silently
+    texts = res.codes.to_numpy(dtype=object)
+    ints = np.zeros(len(texts), dtype=np.int8)
+    for pos in np.flatnonzero(texts != ""):
+        code = texts[pos]
+        if code not in lookup:  # a code no rule words would vanish silently
             raise RuntimeError(f"normaliser for {f.name} emitted unchecked code {code!r}")
         ints[pos] = lookup[code]
-    return pd.Categorical.from_codes(ints, categories=pd.Index(categories))
+    if f.required:
+        ints[res.blank.to_numpy(dtype=bool)] = lookup["required"]
+    return ints
 
 
 def _normalise(

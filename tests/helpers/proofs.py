@@ -607,18 +607,36 @@ def kill9_cycle(
 
 
 def check_killed_journal(rows: Sequence[RowRecord], k: int) -> None:
-    """The journal a kill -9 right after the k-th execution (concurrency 1) must leave:
-    rows 1..k-1 settled with DOKU's answer, the k-th SENDING (committed before the socket
-    write, docs/safety.md), every later row PLANNED — nothing else, nothing lost."""
+    """The journal a kill -9 right after the k-th execution (concurrency 1) must leave.
+
+    The k-th row is SENDING (committed before the socket write, docs/safety.md). While its
+    request is on the wire the worker journals, in one transaction, the outcome of row k-1
+    (held back) and the SENDING intent of row k+1 (taken ahead, runs/engine.py
+    ``send_intent``). The kill may come before or after that commit, so either rows 1..k-1
+    are accepted and row k+1 is SENDING, or rows 1..k-2 are accepted, row k-1 is still
+    SENDING and row k+1 is PLANNED. Every later row is PLANNED — nothing else, nothing lost."""
     got = [r.state for r in sorted(rows, key=lambda r: r.row_number)]
-    settled = [s for s in got[: k - 1] if s in ACCEPTED_STATES]
     problems = []
-    if len(settled) != k - 1:
-        problems.append(f"rows before the k-th are {Counter(got[: k - 1])}, not all accepted")
+    before = got[: max(k - 2, 0)]
+    if any(s not in ACCEPTED_STATES for s in before):
+        problems.append(f"rows before the (k-1)-th are {Counter(before)}, not all accepted")
     if k <= len(got) and got[k - 1] != State.SENDING:
         problems.append(f"the k-th row is {got[k - 1]}, not SENDING")
-    if any(s != State.PLANNED for s in got[k:]):
-        problems.append(f"rows after the k-th are {Counter(got[k:])}, not all PLANNED")
+    previous = got[k - 2] if k >= 2 else None
+    following = got[k] if k < len(got) else None
+    committed = previous is None or previous in ACCEPTED_STATES
+    if previous is not None and not committed and previous != State.SENDING:
+        problems.append(f"row k-1 is {previous}, neither accepted nor SENDING")
+    expected_next = {State.SENDING} if committed and previous is not None else {State.PLANNED}
+    if k == 1:
+        expected_next = {State.SENDING, State.PLANNED}  # the kill may beat the intent's commit
+    if following is not None and following not in expected_next:
+        problems.append(
+            f"row k+1 is {following} with row k-1 {previous}: the outcome of k-1 and the "
+            "intent of k+1 are one commit"
+        )
+    if any(s != State.PLANNED for s in got[k + 1 :]):
+        problems.append(f"rows after the (k+1)-th are {Counter(got[k + 1 :])}, not all PLANNED")
     if problems:
         raise InvariantError(f"journal after kill -9 at k={k}: " + "; ".join(problems))
 
