@@ -16,6 +16,12 @@
     [payout-link.map]                    # headers batchpay does not know (like --map)
     "Nama Lengkap Karyawan" = "receiver_name"
 
+    [approval]                           # maker–checker (README "Approvals")
+    required = true                      # `batchpay run` refuses; `batchpay submit` it is
+    approvers = 1                        # 1 or 2 distinct people, never the maker
+    second_approver_above = 100000000    # runs above this total need 2 (whole rupiah)
+    expires_after = "7d"                 # not approved by then: never sent ("36h", "1d12h")
+
 Which section applies: ``--kind``, else the top-level ``kind``, else the only section; with
 several sections and no ``kind`` the sheet's detected kind picks its section. Command-line
 options override the profile (``--set``/``--map`` per field, ``--sheet``, ``--amount-format``).
@@ -35,6 +41,7 @@ from typing import Any, Literal, NoReturn
 
 from batchpay.errors import UsageError
 from batchpay.kinds import KINDS
+from batchpay.policy import ApprovalPolicy, approval_policy
 
 PROFILE_NAME = "batchpay.toml"
 AmountFormat = Literal["id", "en"]
@@ -58,6 +65,7 @@ class Profile:
     path: Path
     sections: Mapping[str, SheetOptions]  # kind name -> that kind's options
     kind: str | None = None  # the top-level ``kind``
+    approval: ApprovalPolicy = field(default_factory=ApprovalPolicy)
 
     def pinned_kind(self, kind: str | None) -> str | None:
         """The kind to read the sheet as: ``kind`` (--kind), the profile's ``kind``, or its
@@ -185,14 +193,17 @@ def load_profile(path: Path) -> Profile:
     check = _Checker(path, text)
     kind: str | None = None
     sections: dict[str, SheetOptions] = {}
+    approval = ApprovalPolicy()
     for key, value in data.items():
         if key == "kind":
             kind = check.choice((key,), value, tuple(KINDS))
         elif key in KINDS:
             sections[key] = check.section(key, check.table((key,), value))
+        elif key == "approval":
+            approval = approval_policy(check, check.table((key,), value))
         else:
-            check.fail((key,), f"unknown key {key!r}", f"valid: kind, {', '.join(KINDS)}")
-    return Profile(path, sections, kind)
+            check.fail((key,), f"unknown key {key!r}", f"valid: kind, approval, {', '.join(KINDS)}")
+    return Profile(path, sections, kind, approval)
 
 
 class _Checker:
@@ -239,7 +250,11 @@ class _Checker:
             elif key == "approval":
                 # Not ignored: a policy the reader believes in but batchpay does not apply
                 # would let a batch through unapproved.
-                self.fail(keys, "approval policies are not supported yet", "remove it")
+                self.fail(
+                    keys,
+                    "an approval policy is for every kind",
+                    "move it to a top-level [approval] table",
+                )
             else:
                 self.fail(keys, f"unknown key {key!r}", f"valid: {', '.join(_SECTION_KEYS)}")
         return SheetOptions(kind=kind, **out)

@@ -19,7 +19,7 @@ def _invoke(args: list[str]) -> tuple[int, str]:
 def test_emulator_fund_without_url_credits_the_builtin_emulator_seen_by_balance() -> None:
     code, out = _invoke(["emulator", "fund", "SAC-0001-1700000000001", "2_500_000"])
     assert code == 0, out
-    assert "SAC-0001-1700000000001" in out and "available 2500000" in out
+    assert "SAC-0001-1700000000001" in out and "available IDR 2,500,000" in out
 
     code, out = _invoke(["balance", "SAC-0001-1700000000001", "--json"])
     assert code == 0, out
@@ -31,7 +31,7 @@ def test_emulator_fund_twice_adds_up() -> None:
     for _ in range(2):
         code, out = _invoke(["emulator", "fund", "SAC-0009-1700000000009", "1000"])
         assert code == 0, out
-    assert "available 2000" in out
+    assert "available IDR 2,000" in out
 
 
 def test_emulator_fund_rejects_non_whole_amount_with_usage_exit() -> None:
@@ -39,3 +39,11 @@ def test_emulator_fund_rejects_non_whole_amount_with_usage_exit() -> None:
     result = CliRunner().invoke(cli_module.cli, ["emulator", "fund", "SAC-1", "12.50"])
     assert result.exit_code != 0
     assert "whole rupiah" in str(result.exception) or "whole rupiah" in result.output
+
+
+def test_emulator_fund_zero_says_more_than_zero() -> None:
+    cli_module._register()
+    result = CliRunner().invoke(cli_module.cli, ["emulator", "fund", "SAC-1", "0"])
+    assert result.exit_code != 0
+    said = str(result.exception) + result.output
+    assert "must be more than 0" in said and "whole rupiah, digits only" not in said

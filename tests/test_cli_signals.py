@@ -209,8 +209,35 @@ def test_cli_run_second_sigterm_aborts_now_row_sending_resume_pays_each_once(
     assert "Aborted by SIGTERM" in err and f"batchpay resume {run_id}" in err
     assert "Traceback" not in err
     rows_now = SqliteJournal(tmp_path / "ledger.sqlite").rows(run_id)
-    # The held link (sheet row HELD_AT + 1: row 1 is the header) is the one left SENDING.
-    assert [r.row_number for r in rows_now if r.state == State.SENDING] == [HELD_AT + 1]
+    # The held link (sheet row HELD_AT + 1: row 1 is the header) is left SENDING, and so is
+    # the next one, whose intent was journaled while the held request was on the wire
+    # (runs/engine.py send_intent); resume pays each once all the same.
+    sending = [r.row_number for r in rows_now if r.state == State.SENDING]
+    assert sending in ([HELD_AT + 1], [HELD_AT + 1, HELD_AT + 2]), sending
+    gateway.admin.release()
+    _resume_to_the_end(gateway, tmp_path, env, run_id, rows)
+
+
+def test_cli_run_double_ctrl_c_exits_130_with_resume_hint(
+    gateway: EmulatorHandle,
+    setup: tuple[Path, list[dict[str, str]], dict[str, str]],
+    tmp_path: Path,
+) -> None:
+    """Issue 11: a double Ctrl-C said "Aborted." and exited 1, with no hint."""
+    sheet, rows, env = setup
+    gateway.admin.queue_fault("hold-after", op="payout-link", nth=HELD_AT)
+    batch = Batch(
+        ["run", str(sheet), "--concurrency", "1", "--quiet"], env=env, cwd=tmp_path, name="run"
+    )
+    _wait_held(gateway, batch)
+    batch.proc.send_signal(signal.SIGINT)
+    batch.wait_for("Stopping on Ctrl-C")
+    batch.proc.send_signal(signal.SIGINT)
+    assert batch.wait(timeout=20) == 130, batch.stderr()[-1500:]
+    err = batch.stderr()
+    run_id = _only_run(tmp_path / "ledger.sqlite")
+    assert "Aborted by Ctrl-C" in err and f"batchpay resume {run_id}" in err
+    assert "Aborted.\n" not in err and "Traceback" not in err
     gateway.admin.release()
     _resume_to_the_end(gateway, tmp_path, env, run_id, rows)
 

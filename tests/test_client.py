@@ -648,10 +648,10 @@ def test_open_gateway_base_url_uses_it_without_starting_emulator(
         _check(gateway.client.balance(SOURCE), OutcomeClass.ACCEPTED)
 
 
-def test_open_gateway_session_pool_sized_for_32_workers(tmp_path: Path) -> None:
-    session = make_session()
+def test_open_gateway_session_pool_sized_for_64_workers(tmp_path: Path) -> None:
+    session = make_session()  # `status --concurrency` goes up to 64 (payments to 32)
     adapter = session.get_adapter("https://api.doku.com")
-    assert adapter._pool_maxsize == 32  # type: ignore[attr-defined]
+    assert adapter._pool_maxsize == 64  # type: ignore[attr-defined]
     assert adapter.max_retries.total == 0  # type: ignore[attr-defined]
 
 
@@ -675,7 +675,7 @@ def test_cli_accounts_create_then_balance_on_emulator_says_no_real_money(
     )
     assert code == 0, out
     assert "EMULATOR — no real money moved" in out
-    account_id = out.split("created ")[1].split()[0]
+    account_id = out.split("Created ")[1].split()[0]
     code, out, _ = _main(["balance", account_id], capsys)
     assert code == 0
     assert "EMULATOR — no real money moved" in out and "available IDR 0" in out

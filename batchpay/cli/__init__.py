@@ -31,12 +31,15 @@ def cli() -> None:
 
     Example: batchpay validate samples/bonus-payout-link.csv
     """
+    from batchpay.cli import jsonout
+
+    jsonout.reset()  # each command starts in text mode; its --json turns JSON on
 
 
 def _register() -> None:
-    from batchpay.cli import emulator, follow, gateway, profile, reports, runs, sheets
+    from batchpay.cli import approvals, emulator, follow, gateway, profile, reports, runs, sheets
 
-    for module in (sheets, profile, gateway, emulator, runs, follow, reports):
+    for module in (sheets, profile, gateway, emulator, runs, approvals, follow, reports):
         module.register(cli)
 
 
@@ -46,25 +49,50 @@ def _redact(text: str) -> str:
     return redact(text)
 
 
+def error_text(exc: BatchpayError) -> str:
+    """``error: message — hint``; a message of several lines gets its hint on a line of its
+    own, not glued to the last listed item."""
+    if not exc.hint:
+        return f"error: {exc.message}"
+    if "\n" in exc.message:
+        return f"error: {exc.message}\nhint: {exc.hint}"
+    return f"error: {exc.message} — {exc.hint}"
+
+
+def _fail(exc: BaseException, text: str, code: int) -> None:
+    from batchpay.cli import jsonout
+
+    click.echo(_redact(text), err=True)
+    if jsonout.enabled():
+        jsonout.emit(jsonout.error_document(exc, code))
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI and map every error to an exit code."""
+    from batchpay.cli import jsonout
+
     _register()
+    jsonout.reset()
     try:
         code = cli.main(args=argv, prog_name="batchpay", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(1)
+    except click.exceptions.Abort as exc:
+        # Ctrl-C outside a run (a prompt, validation): 130, like any Ctrl-C; EOF or "no": 1.
+        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+            _fail(exc, "Interrupted.", 130)
+        _fail(exc, "Aborted.", 1)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(2 if exc.exit_code not in (0, 1) else exc.exit_code or 2)
+        code = 2 if exc.exit_code not in (0, 1) else exc.exit_code or 2
+        if jsonout.enabled():
+            jsonout.emit(jsonout.error_document(exc, code, message=exc.format_message()))
+        sys.exit(code)
     except BatchpayError as exc:
         from batchpay.cli.exits import exit_code_for
 
-        click.echo(_redact(f"error: {exc}"), err=True)
-        sys.exit(exit_code_for(exc))
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
+        _fail(exc, error_text(exc), exit_code_for(exc))
+    except KeyboardInterrupt as exc:
+        _fail(exc, "Interrupted.", 130)
     except Exception as exc:  # the last line of defence: no traceback reaches a user
         if os.environ.get("BATCHPAY_DEBUG"):
             click.echo(_redact(traceback.format_exc()), err=True)

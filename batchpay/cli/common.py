@@ -97,6 +97,36 @@ def settings_options(func: F) -> F:
     return func
 
 
+def _json_on(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        from batchpay.cli import jsonout
+
+        jsonout.enable()
+    return value
+
+
+def json_option(func: F) -> F:
+    """``--json``: one JSON document on stdout (README "JSON output"), lines to stderr."""
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        is_eager=True,
+        callback=_json_on,
+        help="Print one JSON document on stdout (README: JSON output); messages go to stderr.",
+    )(func)
+
+
+def xlsx_path(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """A workbook path must end in .xlsx: XLSX bytes never go into a file named .csv."""
+    if value is not None and value.suffix.lower() != ".xlsx":
+        raise click.BadParameter(
+            f"{str(value)!r} does not end in .xlsx, but the reconciliation workbook is XLSX; "
+            "name it .xlsx (for CSV: `batchpay report RUN_ID --format csv -o FILE.csv`)"
+        )
+    return value
+
+
 def sending_options(func: F) -> F:
     func = click.option("--quiet", is_flag=True, help="No progress bar.")(func)
     func = click.option(
@@ -104,7 +134,8 @@ def sending_options(func: F) -> F:
         "report_path",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
-        help="Where to write the reconciliation workbook "
+        callback=xlsx_path,
+        help="Where to write the reconciliation workbook, a .xlsx file "
         "(default reports/<sheet-stem>-<run id>.xlsx).",
     )(func)
     func = click.option(
@@ -137,31 +168,34 @@ def sending(concurrency: int, rate: float | None, report_path: Path | None) -> S
 
 def ask(plan: Plan, question: Question) -> Any:
     """The operator's confirmation (the service decides when it is needed)."""
+    from batchpay.cli import jsonout
     from batchpay.runs.service import Question
 
+    err = jsonout.enabled()  # with --json, stdout holds the document only
     if question is Question.ROWS:
-        return click.prompt(question.value, type=int)
+        return click.prompt(question.value, type=int, err=err)
     if question is Question.TOTAL:
-        return click.prompt(question.value)
-    if not click.confirm(f"Retry {plan.count} row(s)?", default=False):
+        return click.prompt(question.value, err=err)
+    if not click.confirm(f"Retry {plan.count} row(s)?", default=False, err=err):
         raise click.Abort
     return True
 
 
-def _raise_for_halt(result: RunResult) -> None:
+def halt_error(result: RunResult) -> DokuAuthError | DokuUnavailable | None:
     """A batch stopped by DOKU (credentials refused, unreachable) ends as that error, after
     its summary was shown."""
     halt, run_id = result.halt, result.run.run_id
     if halt is not None and halt.reason == "auth-failed":
-        raise DokuAuthError(
+        return DokuAuthError(
             f"DOKU refused the credentials; the batch stopped: {halt.message}",
             hint=f"fix the configuration, then `batchpay resume {run_id}` "
             "(unsent rows keep their Request-Ids)",
         )
     if halt is not None and halt.reason == "unreachable":
-        raise DokuUnavailable(
+        return DokuUnavailable(
             halt.message, hint=f"check the network, then `batchpay resume {run_id}`"
         )
+    return None
 
 
 def finish(
@@ -169,13 +203,17 @@ def finish(
     result: RunResult,
     stop: StopRequest,
     *,
+    command: str = "run",
     show_sends: bool = True,
     force_exit: int | None = None,
 ) -> None:
-    """Workbook warning, one-screen summary, exit code — the common end of every command
-    that talked to DOKU."""
+    """Workbook warning, one-screen summary (or the ``--json`` document), exit code — the
+    common end of every command that talked to DOKU."""
+    from batchpay.cli import error_text
+    from batchpay.cli.exits import exit_code_for
     from batchpay.cli.progress import echo
-    from batchpay.cli.render import exit_code, summary_lines
+    from batchpay.cli.render import exit_code
+    from batchpay.config import redact
 
     run_id = result.run.run_id
     if result.workbook_error is not None:
@@ -186,35 +224,48 @@ def finish(
             ],
             err=True,
         )
-    halt = result.halt
-    echo(
-        [
-            "",
-            *summary_lines(
-                result.run,
-                result.rows,
-                workbook=result.workbook,
-                sends=result.sends if show_sends else None,
-                halt_message=halt.message if halt else None,
-            ),
-        ]
-    )
-    _raise_for_halt(result)
+    stopped = halt_error(result)
     signal_name = stop.signal_name if stop.is_set() else None
     # SIGTERM/SIGHUP always end with their code; Ctrl-C only when it cut the work short
     # (it is also how `status --watch` normally ends).
-    if result.interrupted or signal_name not in (None, "SIGINT"):
+    interrupted = result.interrupted or signal_name not in (None, "SIGINT")
+    if stopped is not None:
+        code = exit_code_for(stopped)
+    elif interrupted:
+        name = signal_name or "SIGINT"
+        code = exit_code(result.rows, kind=result.run.kind, interrupted=True, signal_name=name)
+    elif force_exit is not None:
+        code = force_exit
+    else:
+        code = exit_code(result.rows, kind=result.run.kind, dry_run=result.run.dry_run)
+    _show(command, result, code, result.sends if show_sends else None)
+    if stopped is not None:
+        click.echo(redact(error_text(stopped)), err=True)
+    elif interrupted:
         said = "Interrupted" if signal_name in (None, "SIGINT") else f"Stopped by {signal_name}"
         with contextlib.suppress(OSError):  # SIGHUP: the terminal may be gone
             click.echo(f"{said}. Continue with: batchpay resume {run_id}", err=True)
-        ctx.exit(
-            exit_code(
-                result.rows,
-                kind=result.run.kind,
-                interrupted=True,
-                signal_name=signal_name or "SIGINT",
-            )
+    ctx.exit(code)
+
+
+def _show(command: str, result: RunResult, code: int, sends: int | None) -> None:
+    """The one-screen summary, or with ``--json`` the command's document on stdout."""
+    from batchpay.cli import jsonout
+    from batchpay.cli.progress import echo
+    from batchpay.cli.render import next_steps, summary_lines
+
+    if jsonout.enabled():
+        steps = next_steps(result.run, result.rows)
+        jsonout.emit(
+            jsonout.result_document(command, result, exit_code=code, sends=sends, next_steps=steps)
         )
-    if force_exit is not None:
-        ctx.exit(force_exit)
-    ctx.exit(exit_code(result.rows, kind=result.run.kind, dry_run=result.run.dry_run))
+        return
+    halt = result.halt
+    lines = summary_lines(
+        result.run,
+        result.rows,
+        workbook=result.workbook,
+        sends=sends,
+        halt_message=halt.message if halt else None,
+    )
+    echo(["", *lines])

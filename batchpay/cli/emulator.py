@@ -167,7 +167,8 @@ def _print_banner(
     from batchpay.emulator import BANNER, EMULATOR_CLIENT_ID, EMULATOR_SECRET_KEY
 
     line = "=" * (len(BANNER) + 8)
-    click.secho(f"{line}\n    {BANNER}\n{line}", fg="yellow", bold=True)
+    for text in (line, f"    {BANNER}", line):
+        click.echo(_red(text))
     click.echo(f"DOKU emulator listening on {handle.url}")
     click.echo(f"  Client-Id:  {EMULATOR_CLIENT_ID}   (public test value)")
     click.echo(f"  Secret key: {EMULATOR_SECRET_KEY}   (public test value)")
@@ -205,8 +206,10 @@ def fund(account_id: str, amount: str, url: str | None, pending: bool) -> None:
     from batchpay.emulator import AdminError, EmulatorAdmin
 
     cleaned = amount.replace("_", "")
-    if not cleaned.isdigit() or int(cleaned) <= 0:
+    if not cleaned.isdigit():
         raise UsageError(f"amount {amount!r} must be whole rupiah, digits only (e.g. 5000000)")
+    if int(cleaned) <= 0:
+        raise UsageError(f"amount {amount!r} must be more than 0 (whole rupiah, e.g. 5000000)")
     try:
         if url is None:
             result = _fund_builtin(account_id, cleaned, pending=pending)
@@ -217,9 +220,24 @@ def fund(account_id: str, amount: str, url: str | None, pending: bool) -> None:
     balance = result["balance"]
     created = " (created, ACTIVE)" if result.get("created") else ""
     click.echo(
-        f"EMULATOR — funded {result['id']}{created}: available {balance['available']}, "
-        f"pending {balance['pending']}"
+        f"EMULATOR — funded {result['id']}{created}: available "
+        f"{_rupiah(balance['available'])}, pending {_rupiah(balance['pending'])}"
     )
+
+
+def _rupiah(value: object) -> str:
+    """The emulator's balance (whole rupiah, as text) with thousands separators."""
+    from batchpay.money import format_amount
+
+    text = str(value)
+    return format_amount(int(text), "IDR") if text.isdigit() else text
+
+
+def _red(text: str) -> str:
+    """Red and bold in a terminal (click drops it elsewhere), plain with NO_COLOR."""
+    import os
+
+    return text if os.environ.get("NO_COLOR") else click.style(text, fg="red", bold=True)
 
 
 def _fund_builtin(account_id: str, amount: str, *, pending: bool) -> dict[str, Any]:
@@ -233,6 +251,46 @@ def _fund_builtin(account_id: str, amount: str, *, pending: bool) -> dict[str, A
     ensure_private_dir(settings.home)
     with start_emulator(port=0, state_path=settings.home / EMULATOR_STATE_FILE) as handle:
         return handle.admin.fund(account_id, amount, pending=pending)
+
+
+@emulator.command("reset")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def reset(yes: bool) -> None:
+    """Start the built-in emulator over: wipe its accounts, balances and Payout Links, so
+    the references its earlier runs used can be paid again — in the emulator only.
+
+    Only the emulator that `batchpay run` starts by itself (BATCHPAY_ENV=emulator, no
+    BATCHPAY_BASE_URL; its state in BATCHPAY_HOME) is reset. Runs against sandbox,
+    production or a separately started emulator are never touched and keep refusing
+    repeated references. Nothing is deleted from the journal: the earlier emulator runs
+    stay in `batchpay runs` and the reports, each with an event saying it was reset.
+
+    Example: batchpay emulator reset --yes
+    """
+    from batchpay.runs import service
+
+    plan = service.plan_reset()
+    if plan.nothing_to_do:
+        click.echo(
+            "The built-in emulator has nothing to reset (no state, no runs since its last reset)."
+        )
+        return
+    click.echo(_red("Reset the built-in emulator (no real money moves there):"))
+    if plan.state_exists:
+        click.echo(f"  state: {plan.state_path} — accounts, balances and links are wiped")
+    if plan.runs:
+        click.echo(
+            f"  runs:  {len(plan.runs)} earlier emulator run(s) stop blocking their "
+            "references (they stay in the journal)"
+        )
+    click.echo("  Sandbox, production and separately started emulators are not touched.")
+    if not yes and not click.confirm("Reset it?", default=False):
+        raise click.Abort
+    service.reset_builtin_emulator(plan)
+    click.echo(
+        f"Built-in emulator reset: its state is wiped and {len(plan.runs)} earlier run(s) no "
+        "longer block their references."
+    )
 
 
 @emulator.command("executed")

@@ -6,7 +6,6 @@ Thin: build settings, make one client call, print. Secrets are never options
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -26,7 +25,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _gateway_options(func: F) -> F:
-    func = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(func)
+    from batchpay.cli.common import json_option
+
+    func = json_option(func)
     func = click.option(
         "--env-file",
         type=click.Path(dir_okay=False),
@@ -49,27 +50,31 @@ def _open(env: str | None, base_url: str | None, env_file: str | None) -> Any:
 
 
 def _emit(
+    command: str,
     gateway: Gateway,
     outcome: Outcome,
     as_json: bool,
     text: str,
     extra: dict[str, Any] | None = None,
 ) -> None:
+    from batchpay.cli import jsonout
+    from batchpay.cli.render import banner
     from batchpay.doku import EMULATOR_BANNER
 
     if as_json:
-        payload = {
-            "env": gateway.env,
-            "emulator": gateway.is_emulator,
-            "outcome": outcome.to_dict(),
+        payload = jsonout.document(
+            command,
+            env=gateway.env,
+            emulator=gateway.is_emulator,
             **(extra or {}),
-        }
+            outcome=outcome.to_dict(),
+        )
         if gateway.is_emulator:
             payload["note"] = EMULATOR_BANNER
-        click.echo(redact(json.dumps(payload, indent=2, ensure_ascii=False)))
+        jsonout.emit(payload)
         return
-    if gateway.is_emulator:
-        click.secho(f"*** {EMULATOR_BANNER} ***", fg="yellow", bold=True)
+    if gateway.env != "production":
+        click.echo(banner(gateway.env, text=EMULATOR_BANNER if gateway.is_emulator else None))
     click.echo(redact(text))
 
 
@@ -111,7 +116,8 @@ def balance(
             f"{account_id}  available {_rupiah(bal.get('available'))}"
             f"  pending {_rupiah(bal.get('pending'))}  ({gateway.env})"
         )
-        _emit(gateway, outcome, as_json, text, {"account_id": account_id, "balance": bal})
+        extra = {"account_id": account_id, "balance": bal}
+        _emit("balance", gateway, outcome, as_json, text, extra)
 
 
 @click.group("accounts")
@@ -171,10 +177,11 @@ def create(
             )
         account_id = outcome.ids.get("account_id", "?")
         text = (
-            f"created {account_id} for {email} — status {outcome.status or '?'}"
+            f"Created {account_id} for {email} — status {outcome.status or '?'}"
             f"{' (replayed)' if outcome.replayed else ''}  Request-Id {rid}"
         )
-        _emit(gateway, outcome, as_json, text, {"request_id": rid})
+        extra = {"account_id": account_id, "status": outcome.status, "request_id": rid}
+        _emit("accounts-create", gateway, outcome, as_json, text, extra)
 
 
 def _rupiah(value: object) -> str:

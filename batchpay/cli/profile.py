@@ -108,7 +108,7 @@ def init(kind: str, output: Path, force: bool) -> None:
     output.write_text(text, encoding="utf-8")
     load_profile(output)  # the starter is a valid profile as written
     use = "" if output == Path(PROFILE_NAME) else f" --profile {output}"
-    click.echo(f"wrote {output} ({kind}); edit it, then: batchpay validate SHEET{use}")
+    click.echo(f"Wrote {output} ({kind}); edit it, then: batchpay validate SHEET{use}")
 
 
 def register(group: click.Group) -> None:

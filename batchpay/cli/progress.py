@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from batchpay.cli.render import BANNERS, BarProgress, plan_lines
-from batchpay.cli.signals import StopRequest, ctrl_c_stops
+from batchpay.cli import jsonout
+from batchpay.cli.render import BarProgress, banner, plan_lines
+from batchpay.cli.signals import StopRequest, abort_hint, ctrl_c_stops
 from batchpay.config import redact
 
 if TYPE_CHECKING:
@@ -21,13 +22,15 @@ if TYPE_CHECKING:
 
 
 def echo(lines: list[str], *, err: bool = False) -> None:
-    click.echo(redact("\n".join(lines)), err=err)
+    """Print lines for the operator (on stderr when the command prints ``--json``)."""
+    click.echo(redact("\n".join(lines)), err=err or jsonout.enabled())
 
 
 class CliProgress:
-    """Renders a service call. ``stack`` holds what lives while requests go to DOKU (the
-    signal handlers, the bar); it is closed by :meth:`sent`, or by the command when the
-    call raises. ``abort_names_run``: the abort message names the run (run, resume)."""
+    """Renders a service call. ``stack`` holds what lives until the command has its result:
+    the signal handlers (installed once the run is known, so a second Ctrl-C while the
+    workbook is written still exits 130 naming the run) and the bar (closed by :meth:`sent`).
+    ``follow``: status look-ups only (the abort message says so)."""
 
     def __init__(
         self,
@@ -36,16 +39,23 @@ class CliProgress:
         *,
         quiet: bool = False,
         dry_run: bool = False,
-        abort_names_run: bool = True,
+        follow: bool = False,
         banner_on_open: bool = False,
     ) -> None:
         self.stack = stack
         self.stop = stop
-        self.quiet = quiet
+        self.quiet = quiet or jsonout.enabled()
         self.dry_run = dry_run
-        self.abort_names_run = abort_names_run
+        self.follow = follow
         self.banner_on_open = banner_on_open
         self.bar: BarProgress | None = None
+        self._handling = False
+
+    def _handle_signals(self, run: RunRecord) -> None:
+        if not self._handling:
+            self._handling = True
+            hint = abort_hint(run.run_id, follow=self.follow)
+            self.stack.enter_context(ctrl_c_stops(self.stop, hint))
 
     def note(self, text: str, *, warning: bool = False) -> None:
         if warning:
@@ -74,15 +84,14 @@ class CliProgress:
 
     def opened(self, run: RunRecord) -> None:
         if self.banner_on_open:
-            click.echo(f"*** {BANNERS.get(run.env, run.env)} ***")
+            echo([banner(run.env)])
 
     def created(self, run: RunRecord) -> None:
-        """Said by the service's note."""
+        """Said by the service's note; from now on a signal names the run."""
+        self._handle_signals(run)
 
     def sending(self, run: RunRecord, *, total: int, desc: str) -> None:
-        self.stack.enter_context(
-            ctrl_c_stops(self.stop, run.run_id if self.abort_names_run else None)
-        )
+        self._handle_signals(run)
         if total:
             self.bar = BarProgress(total, quiet=self.quiet, desc=desc)
             self.stack.callback(self.bar.close)
@@ -98,4 +107,6 @@ class CliProgress:
         )
 
     def sent(self) -> None:
-        self.stack.close()
+        """The bar ends before the workbook is written; the signal handlers stay."""
+        if self.bar is not None:
+            self.bar.close()

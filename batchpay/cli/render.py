@@ -15,13 +15,17 @@ Exit codes (architecture.md; the CLI raises DokuAuthError → 3 itself):
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import threading
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+import click
 
 from batchpay.cli.exits import EXIT_OK as EXIT_OK
 from batchpay.cli.exits import EXIT_PROBLEMS as EXIT_PROBLEMS
@@ -50,6 +54,18 @@ BANNERS = {
     "sandbox": "SANDBOX — DOKU test environment, NO REAL MONEY MOVES",
     "production": "PRODUCTION — DOKU production, REAL MONEY",
 }
+# Lists in the summary stop here; the workbook and --json have every row.
+LISTED = 20
+
+
+def banner(env: str, *, stars: bool = True, text: str | None = None) -> str:
+    """The environment's banner (or ``text``), red and bold. click.echo drops the colour
+    when the stream is not a terminal; NO_COLOR (https://no-color.org) drops it everywhere."""
+    text = text or BANNERS.get(env, env.upper())
+    text = f"*** {text} ***" if stars else f"({text})"
+    if os.environ.get("NO_COLOR"):
+        return text
+    return click.style(text, fg="red", bold=True)
 
 
 def exit_code(
@@ -85,7 +101,7 @@ def plan_lines(the_plan: Plan, *, dry_run: bool = False) -> list[str]:
     """The plan as printed before anything is sent."""
     kind = the_plan.kind
     lines = [
-        f"*** {BANNERS.get(the_plan.env, the_plan.env.upper())} ***",
+        banner(the_plan.env),
         f"Plan{' (DRY RUN: nothing will be sent)' if dry_run else ''}: {kind.name} — {kind.title}",
         f"  file:  {the_plan.input_path.name} (sha256 {the_plan.input_sha256[:16]}…)",
         f"  rows:  {the_plan.count}",
@@ -110,7 +126,7 @@ def summary_lines(
     """One screen: counts and amounts per status, where the workbook is, what to do next."""
     summary = summarise(rows)
     lines = [
-        f"*** {BANNERS.get(run.env, run.env.upper())} ***",
+        banner(run.env),
         f"Run {run.run_id} ({run.kind}{', dry run' if run.dry_run else ''}) — "
         f"{summary.rows} rows" + (f", {sends} request(s) sent now" if sends is not None else ""),
     ]
@@ -125,13 +141,75 @@ def summary_lines(
             f"  Changed after completion: {changed} row(s) — DOKU changed a final "
             "status (see the Exceptions sheet)"
         )
+    lines += reason_lines(rows) + account_lines(run, rows)
     if halt_message:
         lines.append(f"Stopped early: {halt_message}")
     if workbook is not None:
         lines.append(f"Reconciliation workbook: {workbook}")
     lines += next_steps(run, rows)
     if run.env != "production":
-        lines.append(f"({BANNERS.get(run.env, run.env)})")
+        lines.append(banner(run.env, stars=False))
+    return lines
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why some rows were not paid: their state, DOKU's (or batchpay's) code, how many rows,
+    and one of their messages as an example."""
+
+    state: str
+    code: str | None
+    count: int
+    message: str
+
+
+def reasons(rows: Sequence[RowRecord]) -> list[Reason]:
+    """Rows not paid (failed or unknown), grouped by state and code — or by message when a
+    row has no code — the most frequent first."""
+    groups: dict[tuple[str, str, str], list[Any]] = {}
+    for r in rows:
+        if classify(r.state) not in (StatusClass.FAILED, StatusClass.UNKNOWN):
+            continue
+        message = (r.message or r.doku_status or "").strip()
+        entry = groups.setdefault((r.state, r.code or "", "" if r.code else message), [0, message])
+        entry[0] += 1
+    found = [Reason(s, c or None, n, m) for (s, c, _), (n, m) in groups.items()]
+    return sorted(found, key=lambda x: (-x.count, x.state, x.code or "", x.message))
+
+
+def reason_lines(rows: Sequence[RowRecord]) -> list[str]:
+    """ "Not paid, by reason": one line per reason with its count."""
+    found = reasons(rows)
+    if not found:
+        return []
+    lines = ["Not paid, by reason:"]
+    for x in found[:LISTED]:
+        text = x.message if len(x.message) <= 110 else x.message[:109] + "…"
+        what = f"{x.code}: {text}" if x.code and text and x.code not in text else text or x.code
+        lines.append(f"  {x.count:>5} × {x.state:<9} {what or ''}".rstrip())
+    if len(found) > LISTED:
+        lines.append(f"  … and {len(found) - LISTED} more reasons (see the Exceptions sheet)")
+    return lines
+
+
+def new_accounts(run: RunRecord, rows: Sequence[RowRecord]) -> list[tuple[RowRecord, str]]:
+    """The Sub Accounts an account-creation run created, with their new ids."""
+    if run.kind != "sub-account-create":
+        return []
+    return [(r, r.doku_ids["account_id"]) for r in rows if r.doku_ids.get("account_id")]
+
+
+def account_lines(run: RunRecord, rows: Sequence[RowRecord]) -> list[str]:
+    """The new account ids (an account-creation run's whole point)."""
+    created = new_accounts(run, rows)
+    if not created:
+        return []
+    lines = [f"New Sub Accounts ({len(created)}):"]
+    width = max(len(r.reference) for r, _ in created[:LISTED])
+    for r, account in created[:LISTED]:
+        lines.append(f"  row {r.row_number:<5} {r.reference:<{width}}  {account}  {r.state}")
+    if len(created) > LISTED:
+        lines.append(f"  … and {len(created) - LISTED} more (in the workbook, and with --json)")
     return lines
 
 
@@ -262,6 +340,11 @@ def runs_lines(listed: Sequence[tuple[RunRecord, Sequence[RowRecord]]]) -> list[
             if run.dry_run
             else (f" (retry of {run.parent_run_id})" if run.parent_run_id else "")
         )
+        if run.status != "OPEN":  # maker–checker (runs/approval.py): AWAITING_APPROVAL …
+            from batchpay.journal import utc_now
+            from batchpay.runs.approval import effective_status
+
+            tag += f" [{effective_status(run, utc_now())}]"
         lines.append(
             f"{run.run_id:<21} {started:%Y-%m-%d %H:%M} {run.kind:<20} {run.env:<10} "
             f"{summary.rows:>5}  {run.input_name}{tag}"

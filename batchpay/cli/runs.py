@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from batchpay.cli.common import (
     ask,
     finish,
+    json_option,
     sending,
     sending_options,
     settings_options,
@@ -27,9 +28,6 @@ from batchpay.cli.common import (
     target,
 )
 from batchpay.kinds import KINDS
-
-if TYPE_CHECKING:
-    pass
 
 # --- run ----------------------------------------------------------------------------------
 
@@ -82,6 +80,7 @@ if TYPE_CHECKING:
     help="Send references an earlier run already used (you pay them again).",
 )
 @sheet_options
+@json_option
 @click.pass_context
 def run_cmd(
     ctx: click.Context,
@@ -104,6 +103,7 @@ def run_cmd(
     sets: tuple[str, ...],
     profile_path: Path | None,
     no_profile: bool,
+    as_json: bool,
 ) -> None:
     """Pay every row of SHEET once, through DOKU, and write the reconciliation workbook.
 
@@ -114,7 +114,7 @@ def run_cmd(
 
     Example: batchpay run samples/bonus-payout-link.csv --env emulator
     """
-    from batchpay.cli.progress import CliProgress
+    from batchpay.cli.progress import CliProgress, echo
     from batchpay.cli.signals import StopRequest
     from batchpay.runs import service
     from batchpay.runs.options import RunOptions
@@ -124,20 +124,15 @@ def run_cmd(
         amount_format=amount_format, sets=sets,
     )  # fmt: skip
     options = RunOptions(
-        target=target(env, base_url, env_file),
-        sending=sending(concurrency, rate, report_path),
-        **asdict(read),
-        profile=profile,
-        dry_run=dry_run,
-        allow_repeat=allow_repeat,
-        yes=yes,
+        target=target(env, base_url, env_file), sending=sending(concurrency, rate, report_path),
+        **asdict(read), profile=profile, dry_run=dry_run, allow_repeat=allow_repeat, yes=yes,
         expect_total=expect_total,
-    )
+    )  # fmt: skip
     prepared = service.prepare(sheet, options)
     if not prepared.valid:
         _invalid(ctx, prepared.validation)
     if profile is not None and prepared.validation is not None:
-        click.echo(f"profile {profile.path} [{prepared.validation.table.kind.name}]")
+        echo([f"profile {profile.path} [{prepared.validation.table.kind.name}]"])
     stop = StopRequest()
     with contextlib.ExitStack() as stack:
         progress = CliProgress(stack, stop, quiet=quiet, dry_run=dry_run)
@@ -150,6 +145,7 @@ def _invalid(ctx: click.Context, result: Any) -> None:
     INVALID rows would look like a payment run — docs/safety.md §8: nothing is sent)."""
     import shutil
 
+    from batchpay.cli import jsonout
     from batchpay.cli.progress import echo
     from batchpay.cli.sheets import summary_lines
     from batchpay.workbook.validation import write_validation_report
@@ -159,9 +155,23 @@ def _invalid(ctx: click.Context, result: Any) -> None:
         report = write_validation_report(result)
     except OSError as exc:
         click.echo(f"warning: could not write the validation report: {exc}", err=True)
+    said = "Nothing was sent and no run was created: fix the sheet and run again."
+    if jsonout.enabled():
+        jsonout.emit(
+            jsonout.document(
+                "run",
+                valid=False,
+                run=None,
+                exit_code=1,
+                message=said,
+                validation_report=None if report is None else str(report),
+                validation=result.to_dict(),
+            )
+        )
+        ctx.exit(1)
     width = min(max(shutil.get_terminal_size((120, 24)).columns, 100), 160)
     echo(summary_lines(result, report, width))
-    click.echo("Nothing was sent and no run was created: fix the sheet and run again.")
+    click.echo(said)
     ctx.exit(1)
 
 
@@ -179,6 +189,7 @@ def _invalid(ctx: click.Context, result: Any) -> None:
 )
 @settings_options
 @sending_options
+@json_option
 @click.pass_context
 def resume_cmd(
     ctx: click.Context,
@@ -190,6 +201,7 @@ def resume_cmd(
     rate: float | None,
     report_path: Path | None,
     quiet: bool,
+    as_json: bool,
 ) -> None:
     """Continue RUN_ID after a crash, Ctrl-C or network fault.
 
@@ -214,7 +226,7 @@ def resume_cmd(
     with contextlib.ExitStack() as stack:
         progress = CliProgress(stack, stop, quiet=quiet, banner_on_open=True)
         result = service.resume(run_id, options, progress=progress, stop=stop)
-    finish(ctx, result, stop)
+    finish(ctx, result, stop, command="resume")
 
 
 # --- retry-failed -------------------------------------------------------------------------
@@ -270,7 +282,7 @@ def retry_failed_cmd(
     )
     stop = StopRequest()
     with contextlib.ExitStack() as stack:
-        progress = CliProgress(stack, stop, quiet=quiet, abort_names_run=False)
+        progress = CliProgress(stack, stop, quiet=quiet)
         outcome = service.retry_failed(run_id, options, confirm=ask, progress=progress, stop=stop)
     if outcome.result is None:
         click.echo(
@@ -278,7 +290,7 @@ def retry_failed_cmd(
             "REJECTED by an answer proving nothing was executed)."
         )
         ctx.exit(0 if not outcome.retry.skipped else 1)
-    finish(ctx, outcome.result, stop)
+    finish(ctx, outcome.result, stop, command="retry-failed")
 
 
 def register(group: click.Group) -> None:

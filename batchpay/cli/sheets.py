@@ -282,16 +282,24 @@ def validate(
             # on Windows and locked); say so on stderr and keep stdout for the result.
             click.echo(f"warning: could not write the report: {exc}", err=True)
     if as_json:
-        payload: dict[str, Any] = {**result.to_dict(), "report": str(report) if report else None}
-        payload["profile"] = str(profile.path) if profile else None
-        payload["set"] = dict(table.derived)
-        click.echo(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+        _print_json(result, report, profile, table)
     else:
         lines = summary_lines(result, report, _terminal_width())
         at = lines.index("") if "" in lines else len(lines)  # under the summary block
         click.echo("\n".join([*lines[:at], *_profile_lines(profile, table), *lines[at:]]))
     if not result.ok:
         ctx.exit(1)
+
+
+def _print_json(
+    result: ValidationResult, report: Path | None, profile: Profile | None, table: Table
+) -> None:
+    """``validate --json``: the result, where the report is, the profile and --set used."""
+    payload: dict[str, Any] = {"schema": "batchpay.validate/1", **result.to_dict()}
+    payload["report"] = str(report) if report else None
+    payload["profile"] = str(profile.path) if profile else None
+    payload["set"] = dict(table.derived)
+    click.echo(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
 
 
 def _load(
@@ -368,8 +376,8 @@ def template(kind: str, output: Path | None, as_csv: bool, force: bool) -> None:
         # A filled-in sheet is hours of work; a blank template must not replace it silently.
         raise UsageError(f"{target} already exists", hint="choose another -o, or add --force")
     written = write_template(spec, target, as_csv=as_csv)
-    click.echo(f"wrote {written} ({spec.name}: {len(spec.fields)} columns)")
-    click.echo(f"fill it in, then: batchpay validate {written}")
+    click.echo(f"Wrote {written} ({spec.name}: {len(spec.fields)} columns)")
+    click.echo(f"Fill it in, then: batchpay validate {written}")
 
 
 def register(group: click.Group) -> None:

@@ -53,10 +53,23 @@ def signal_label(name: str) -> str:
     return "Ctrl-C" if name == "SIGINT" else name
 
 
+def abort_hint(run_id: str | None, *, follow: bool = False) -> str:
+    """What the second signal's message tells the operator to do next."""
+    if follow:
+        return (
+            "nothing is paid by a status look-up; follow again with: batchpay status "
+            f"{run_id or 'RUN_ID'}"
+        )
+    return (
+        "rows in flight stay SENDING, nothing is sent twice; continue with: batchpay resume "
+        f"{run_id or 'RUN_ID'}"
+    )
+
+
 @contextlib.contextmanager
-def ctrl_c_stops(stop: StopRequest, run_id: str | None = None) -> Iterator[StopRequest]:
+def ctrl_c_stops(stop: StopRequest, hint: str | None = None) -> Iterator[StopRequest]:
     """While inside: the first Ctrl-C, SIGTERM or SIGHUP sets ``stop``; a second one aborts
-    now, exiting with the signal's code."""
+    now, exiting with the signal's code (130, 143, 129) and ``hint`` (:func:`abort_hint`)."""
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
@@ -80,9 +93,7 @@ def ctrl_c_stops(stop: StopRequest, run_id: str | None = None) -> Iterator[StopR
     except _AbortNow as exc:
         with contextlib.suppress(OSError):
             click.echo(
-                f"Aborted by {signal_label(exc.signal_name)}: rows in flight stay "
-                "SENDING, nothing is sent twice; continue with: batchpay resume "
-                f"{run_id or 'RUN_ID'}",
+                f"\nAborted by {signal_label(exc.signal_name)}: {hint or abort_hint(None)}",
                 err=True,
             )
         raise click.exceptions.Exit(EXIT_SIGNALS.get(exc.signal_name, 130)) from None

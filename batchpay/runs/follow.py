@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from batchpay.doku.codes import ANSWER_MISMATCH, Outcome
@@ -84,9 +85,11 @@ def refresh_statuses(
                 stop=stop or threading.Event(),
                 sleep=sleep,
             )
+            commits = Pipelined(journal)
             engine.run(
-                todo, lambda row: refresh_one(engine, journal, row, note), stop_when_idle=False
+                todo, lambda row: refresh_one(engine, commits, row, note), stop_when_idle=False
             )
+            commits.settle_all()
         for row_number, type_, detail in sorted(notes):
             ledger.add_event(run_id, type_, detail, row_number=row_number)
         if engine.halt is not None:
@@ -95,7 +98,38 @@ def refresh_statuses(
         return RunResult(run=ledger.run(run_id), rows=rows, halt=engine.halt)
 
 
-def refresh_one(engine: Engine, journal: JournalWriter, row: RowRecord, note: Note) -> None:
+class Pipelined:
+    """Status answers journaled while the worker asks about its next row. A status answer
+    is not an intent to send (docs/safety.md §1 needs only those durable before the wire),
+    so each worker waits for its *previous* answer's commit, not its own: the commit
+    overlaps the next look-up's round trip, and a failed commit still stops the sweep one
+    row later. :meth:`settle_all` waits for every worker's last one."""
+
+    def __init__(self, journal: JournalWriter) -> None:
+        self.journal = journal
+        self._last: dict[int, Future[None]] = {}
+        self._lock = threading.Lock()
+
+    def commit(self, change: RowChange) -> None:
+        me = threading.get_ident()
+        with self._lock:
+            previous = self._last.pop(me, None)
+        if previous is not None:
+            previous.result()
+        future = self.journal.submit(change)
+        with self._lock:
+            self._last[me] = future
+
+    def settle_all(self) -> None:
+        with self._lock:
+            pending, self._last = list(self._last.values()), {}
+        for future in pending:
+            future.result()
+
+
+def refresh_one(
+    engine: Engine, journal: JournalWriter | Pipelined, row: RowRecord, note: Note
+) -> None:
     """Look one row up and journal what DOKU says about it (never re-sent here)."""
     found, outcome = engine.look_up(row)
     final = row.state in RECHECKABLE
@@ -190,14 +224,18 @@ def poll(
     polled: Callable[[list[RowRecord]], None],
     wait: Sleep | None = None,
     clock: Callable[[], float] = time.monotonic,
+    options: EngineOptions | None = None,
 ) -> RunResult:
     """Refresh once, or (``watch`` / ``until_final``) again every ``interval`` seconds until
     every row is settled, ``stop`` is set or (``until_final``) ``timeout`` seconds passed.
     Final rows are re-checked once, on the first refresh. ``polled`` sees the rows between
-    refreshes; ``wait`` defaults to ``stop.wait`` (wakes at once on Ctrl-C)."""
+    refreshes; ``wait`` defaults to ``stop.wait`` (wakes at once on Ctrl-C). ``options``
+    bound the engine (``concurrency`` look-ups in flight)."""
     deadline = clock() + timeout
     while True:
-        outcome = refresh_statuses(ledger, client, run_id, stop=stop, recheck_final=recheck_final)
+        outcome = refresh_statuses(
+            ledger, client, run_id, options=options, stop=stop, recheck_final=recheck_final
+        )
         recheck_final = False  # final rows once; later polls follow the open ones
         outcome.settled = is_settled(outcome.rows)
         if outcome.settled or stop.is_set() or not (watch or until_final):

@@ -85,6 +85,9 @@ class RunOptions:
     yes: bool = False  # production: only together with expect_total
     expect_total: str | None = None
     report_dir: Path = Path("reports")
+    # `batchpay submit` (runs/approval.py): journaled AWAITING_APPROVAL, not sent; the maker
+    # needs no DOKU credentials (balances are checked again before the first send).
+    for_approval: bool = False
 
     def sheet_options(self) -> SheetOptions:
         """How to read the sheet, as the command line gave it (the profile goes underneath)."""
@@ -123,6 +126,14 @@ class ResumeOptions:
 
 
 @dataclass(frozen=True)
+class SendOptions:
+    """``batchpay send``: an approved run, in its own environment (runs/approval.py)."""
+
+    target: Target = field(default_factory=Target)
+    sending: Sending = field(default_factory=Sending)
+
+
+@dataclass(frozen=True)
 class RetryOptions:
     target: Target = field(default_factory=Target)
     sending: Sending = field(default_factory=Sending)
@@ -142,3 +153,7 @@ class FollowOptions:
     timeout: float = 600.0
     interval: float = 5.0
     recheck_final: bool = False  # final rows are asked again once, on the first refresh
+    concurrency: int = 8  # status look-ups in flight at once (the one engine pool)
+
+    def engine(self) -> EngineOptions:
+        return EngineOptions(concurrency=self.concurrency)

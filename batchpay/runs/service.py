@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING
 from batchpay.config import load_settings
 from batchpay.doku import open_gateway
 from batchpay.errors import InsufficientBalance, RunError, UsageError
-from batchpay.journal import Journal, Repeat, RepeatedReferences, RowRecord, RunRecord
+from batchpay.journal import Journal, Repeat, RowRecord, RunRecord, utc_now
 from batchpay.runs.checks import (
+    balance_snapshots,
     check_input,
     find_repeats,
     preflight_balances,
@@ -43,13 +44,19 @@ from batchpay.runs.environment import open_journal_for, settings_for_run
 from batchpay.runs.execute import RunResult, create_run, execute
 from batchpay.runs.execute import dry_run as sign_only
 from batchpay.runs.execute import resume as resume_locked
+from batchpay.runs.export import export_csv as export_csv
+from batchpay.runs.export import report_runs as report_runs
 from batchpay.runs.follow import poll
 from batchpay.runs.options import FollowOptions, ResumeOptions, RetryOptions, RunOptions, Target
 from batchpay.runs.paths import write_month_workbook, write_workbook
 from batchpay.runs.plan import Plan, plan
 from batchpay.runs.progress import Progress
+from batchpay.runs.release import check_release, prepare_settings, refuse_unapproved_retry
+from batchpay.runs.reset import forgotten_runs, refuse_repeats
+from batchpay.runs.reset import plan_reset as plan_reset
+from batchpay.runs.reset import reset_builtin_emulator as reset_builtin_emulator
 from batchpay.runs.retry import RetryPlan, create_retry_run, plan_retry
-from batchpay.states import OPEN
+from batchpay.states import OPEN, RunStatus
 from batchpay.validate import validate_table
 from batchpay.validate.derived import load_with_options
 
@@ -71,6 +78,8 @@ class Prepared:
     plan: Plan | None
     journal: Journal | None = None
     repeats: tuple[Repeat, ...] = ()
+    # Built-in emulator runs from before its last reset (runs/reset.py): not repeats.
+    forgotten: tuple[str, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -90,8 +99,7 @@ def prepare(sheet: Path, options: RunOptions) -> Prepared:
     """Validate ``sheet`` and plan the run; find references earlier runs used. Raises
     :class:`RepeatedReferences` when they block (a real run without ``allow_repeat``) and
     RunError for a sheet without rows; an invalid sheet is a value (``valid`` False)."""
-    t = options.target
-    settings = load_settings(env=t.env, base_url=t.base_url, dotenv_path=t.env_file)
+    settings = prepare_settings(options)  # refuses `run` under [approval] required = true
     table, used = load_with_options(sheet, options.sheet_options(), options.profile)
     validation = validate_table(table, amount_format=used.amount_format)
     # What was in effect (profile included) is what the run records.
@@ -108,17 +116,18 @@ def prepare(sheet: Path, options: RunOptions) -> Prepared:
     if not the_plan.rows:
         raise RunError(f"{sheet.name} has no rows to pay")
     journal = open_journal_for(settings, create=True)
-    repeats = find_repeats(journal, the_plan)
+    forgotten = forgotten_runs(journal, settings)
+    repeats = find_repeats(journal, the_plan, exclude_run_ids=forgotten)
     if repeats and not options.allow_repeat and not options.dry_run:
-        raise RepeatedReferences(repeats)
-    return Prepared(options, settings, validation, the_plan, journal, tuple(repeats))
+        raise refuse_repeats(repeats, settings)
+    return Prepared(options, settings, validation, the_plan, journal, tuple(repeats), forgotten)
 
 
 def _repeat_notes(prepared: Prepared, progress: Progress) -> None:
     repeats = list(prepared.repeats)
     if repeats and prepared.options.dry_run and not prepared.options.allow_repeat:
         # A dry run sends nothing, so it is not refused; it shows what a real run would be.
-        refused = RepeatedReferences(repeats)
+        refused = refuse_repeats(repeats, prepared.settings)
         for line in refused.message.splitlines():
             progress.note(line.strip(), warning=True)
         progress.note(f"a real run would refuse them: {refused.hint}", warning=True)
@@ -167,6 +176,7 @@ def start(
             settings=o.stored_settings(settings),
             dry_run=o.dry_run,
             allow_repeat=o.allow_repeat,
+            exclude_run_ids=prepared.forgotten,
         )
         progress.note(f"Run {record.run_id} journaled in {journal.location}")
         progress.created(record)
@@ -195,6 +205,7 @@ def _send_new_run(
         with journal.lock(record.run_id):
             sign_only(journal, record.run_id, settings)
         return RunResult(run=journal.run(record.run_id), rows=journal.rows(record.run_id))
+    balance_snapshots(journal, client, record.run_id, "before")
     progress.sending(record, total=count, desc="Sending")
     result = execute(
         journal,
@@ -206,6 +217,7 @@ def _send_new_run(
         sleep=sleep,
     )
     progress.sent()
+    balance_snapshots(journal, client, record.run_id, "after")
     return result
 
 
@@ -221,6 +233,8 @@ def resume(
     SENDING/UNKNOWN rows, send PLANNED ones. A finished (or dry) run sends nothing."""
     settings, journal, run = settings_for_run(run_id, options.target, progress.note)
     progress.opened(run)
+    if run.status != RunStatus.OPEN:  # a submitted run: only once released (approval.py)
+        run = check_release(journal, run, now=utc_now())
     todo = len(journal.rows(run_id, states=OPEN))
     if todo == 0 or run.dry_run:
         check_input(run, options.input_path)
@@ -244,6 +258,7 @@ def resume(
             sleep=sleep,
         )
         progress.sent()
+        balance_snapshots(journal, gateway.client, run_id, "after")
     return with_workbook(journal, result, options.sending.report_path)
 
 
@@ -260,6 +275,7 @@ def retry_failed(
     check balances, journal the linked run and send it. Rows that cannot be retried are
     reported as warnings; with nothing to retry, nothing is journaled (``result`` None)."""
     settings, journal, _run = settings_for_run(run_id, options.target, progress.note)
+    refuse_unapproved_retry(_run)  # a run that needed approval: so does its retry
     retry = plan_retry(journal, run_id)
     for row, why in retry.skipped:
         progress.note(f"row {row.row_number} ({row.reference}) is not retried: {why}", warning=True)
@@ -283,6 +299,7 @@ def retry_failed(
         child = create_retry_run(journal, retry)
         progress.note(f"Retry run {child.run_id} (of {run_id}) journaled")
         progress.created(child)
+        balance_snapshots(journal, gateway.client, child.run_id, "before")
         progress.sending(child, total=retry.plan.count, desc="Retrying")
         result = execute(
             journal,
@@ -294,6 +311,7 @@ def retry_failed(
             sleep=sleep,
         )
         progress.sent()
+        balance_snapshots(journal, gateway.client, child.run_id, "after")
     return RetryOutcome(retry, with_workbook(journal, result, options.sending.report_path))
 
 
@@ -326,6 +344,7 @@ def follow(
             polled=progress.polled,
             wait=wait,
             clock=clock,
+            options=options.engine(),
         )
         progress.sent()
     return with_workbook(journal, result, options.report_path)
@@ -355,7 +374,7 @@ def report(
     if (run_id is None) == (month is None):
         raise UsageError(
             "give a RUN_ID or --month YYYY-MM (one of them)",
-            hint="e.g. `batchpay report 20261101-0900-ab12` or `batchpay report --month 2026-11`",
+            hint="e.g. `batchpay report 20261101-090000-ab12` or `batchpay report --month 2026-11`",
         )
     settings = load_settings(dotenv_path=target.env_file, require_credentials=False)
     journal = open_journal_for(settings, read_only=True)
