@@ -276,7 +276,9 @@ def test_fault_storm_concurrent_random_faults_every_invariant_holds(
         workbook = runs.write_workbook(h.ledger, run.run_id, tmp_path / "r.xlsx")
         proof = assert_invariants(h.ledger.path, run.run_id, h.admin, rows, workbook, client=client)
         assert proof.executed == len(rows)
-        assert sum(r.sends for r in proof.rows) > len(rows)  # the storm did hit
+        # The storm did hit (counted where the faults fire: which requests they hit depends
+        # on how the 4 workers interleave, so a fault may land on look-ups only).
+        assert handle.emulator.faults.fired > 0
     finally:
         client.session.close()
         handle.stop()

@@ -105,6 +105,7 @@ class FaultBook:
         self._queue: list[Fault] = []
         self._rng = random.Random(seed)
         self._rates: list[tuple[str, float, float]] = []
+        self.fired: int = 0  # faults fired so far (queued and seeded), for tests to check
         for name, value in sorted((rates or {}).items()):
             probability, seconds = value if isinstance(value, tuple) else (value, None)
             Fault(fault=name)  # validates the name
@@ -160,4 +161,5 @@ class FaultBook:
                 if hit and (stacking or not replaced):
                     replaced = replaced or not stacking
                     fired.append(Fired(name, duration))
+            self.fired += len(fired)
         return fired
