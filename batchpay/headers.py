@@ -98,7 +98,7 @@ def resolve(
 
     import pandas as pd  # not at import time: see batchpay/cli/sheets.py
 
-    index = pd.Index(raw.row_numbers, dtype="int64", name="row")
+    index = pd.Index(raw.row_index_values(), dtype="int64", name="row")
     # The loader's columns as they are (pyarrow-backed str: no copy, no Python objects).
     columns: dict[str, pd.Series] = {}
     field_headers: dict[str, str] = {}
@@ -286,10 +286,27 @@ def _scientific_text(column: pd.Series) -> list[tuple[int, str]]:
     from batchpay.normalize import as_arrow
 
     cells = as_arrow(column)
-    has_e = pc.match_substring(cells, "e", ignore_case=True).to_numpy(zero_copy_only=False)
-    positions = np.flatnonzero(has_e)
+    positions = _cells_with_e(cells)
     if not len(positions):
         return []
     rows = column.index.to_numpy()[positions]
     texts = cells.take(pa.array(positions)).to_pylist()
     return [(int(r), t) for r, t in zip(rows, texts, strict=True) if _SCIENTIFIC.fullmatch(t)]
+
+
+def _cells_with_e(cells: pa.Array) -> np.ndarray:
+    """Positions of the cells holding an ASCII "e" or "E", found in the column's bytes at once
+    (no byte of a UTF-8 multibyte character is ASCII, so a byte 'e' is the letter)."""
+    if cells.type != pa.large_string():
+        has_e = pc.match_substring(cells, "e", ignore_case=True).to_numpy(zero_copy_only=False)
+        return np.flatnonzero(has_e)
+    _, offsets_buffer, data_buffer = cells.buffers()
+    if data_buffer is None or offsets_buffer is None:
+        return np.zeros(0, dtype=np.intp)
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)
+    offsets = offsets[cells.offset : cells.offset + len(cells) + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    hits = np.flatnonzero((data == ord("e")) | (data == ord("E"))) + offsets[0]
+    found = np.zeros(len(cells), dtype=bool)
+    found[np.searchsorted(offsets, hits, side="right") - 1] = True
+    return np.flatnonzero(found)

@@ -29,10 +29,10 @@ if TYPE_CHECKING:
     from batchpay.profile import Profile, SheetOptions
     from batchpay.validate import AmountFormat, ValidationResult
 
-# pandas, pandera and openpyxl take ~0.7 s to import. Reading the sheet needs none of them,
+# pandas and pandera take ~0.7 s to import. Reading the sheet needs none of them,
 # and pyarrow's CSV reader and calamine release the GIL while they parse, so `validate`
 # imports them on another thread meanwhile.
-VALIDATION_LIBRARIES = ("pandas", "pandera.pandas", "openpyxl")
+VALIDATION_LIBRARIES = ("pandas", "pandera.pandas", "pandera.backends.pandas.builtin_checks")
 
 
 def import_in_background(names: Sequence[str]) -> threading.Thread:

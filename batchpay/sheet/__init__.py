@@ -22,6 +22,7 @@ few hundred MB of Arrow buffers instead of ten million Python objects.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from batchpay.problems import Problem
@@ -50,6 +51,14 @@ __all__ = [
 ]
 
 
+# Files from this size on are hashed on a thread of their own while they are parsed.
+_HASH_ASIDE_FROM = 1 << 20
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def load_sheet(
     path: str | Path, *, sheet: str | None = None, header_scorer: HeaderScorer | None = None
 ) -> RawSheet:
@@ -63,24 +72,27 @@ def load_sheet(
     """
     p = Path(path)
     data = read_bytes(p)
-    digest = hashlib.sha256(data).hexdigest()
     suffix = p.suffix.lower()
-    problems: list[Problem] = []
-    if suffix in CSV_SUFFIXES:
-        from batchpay.sheet.csvfile import read_csv
-
-        grid = read_csv(p, data, problems)
-        facts = Facts()
-        sheet_name = None
-        names: list[str] = []
-        note = None
-    elif suffix in XLSX_SUFFIXES:
-        from batchpay.sheet.xlsxfile import read_xlsx
-
-        grid, facts, sheet_name, choice = read_xlsx(p, data, sheet, problems, header_scorer)
-        names, note = choice.names, choice.note
-    else:
+    if suffix not in CSV_SUFFIXES and suffix not in XLSX_SUFFIXES:
         raise unsupported(p)
+    # hashlib releases the GIL: a large file is hashed on another core while it is parsed.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batchpay-sha256") as pool:
+        hashing = pool.submit(_sha256, data) if len(data) >= _HASH_ASIDE_FROM else None
+        problems: list[Problem] = []
+        if suffix in CSV_SUFFIXES:
+            from batchpay.sheet.csvfile import read_csv
+
+            grid = read_csv(p, data, problems)
+            facts = Facts()
+            sheet_name = None
+            names: list[str] = []
+            note = None
+        else:
+            from batchpay.sheet.xlsxfile import read_xlsx
+
+            grid, facts, sheet_name, choice = read_xlsx(p, data, sheet, problems, header_scorer)
+            names, note = choice.names, choice.note
+        digest = hashing.result() if hashing is not None else _sha256(data)
     del data
     raw = build(p, sheet_name, grid, facts, problems, digest, header_scorer)
     raw.sheet_names = names

@@ -49,9 +49,10 @@ def _read_utf8_arrow(data: bytes) -> Grid | None:
     through pyarrow; None when anything is unusual (the caller then reads it as before)."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or not looks_like_text(data):
         return None
-    body = data[len(_UTF8_BOM) :] if data.startswith(_UTF8_BOM) else data
+    # A view past the BOM (Excel's "CSV UTF-8" writes one), not a copy of the whole file.
+    body = memoryview(data)[len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0 :]
     # The sniffer looks at the first 65,536 characters; four bytes per character at most.
-    head = body[: 4 * _SNIFF_CHARS].decode("utf-8", errors="ignore")
+    head = bytes(body[: 4 * _SNIFF_CHARS]).decode("utf-8", errors="ignore")
     delimiter = sniff_delimiter(head)
     first = next(
         csv.reader(io.StringIO(head[:_SNIFF_CHARS], newline=""), delimiter=delimiter), None
@@ -77,7 +78,7 @@ def _read_utf8_arrow(data: bytes) -> Grid | None:
 
 
 def _arrow_table(
-    body: bytes, names: list[str], delimiter: str, *, newlines_in_values: bool
+    body: bytes | memoryview, names: list[str], delimiter: str, *, newlines_in_values: bool
 ) -> pa.Table:
     """Every column as text. Without ``newlines_in_values`` the blocks are split at line
     ends and parsed side by side; a quoted cell that holds a line end inside one block is

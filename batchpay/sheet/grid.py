@@ -201,6 +201,7 @@ def build(
         headers=headers,
         frame=_frame(grid, data_at, column_of, headers),
         row_numbers=(data_at + 1).tolist(),
+        row_array=(data_at + 1).astype(np.int64),
         problems=problems,
         sha256=digest,
         header_row=header_at + 1,

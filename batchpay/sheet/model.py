@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 from batchpay.problems import Problem
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -62,6 +63,20 @@ class RawSheet:
     sheet_note: str | None = None
     # The workbook's visible worksheets, in order (empty for CSV), for errors that list them.
     sheet_names: list[str] = field(default_factory=list)
+    # ``row_numbers`` as the int64 array the loader made it from, so the table's index is
+    # built without a million Python ints (None when the sheet was built another way).
+    row_array: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def row_index_values(self) -> np.ndarray | list[int]:
+        """``row_numbers``, as the loader's array when it still matches them."""
+        arr, rows = self.row_array, self.row_numbers
+        if (
+            arr is not None
+            and len(arr) == len(rows)
+            and (not rows or (arr[0] == rows[0] and arr[-1] == rows[-1]))
+        ):
+            return arr
+        return rows
 
 
 @dataclass

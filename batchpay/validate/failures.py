@@ -116,6 +116,7 @@ def to_problems(
     kind = table.kind
     frame = table.frame
     problems: list[Problem] = []
+    hints: dict[str, str] = {}
     for (column, code), group in failures.groupby(["column", "code"], sort=False):
         f = kind.field(str(column))
         rule = schemas.RULES[str(code)]
@@ -147,7 +148,7 @@ def to_problems(
             if others:
                 ctx["others"] = others[row]
             if code == "amount-ambiguous":
-                ctx["evidence"] = "".join(ambiguity_hint(str(value), kind, evidence, median_minor))
+                ctx["evidence"] = _hint(hints, str(value), kind, evidence, median_minor)
             problems.append(
                 Problem(
                     row=int(row),
@@ -160,6 +161,16 @@ def to_problems(
                 )
             )
     return problems
+
+
+def _hint(
+    hints: dict[str, str], text: str, kind: Kind, evidence: dict[str, int], median: int | None
+) -> str:
+    """The evidence part of an ambiguous amount's hint; the same few texts (1.500, 2.500)
+    recur over a sheet, so each is read both ways once (``hints`` remembers)."""
+    if text not in hints:
+        hints[text] = "".join(ambiguity_hint(text, kind, evidence, median))
+    return hints[text]
 
 
 def _others(values: pd.Series, rows: list[int]) -> dict[int, str]:

@@ -17,11 +17,18 @@ import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
-
-from openpyxl.styles import Font, PatternFill
+from typing import TYPE_CHECKING, Any
 
 from batchpay.states import FAILURE, PROGRESS, SUCCESS, State
+
+if TYPE_CHECKING:
+    from openpyxl.styles import Font, PatternFill
+
+    HEADER_FONT: Font
+    HEADER_FILL: PatternFill
+    PROBLEM_FILL: PatternFill
+    WARNING_FILL: PatternFill
+    STATUS_FILLS: dict[str, PatternFill]
 
 # A text cell starting with one of these could be read as a formula (formula injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -33,11 +40,6 @@ BANNER_COLOUR = "C00000"
 WHOLE_AMOUNT_FORMAT = "#,##0"
 DECIMAL_FORMAT = "#,##0.00"
 TEXT_FORMAT = "@"
-
-HEADER_FONT = Font(name="Calibri", bold=True, color="FFFFFF")
-HEADER_FILL = PatternFill("solid", fgColor=HEADER_COLOUR)
-PROBLEM_FILL = PatternFill("solid", fgColor=PROBLEM_COLOUR)
-WARNING_FILL = PatternFill("solid", fgColor=WARNING_COLOUR)
 
 # One colour per status (reconciliation workbook), consistent across sheets: paid green,
 # progressing blue (CONFIRMED a shade darker), never sent grey, SENDING yellow, UNKNOWN orange,
@@ -57,9 +59,32 @@ STATUS_COLOURS: dict[str, str] = {
     **dict.fromkeys(FAILURE, _FAILED),
     State.INVALID: _FAILED,
 }
-STATUS_FILLS: dict[str, PatternFill] = {
-    str(name): PatternFill("solid", fgColor=colour) for name, colour in STATUS_COLOURS.items()
-}
+
+
+def _openpyxl_styles() -> dict[str, Any]:
+    """The openpyxl fonts and fills (templates, tests), made on first use: openpyxl takes
+    ~0.1 s to import, and the XlsxWriter workbooks (every report) need none of it."""
+    from openpyxl.styles import Font, PatternFill
+
+    return {
+        "HEADER_FONT": Font(name="Calibri", bold=True, color="FFFFFF"),
+        "HEADER_FILL": PatternFill("solid", fgColor=HEADER_COLOUR),
+        "PROBLEM_FILL": PatternFill("solid", fgColor=PROBLEM_COLOUR),
+        "WARNING_FILL": PatternFill("solid", fgColor=WARNING_COLOUR),
+        "STATUS_FILLS": {
+            str(name): PatternFill("solid", fgColor=colour)
+            for name, colour in STATUS_COLOURS.items()
+        },
+    }
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("HEADER_FONT", "HEADER_FILL", "PROBLEM_FILL", "WARNING_FILL", "STATUS_FILLS"):
+        made = _openpyxl_styles()
+        globals().update(made)  # made once; later look-ups find the module attributes
+        return made[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # XlsxWriter format properties, combined by Formats: Formats(wb)(HEADER), (PROBLEM, WRAP)…
 HEADER: Mapping[str, Any] = {

@@ -13,7 +13,7 @@ from batchpay.workbook import (
     WARNING,
     WRAP,
     Formats,
-    clean_text,
+    clean_texts,
     print_setup,
     write_text_as,
 )
@@ -60,18 +60,19 @@ def _columns(rows: list[list[Any]]) -> list[Column]:
 def problems_sheet(wb: Any, formats: Formats, result: ValidationResult, title: str) -> None:
     ws = wb.add_worksheet("Problems")
     header_of = result.table.field_headers
+    problems = result.problems
+    # Column by column: one search for forbidden characters per column (clean_texts), not
+    # one per cell.
+    texts = [
+        clean_texts([p.column or "" for p in problems]),
+        clean_texts([header_of.get(p.column or "", p.column or "") for p in problems]),
+        clean_texts([p.value if p.value is not None else "" for p in problems]),
+        clean_texts([p.code for p in problems]),
+        clean_texts([p.message for p in problems]),
+        clean_texts([p.hint for p in problems]),
+    ]
     rows: list[list[Any]] = [
-        [
-            p.row,
-            clean_text(p.column or ""),
-            clean_text(header_of.get(p.column or "", p.column or "")),
-            clean_text(p.value if p.value is not None else ""),
-            clean_text(p.code),
-            clean_text(p.message),
-            clean_text(p.hint),
-            p.severity,
-        ]
-        for p in result.problems
+        [p.row, *cells, p.severity] for p, *cells in zip(problems, *texts, strict=True)
     ]
     columns = _columns(rows)
     header_row(ws, formats, columns)
