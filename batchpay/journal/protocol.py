@@ -187,6 +187,11 @@ class Journal(Protocol):
 
     def iter_events(self, run_id: str, *, chunk: int = 5000) -> Iterator[EventRecord]: ...
 
+    def source_accounts(self, run_id: str) -> list[str]:
+        """The distinct source Sub Accounts of the run's rows, sorted (none for kinds
+        without one)."""
+        ...
+
     def snapshot(self) -> AbstractContextManager[Snapshot]:
         """Several passes over rows and events that all see the same journal state."""
         ...

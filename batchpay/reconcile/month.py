@@ -135,13 +135,16 @@ def reconcile_run_stream(
     """
     inputs, norms, ids = KeyUnion(), KeyUnion(), KeyUnion()
     latest = LatestAttempts()
+    exceptions = 0
 
     def first_pass() -> Iterator[RowRecord]:
+        nonlocal exceptions
         for r in rows(True):
             inputs.add(r.input.keys())
             norms.add(r.normalised.keys())
             ids.add(r.doku_ids.keys())
             latest.add(r)
+            exceptions += is_exception(r)
             yield r
 
     summary = summarise(first_pass())
@@ -155,7 +158,10 @@ def reconcile_run_stream(
     event_columns, event_build = events_layout(False)
 
     def not_paid() -> Iterator[RowRecord]:
-        # The payee's name and email live in the normalised values: read with data.
+        # The payee's name and email live in the normalised values: read with data. A run
+        # with every row paid has none: its rows are not read again for them.
+        if not exceptions:
+            return iter(())
         return (r for r in rows(True) if is_exception(r))
 
     return Reconciliation(

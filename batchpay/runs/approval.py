@@ -191,7 +191,7 @@ def submit(
         journal.add_event(record.run_id, "warning", text)
     record = journal.seal_plan(record.run_id, *seal(journal, record))
     progress.created(record)
-    result = RunResult(run=record, rows=journal.rows(record.run_id, data=False))
+    result = RunResult(run=record, rows=[])  # read by with_workbook
     needed = policy.needed(sum(the_plan.totals.values()))
     return Submitted(
         prepared, record, warnings, service.with_workbook(journal, result, None), needed

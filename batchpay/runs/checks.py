@@ -93,8 +93,7 @@ def balance_snapshots(ledger: Journal, client: DokuClient, run_id: str, phase: s
         return
     if phase == AFTER and run.finished_at is None:
         return
-    rows = ledger.rows(run_id, data=False)
-    for account in sorted({r.source_account for r in rows if r.source_account}):
+    for account in ledger.source_accounts(run_id):
         try:
             outcome = client.balance(account)
             ok = outcome.klass == "accepted" and outcome.data

@@ -48,7 +48,8 @@ class RunResult:
     run: RunRecord
     # Every row's state, ids, amount and message; input and normalised values and, after
     # sending, request bodies are left empty (a 100,000-row run keeps ~100 MB here instead of
-    # ~300 MB). Read ledger.rows(run_id) for those.
+    # ~300 MB). Read ledger.rows(run_id) for those. Empty when execute() was told not to
+    # read them: the run service reads them once its workbook is written (service.py).
     rows: list[RowRecord]
     sends: int = 0  # requests put on the wire by this call
     halt: Halt | None = None
@@ -93,7 +94,9 @@ def create_run(
 
 
 def dry_run(ledger: Journal, run_id: str, settings: Settings, *, clock: Clock = utc_now) -> int:
-    """Build and sign every request of the run without sending; mark every row NOT_SENT."""
+    """Build and sign every request of the run without sending; mark every row NOT_SENT.
+    A page of rows at a time (:data:`PAGE`), each page's changes in one commit: a
+    100,000-row dry run never holds every row's body."""
     from batchpay.doku import signing
 
     run = ledger.run(run_id)
@@ -101,35 +104,32 @@ def dry_run(ledger: Journal, run_id: str, settings: Settings, *, clock: Clock = 
     scheme = product_of(kind).scheme(settings.payout_link_signature)
     timestamp = signing.format_timestamp(clock())
     secret = settings.secret_key.reveal()
-    rows = ledger.rows(run_id, data=False)
+    message = f"dry run: request built and signed ({scheme}), not sent"
+    count = 0
     with ledger.writer() as journal:
-        futures = []
-        for row in rows:
-            signing.sign_request(
-                scheme=scheme,
-                secret_key=secret,
-                client_id=settings.client_id,
-                request_id=row.request_id,
-                timestamp=timestamp,
-                method="POST",
-                target=kind.path,
-                body=row.body,
-            )
-            futures.append(
-                journal.submit(
-                    RowChange(
-                        run_id=run_id,
-                        row_number=row.row_number,
-                        new_state=State.NOT_SENT,
-                        event="dry-run",
-                        message=f"dry run: request built and signed ({scheme}), not sent",
-                    )
+        page = ledger.rows(run_id, data=False, limit=PAGE)
+        while page:
+            changes = []
+            for row in page:
+                signing.sign_request(
+                    scheme=scheme,
+                    secret_key=secret,
+                    client_id=settings.client_id,
+                    request_id=row.request_id,
+                    timestamp=timestamp,
+                    method="POST",
+                    target=kind.path,
+                    body=row.body,
                 )
-            )
-        for f in futures:
-            f.result()
+                changes.append(
+                    RowChange(run_id, row.row_number, State.NOT_SENT, "dry-run", message=message)
+                )
+            journal.commit_all(changes)
+            count += len(page)
+            last = page[-1].row_number
+            page = ledger.rows(run_id, data=False, after=last, limit=PAGE)
     ledger.finish_run(run_id)
-    return len(rows)
+    return count
 
 
 def execute(
@@ -141,12 +141,21 @@ def execute(
     progress: RowProgress | None = None,
     stop: threading.Event | None = None,
     sleep: Sleep | None = None,
+    read_rows: bool = True,
 ) -> RunResult:
     """Send the run's PLANNED rows and resolve its SENDING/UNKNOWN ones, holding the run
-    lock (a second process gets RunLocked before sending anything)."""
+    lock (a second process gets RunLocked before sending anything). ``read_rows=False``
+    leaves ``rows`` empty (the caller reads them when it needs them)."""
     with ledger.lock(run_id):
         return _execute_locked(
-            ledger, client, run_id, options=options, progress=progress, stop=stop, sleep=sleep
+            ledger,
+            client,
+            run_id,
+            options=options,
+            progress=progress,
+            stop=stop,
+            sleep=sleep,
+            read_rows=read_rows,
         )
 
 
@@ -159,6 +168,7 @@ def _execute_locked(
     progress: RowProgress | None,
     stop: threading.Event | None,
     sleep: Sleep | None,
+    read_rows: bool = True,
 ) -> RunResult:
     run = ledger.run(run_id)
     if run.dry_run:
@@ -189,10 +199,10 @@ def _execute_locked(
             finally:
                 _journal_halt(ledger, run_id, engine)
     del doubtful, planned
-    # Without the request bodies: nothing after sending reads them (the journal keeps them).
-    rows = list(ledger.iter_rows(run_id, data=False, body=False))
-    if not any(r.state in OPEN for r in rows):
+    if not ledger.rows(run_id, states=OPEN, data=False, limit=1):
         ledger.finish_run(run_id)
+    # Without the request bodies: nothing after sending reads them (the journal keeps them).
+    rows = list(ledger.iter_rows(run_id, data=False, body=False)) if read_rows else []
     return RunResult(
         run=ledger.run(run_id),
         rows=rows,
@@ -236,6 +246,7 @@ def resume(
     progress: RowProgress | None = None,
     stop: threading.Event | None = None,
     sleep: Sleep | None = None,
+    read_rows: bool = True,
 ) -> RunResult:
     """Continue a run after a crash, Ctrl-C or fault: lock, check the input, then send
     PLANNED rows and resolve SENDING/UNKNOWN ones. A finished run sends nothing."""
@@ -243,8 +254,15 @@ def resume(
         run = ledger.run(run_id)
         check_input(run, input_path)
         if run.dry_run:
-            return RunResult(run=run, rows=ledger.rows(run_id, data=False))
+            return RunResult(run=run, rows=ledger.rows(run_id, data=False) if read_rows else [])
         ledger.add_event(run_id, "resume", "resume requested")
         return _execute_locked(
-            ledger, client, run_id, options=options, progress=progress, stop=stop, sleep=sleep
+            ledger,
+            client,
+            run_id,
+            options=options,
+            progress=progress,
+            stop=stop,
+            sleep=sleep,
+            read_rows=read_rows,
         )

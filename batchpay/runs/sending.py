@@ -80,6 +80,7 @@ def send(
             progress=progress,
             stop=stop,
             sleep=sleep,
+            read_rows=False,  # read by with_workbook, once the workbook is written
         )
         progress.sent()
     return service.with_workbook(journal, result, options.sending.report_path)

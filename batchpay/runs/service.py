@@ -13,8 +13,7 @@ by writing the run's workbook (:mod:`batchpay.runs.paths`). The safety rules liv
 in a surface: a run continues in its own environment (:func:`~batchpay.runs.environment.
 settings_for_run`), production needs the operator's confirmation (``confirm``) or ``yes``
 with a matching ``expect_total``, a dry run reports repeats as warnings and sends nothing.
-Progress is reported through :class:`~batchpay.runs.progress.Progress`; rendering is the
-surface's job.
+Progress goes to :class:`~batchpay.runs.progress.Progress`; rendering is the surface's job.
 """
 
 from __future__ import annotations
@@ -47,6 +46,7 @@ from batchpay.runs.execute import resume as resume_locked
 from batchpay.runs.export import export_csv as export_csv
 from batchpay.runs.export import report_runs as report_runs
 from batchpay.runs.follow import poll
+from batchpay.runs.memory import release_freed_memory
 from batchpay.runs.options import FollowOptions, ResumeOptions, RetryOptions, RunOptions, Target
 from batchpay.runs.paths import write_month_workbook, write_workbook
 from batchpay.runs.plan import Plan, plan
@@ -180,11 +180,11 @@ def start(
         )
         progress.note(f"Run {record.run_id} journaled in {journal.location}")
         progress.created(record)
-        # Every row is in the journal now; the sheet and the plan are not needed again, and
-        # on a 100,000-row batch they hold ~150 MB through sending and the workbook.
+        # All journaled: the sheet and the plan (~150 MB for 100,000 rows) go (runs/memory.py)
         count = the_plan.count
         prepared.plan = prepared.validation = None
         del the_plan
+        release_freed_memory()
         result = _send_new_run(prepared, record, count, gateway.client, progress, stop, sleep)
     return with_workbook(journal, result, None)
 
@@ -204,7 +204,7 @@ def _send_new_run(
     if o.dry_run:
         with journal.lock(record.run_id):
             sign_only(journal, record.run_id, settings)
-        return RunResult(run=journal.run(record.run_id), rows=journal.rows(record.run_id))
+        return RunResult(run=journal.run(record.run_id), rows=[])  # with_workbook reads them
     balance_snapshots(journal, client, record.run_id, "before")
     progress.sending(record, total=count, desc="Sending")
     result = execute(
@@ -215,6 +215,7 @@ def _send_new_run(
         progress=progress,
         stop=stop,
         sleep=sleep,
+        read_rows=False,  # with_workbook reads them
     )
     progress.sent()
     balance_snapshots(journal, client, record.run_id, "after")
@@ -243,8 +244,7 @@ def resume(
             if not run.dry_run
             else f"Run {run_id} is a dry run; nothing of it is ever sent."
         )
-        result = RunResult(run=run, rows=journal.rows(run_id))
-        return with_workbook(journal, result, options.sending.report_path)
+        return with_workbook(journal, RunResult(run=run, rows=[]), options.sending.report_path)
     with open_gateway(settings) as gateway:
         progress.sending(run, total=todo, desc="Resuming")
         result = resume_locked(
@@ -256,6 +256,7 @@ def resume(
             progress=progress,
             stop=stop,
             sleep=sleep,
+            read_rows=False,
         )
         progress.sent()
         balance_snapshots(journal, gateway.client, run_id, "after")
@@ -309,6 +310,7 @@ def retry_failed(
             progress=progress,
             stop=stop,
             sleep=sleep,
+            read_rows=False,
         )
         progress.sent()
         balance_snapshots(journal, gateway.client, child.run_id, "after")
@@ -353,11 +355,14 @@ def follow(
 def with_workbook(journal: Journal, result: RunResult, path: Path | None) -> RunResult:
     """Write the run's workbook into ``result``. Money has moved by now: a writer failure
     (the old workbook open in Excel, a full disk, a bug) is kept in ``workbook_error``, never
-    raised — the journal is the truth and the workbook can be rebuilt from it."""
+    raised — the journal is the truth and the workbook can be rebuilt from it. ``rows`` are
+    read (lean) after the workbook: a 100,000-row run's ~100 MB are not held meanwhile."""
+    result.rows = []
     try:
         result.workbook = write_workbook(journal, result.run.run_id, path)
     except Exception as exc:
         result.workbook_error = f"{type(exc).__name__}: {exc}"
+    result.rows = list(journal.iter_rows(result.run.run_id, data=False, body=False))
     return result
 
 

@@ -51,7 +51,6 @@ def iter_rows(
     selected = columns(data, schema)
     if not body:
         selected = selected.replace(" body,", " X'' AS body,")
-    strings = Strings()
     # Only the column list is interpolated; the run id is bound.
     cur = conn.execute(
         f"SELECT {selected} FROM rows WHERE run_id=? "  # noqa: S608
@@ -60,6 +59,9 @@ def iter_rows(
     )
     try:
         while batch := cur.fetchmany(chunk):
+            # Shared strings within a chunk only: a pass over 100,000 rows would otherwise
+            # keep every distinct time and message it met until its end (issue 12).
+            strings = Strings()
             for r in batch:
                 yield row_record(r, data=data, strings=strings)
     finally:
@@ -67,10 +69,10 @@ def iter_rows(
 
 
 def iter_events(conn: sqlite3.Connection, run_id: str, *, chunk: int) -> Iterator[EventRecord]:
-    strings = Strings()
     cur = conn.execute("SELECT * FROM events WHERE run_id=? ORDER BY seq", (run_id,))
     try:
         while batch := cur.fetchmany(chunk):
+            strings = Strings()  # within a chunk only (see iter_rows)
             for r in batch:
                 yield event_record(r, strings=strings)
     finally:

@@ -296,6 +296,18 @@ class SqliteJournal(ApprovalStore):
         with self._reading() as conn:
             yield from reads.iter_events(conn, run_id, chunk=chunk)
 
+    def source_accounts(self, run_id: str) -> list[str]:
+        with self._reading() as conn:
+            return [
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT source_account FROM rows WHERE run_id=? "
+                    "AND source_account IS NOT NULL AND source_account != '' "
+                    "ORDER BY source_account",
+                    (run_id,),
+                )
+            ]
+
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[reads.SqliteSnapshot]:
         """One read transaction: every pass over rows and events inside the ``with`` block
