@@ -9,7 +9,7 @@ more words covered); two equally sure are an error that gives the ``--map`` fix.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,14 +64,16 @@ def load_table(
     sheet: str | None = None,
     mapping: Mapping[str, str] | None = None,
     provided: Collection[str] | None = None,
+    on_parse: Callable[[], None] | None = None,
 ) -> Table:
-    """Load a sheet and resolve its headers: :func:`load_sheet` then :func:`resolve`."""
+    """Load a sheet and resolve its headers: :func:`load_sheet` then :func:`resolve`.
+    ``on_parse``: see :func:`load_sheet`."""
     mapped = {fold(h) for h in (mapping or {})}
 
     def score(cells: Sequence[str]) -> int:
         return row_score(cells) + sum(1 for c in cells if c and fold(c) in mapped)
 
-    raw = load_sheet(path, sheet=sheet, header_scorer=score)
+    raw = load_sheet(path, sheet=sheet, header_scorer=score, on_parse=on_parse)
     return resolve(raw, kind=kind, mapping=mapping, provided=provided)
 
 

@@ -238,6 +238,120 @@ def test_validate_json_no_report_gives_null_report(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["report"] is None
 
 
+# --- the first line, before the libraries load ---------------------------------------------
+
+
+def test_validate_announces_the_sheet_on_a_terminal_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batchpay.cli import startup
+
+    monkeypatch.setattr(startup, "stderr_is_terminal", lambda: True)
+    path = write_csv(tmp_path, pl_row(1) + pl_row(2, email="not-an-email"))
+    size = path.stat().st_size
+    result = run_cli("validate", str(path), "--no-report", "--sheet", "Gaji")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (f"Checking {path} ({size} bytes, sheet 'Gaji')…")
+    assert "Checking" not in result.stdout
+    assert result.stdout.startswith("NOT VALID:")
+
+
+def test_validate_json_on_a_terminal_keeps_stdout_one_document(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batchpay.cli import startup
+
+    monkeypatch.setattr(startup, "stderr_is_terminal", lambda: True)
+    path = write_csv(tmp_path, pl_row(1))
+    result = run_cli("validate", str(path), "--json", "--no-report")
+    assert result.exit_code == 0
+    assert result.stderr.startswith("Checking ")
+    assert json.loads(result.stdout)["ok"] is True
+
+
+def test_validate_says_nothing_extra_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, pl_row(1))
+    result = run_cli("validate", str(path), "--no-report")
+    assert result.exit_code == 0, result.output
+    assert "Checking" not in result.output
+
+
+def test_validate_missing_file_on_a_terminal_gets_only_the_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batchpay.cli import startup
+
+    monkeypatch.setattr(startup, "stderr_is_terminal", lambda: True)
+    result = run_cli("validate", str(tmp_path / "nope.csv"))
+    assert result.exit_code == 2
+    assert "Checking" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [
+        (0, "0 bytes"),
+        (1, "1 byte"),
+        (999, "999 bytes"),
+        (1_000, "1.0 KB"),
+        (12_345, "12 KB"),
+        (999_499, "999 KB"),
+        (999_500, "1.0 MB"),
+        (6_924_805, "6.9 MB"),
+        (156_590_677, "157 MB"),
+        (2_500_000_000, "2.5 GB"),
+    ],
+)
+def test_size_text(size: int, text: str) -> None:
+    from batchpay.cli.startup import size_text
+
+    assert size_text(size) == text
+
+
+def test_validate_first_line_reaches_a_terminal_before_pandas_is_imported(
+    tmp_path: Path,
+) -> None:
+    """A real process, stderr a pseudo-terminal and stdout a pipe (``--json``): the
+    ``Checking`` line is on the terminal before any module of pandas has been imported
+    (``-X importtime`` writes each import to the same stderr as it finishes), and stdout is
+    one document."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    path = write_csv(tmp_path, pl_row(1))
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHPAY_")}
+    env["BATCHPAY_HOME"] = str(tmp_path / "home")
+    proc = subprocess.Popen(
+        [sys.executable, "-X", "importtime", "-m", "batchpay", "validate", str(path), "--json"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+    )
+    os.close(slave)
+    terminal = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO once the process has closed its end
+            break
+        if not chunk:
+            break
+        terminal += chunk
+    os.close(master)
+    stdout, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    lines = terminal.decode("utf-8", "replace").splitlines()
+    checking = next(i for i, line in enumerate(lines) if line.startswith("Checking "))
+    pandas = next(i for i, line in enumerate(lines) if re.search(r"\|\s+pandas\b", line))
+    assert checking < pandas
+    assert json.loads(stdout)["ok"] is True
+
+
 # --- report workbook ------------------------------------------------------------------------
 
 
@@ -591,3 +705,18 @@ def test_validate_control_total_mismatch_exits_1_and_json_lists_it(tmp_path: Pat
     (total,) = data["control_totals"]
     assert (total["stated"], total["computed"], total["matches"]) == ("4100000", "4000000", False)
     assert data["problem_counts"] == {"control-total-mismatch": 1}
+
+
+def test_background_imports_start_once_and_join_without_start() -> None:
+    from batchpay.cli.startup import BackgroundImports
+
+    idle = BackgroundImports(["json"])
+    idle.join()  # never started (a file refused before parsing): nothing to wait for
+    assert idle.thread is None
+    importing = BackgroundImports(["json", "no_such_module_batchpay", "csv"])
+    importing.start()
+    first = importing.thread
+    importing.start()  # a second sheet read calls on_parse again
+    assert importing.thread is first
+    importing.join()
+    assert first is not None and not first.is_alive()

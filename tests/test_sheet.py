@@ -608,3 +608,52 @@ def test_load_sheet_xlsx_hidden_sheet_asked_for_by_name_is_read_without_warning(
     assert rows_of(raw) == []  # its only cell is the header "ignored"
     assert raw.headers == ["ignored"]
     assert keys(raw.problems) == [(None, None, "no-rows")]
+
+
+# --- on_parse: the moment the parser that releases the GIL starts (batchpay validate's
+# imports run from then on) -----------------------------------------------------------------
+
+
+def test_load_sheet_on_parse_called_as_csv_and_xlsx_are_parsed(tmp_path: Path) -> None:
+    calls: list[str] = []
+    csv_path = tmp_path / "bonus.csv"
+    csv_path.write_text("Name,Amount\nSiti,1500000\n", encoding="utf-8")
+    xlsx_path = write_xlsx(tmp_path / "bonus.xlsx", [["Name", "Amount"], ["Siti", 1500000]])
+    for path in (csv_path, xlsx_path):
+        raw = load_sheet(path, on_parse=lambda p=path: calls.append(p.suffix))
+        assert rows_of(raw) == [["Siti", "1500000"]]
+    assert calls == [".csv", ".xlsx"]
+
+
+def test_load_sheet_on_parse_not_called_for_a_file_refused_before_parsing(
+    tmp_path: Path,
+) -> None:
+    calls: list[int] = []
+    with pytest.raises(InputError):
+        load_sheet(tmp_path / "missing.csv", on_parse=lambda: calls.append(1))
+    not_a_workbook = tmp_path / "bonus.xlsx"
+    not_a_workbook.write_text("Name,Amount\n", encoding="utf-8")
+    with pytest.raises(InputError):
+        load_sheet(not_a_workbook, on_parse=lambda: calls.append(1))
+    assert calls == []
+
+
+def test_load_sheet_xlsx_facts_from_the_xml_read_beside_calamine(tmp_path: Path) -> None:
+    """Hidden rows and columns, formulas and error cells are read from the XML on another
+    thread while calamine parses; they still reach the sheet's problems."""
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["Name", "Amount", "Note"])
+    ws.append(["Siti", 1500000, "a"])
+    ws.append(["Budi", "=B2*2", "b"])
+    ws.row_dimensions[2].hidden = True
+    ws.column_dimensions["C"].hidden = True
+    path = tmp_path / "facts.xlsx"
+    wb.save(path)
+    raw = load_sheet(path)
+    assert sorted((p.row or 0, p.column or "", p.code) for p in raw.problems) == [
+        (0, "Note", "hidden-column"),
+        (2, "", "hidden-row"),
+        (3, "Amount", "formula-no-value"),
+    ]

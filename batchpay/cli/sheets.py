@@ -6,11 +6,9 @@ mapped by :func:`batchpay.cli.main`.
 
 from __future__ import annotations
 
-import importlib
 import json
 import shutil
 import textwrap
-import threading
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +18,7 @@ import click
 
 from batchpay.cli.common import sheet_choice, sheet_options
 from batchpay.cli.skipped import structure_lines
+from batchpay.cli.startup import VALIDATION_LIBRARIES, BackgroundImports, announce
 from batchpay.errors import UsageError
 from batchpay.kinds import KINDS, get_kind
 from batchpay.problems import Problem
@@ -28,28 +27,6 @@ if TYPE_CHECKING:
     from batchpay.headers import Table
     from batchpay.profile import Profile, SheetOptions
     from batchpay.validate import AmountFormat, ValidationResult
-
-# pandas and pandera take ~0.7 s to import. Reading the sheet needs none of them,
-# and pyarrow's CSV reader and calamine release the GIL while they parse, so `validate`
-# imports them on another thread meanwhile.
-VALIDATION_LIBRARIES = ("pandas", "pandera.pandas", "pandera.backends.pandas.builtin_checks")
-
-
-def import_in_background(names: Sequence[str]) -> threading.Thread:
-    """Import ``names`` on a thread; join it before relying on them. A failing import is left
-    for the main thread's own import to report."""
-
-    def run() -> None:
-        for name in names:
-            try:
-                importlib.import_module(name)
-            except Exception:
-                return
-
-    thread = threading.Thread(target=run, name="batchpay-imports", daemon=True)
-    thread.start()
-    return thread
-
 
 # How many problems the terminal shows before pointing at the report.
 SHOWN_PROBLEMS = 20
@@ -259,6 +236,7 @@ def validate(
     """
     if no_report and report_path is not None:
         raise UsageError("--report and --no-report contradict each other", hint="use one")
+    announce(sheet, sheet_name)
     options, profile = sheet_choice(
         profile_path,
         no_profile,
@@ -311,7 +289,7 @@ def _load(
     from batchpay.profile import effective
 
     known = effective(profile, options)
-    importing = import_in_background(VALIDATION_LIBRARIES)
+    importing = BackgroundImports(VALIDATION_LIBRARIES)
     try:
         table = None
         if known is not None:
@@ -321,6 +299,7 @@ def _load(
                 sheet=known.sheet,
                 mapping=dict(known.mapping) or None,
                 provided=set(known.set_values),
+                on_parse=importing.start,
             )
     finally:
         importing.join()

@@ -22,6 +22,7 @@ few hundred MB of Arrow buffers instead of ten million Python objects.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -60,7 +61,11 @@ def _sha256(data: bytes) -> str:
 
 
 def load_sheet(
-    path: str | Path, *, sheet: str | None = None, header_scorer: HeaderScorer | None = None
+    path: str | Path,
+    *,
+    sheet: str | None = None,
+    header_scorer: HeaderScorer | None = None,
+    on_parse: Callable[[], None] | None = None,
 ) -> RawSheet:
     """Read a CSV or XLSX file into text cells with Excel row numbers.
 
@@ -68,6 +73,10 @@ def load_sheet(
     found below title rows (which are listed in ``skipped``), and a workbook whose first
     sheet holds no table be read from the one sheet that does (``sheet_note`` says so);
     without it the first row with two or more filled cells is the header.
+    ``on_parse`` is called once the file has passed its checks (a workbook's size limits),
+    as the parser that releases the GIL starts (pyarrow's CSV reader, calamine): the time to
+    do other work on another core without slowing the checks down (``batchpay validate``
+    imports pandas then). It may be called more than once (a second sheet read).
     Raises :class:`InputError` (one line, naming the file) when the file cannot be read.
     """
     p = Path(path)
@@ -82,6 +91,8 @@ def load_sheet(
         if suffix in CSV_SUFFIXES:
             from batchpay.sheet.csvfile import read_csv
 
+            if on_parse is not None:
+                on_parse()
             grid = read_csv(p, data, problems)
             facts = Facts()
             sheet_name = None
@@ -90,7 +101,9 @@ def load_sheet(
         else:
             from batchpay.sheet.xlsxfile import read_xlsx
 
-            grid, facts, sheet_name, choice = read_xlsx(p, data, sheet, problems, header_scorer)
+            grid, facts, sheet_name, choice = read_xlsx(
+                p, data, sheet, problems, header_scorer, on_parse
+            )
             names, note = choice.names, choice.note
         digest = hashing.result() if hashing is not None else _sha256(data)
     del data

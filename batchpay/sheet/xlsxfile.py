@@ -42,9 +42,10 @@ from batchpay.sheet.xmlscan import (
     LimitExceeded,
     measure_part,
     measure_sheet,
-    scan_xml,
     sheet_part,
     sheet_xml,
+    with_xml_facts,
+    xml_facts,
 )
 
 _T = TypeVar("_T")
@@ -56,6 +57,7 @@ def read_xlsx(
     sheet: str | None,
     problems: list[Problem],
     scorer: HeaderScorer | None = None,
+    on_parse: Callable[[], None] | None = None,
 ) -> tuple[Grid, Facts, str, Choice]:
     """The sheet asked for, else the first visible one — or, when that holds no table the
     ``scorer`` recognises and exactly one other visible worksheet does, that one (issue 10)."""
@@ -64,7 +66,7 @@ def read_xlsx(
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
     except PasswordError:
         raise encrypted_error(p) from None
-    except Exception as exc:  # any reader failure on a user's file is damage (see scan_xml)
+    except Exception as exc:  # any reader failure on a user's file is damage (see _read_sheet)
         raise InputError(
             f"{p.name}: the workbook is damaged and cannot be read ({one_line(exc)})",
             hint="open it in Excel, re-save it as .xlsx and try again",
@@ -73,13 +75,15 @@ def read_xlsx(
         index, name = _pick_sheet(p, workbook, sheet, problems)
         visible = _visible_sheets(workbook)
         choice = Choice([n for _i, n in visible])
-        grid, facts = _read_sheet(p, archive, workbook, pool, index, name)
+        grid, facts = _read_sheet(p, archive, workbook, pool, index, name, on_parse)
         if sheet is not None or scorer is None or table_score(grid, scorer) >= 2:
             return grid, facts, name, choice
         found = []
         for other, other_name in visible:
             if other != index:
-                other_grid, other_facts = _read_sheet(p, archive, workbook, pool, other, other_name)
+                other_grid, other_facts = _read_sheet(
+                    p, archive, workbook, pool, other, other_name, on_parse
+                )
                 if table_score(other_grid, scorer) >= 2:
                     found.append((other_grid, other_facts, other_name))
     if len(found) > 1:
@@ -118,6 +122,7 @@ def _read_sheet(
     pool: ThreadPoolExecutor,
     index: int,
     name: str,
+    on_parse: Callable[[], None] | None = None,
 ) -> tuple[Grid, Facts]:
     # The sheet's XML streamed once, and refused before calamine reads it when it is
     # larger than Excel allows or than any real sheet (issue 8, finding 8).
@@ -127,9 +132,18 @@ def _read_sheet(
         raise _damaged(p, name) from None
     size = _within_limits(p, name, lambda: measure_sheet(archive, part))
     kept = size.xml if size is not None else None
-    # A sheet too big to keep is inflated again on another core while calamine parses
-    # the same sheet (both release the GIL).
-    xml = pool.submit(lambda: kept if kept is not None else sheet_xml(archive, index))
+    # While calamine parses the sheet (without the GIL), another thread inflates it again
+    # when it was too big to keep, and reads the facts that need the XML alone.
+    found = Facts()
+
+    def xml_and_facts() -> bytes:
+        xml = kept if kept is not None else sheet_xml(archive, index)
+        xml_facts(xml, found)
+        return xml
+
+    xml = pool.submit(xml_and_facts)
+    if on_parse is not None:
+        on_parse()  # measured and within the limits: calamine parses without the GIL
     try:
         cells = workbook.get_sheet_by_index(index)
         values = cells.to_python(skip_empty_area=False)
@@ -143,7 +157,10 @@ def _read_sheet(
     columns = texts(values, facts)
     del values
     try:
-        columns = scan_xml(archive, xml.result(), columns, facts)
+        data = xml.result()
+        facts.formulas, facts.errors = found.formulas, found.errors
+        facts.hidden_rows, facts.hidden_cols = found.hidden_rows, found.hidden_cols
+        columns = with_xml_facts(archive, data, columns, facts)
     except Exception:
         # zipfile and zlib report damage with a dozen exception types (BadZipFile,
         # NotImplementedError for garbled versions, zlib.error, KeyError, …); every one
@@ -165,7 +182,7 @@ def _open_archive(p: Path, data: bytes) -> zipfile.ZipFile:
             # Excel never writes one part twice; readers disagree on which copy counts, so
             # the one measured below might not be the one calamine reads.
             raise zipfile.BadZipFile("duplicate part names")
-    except Exception:  # see scan_xml below: any zip failure is damage
+    except Exception:  # see _read_sheet: any zip failure is damage
         raise InputError(
             f"{p.name}: the workbook is damaged (incomplete or corrupt zip)",
             hint="copy or download the file again, or re-save it from Excel",
@@ -230,7 +247,7 @@ def _within_limits(p: Path, sheet: str | None, measure: Callable[[], _T]) -> _T 
             f"{p.name}: {where} cannot be read safely: {exc}",
             hint="open it in Excel and save it again as .xlsx, or export the sheet as CSV",
         ) from None
-    except Exception:  # zip damage (see scan_xml below)
+    except Exception:  # zip damage (see _read_sheet)
         return None
 
 

@@ -47,7 +47,7 @@ MAX_CELLS = MAX_ROWS * 32
 # Unpacked XML per part. A full-height payment sheet is ~300 MB of XML; calamine needs about
 # three times a part's size in memory.
 MAX_PART_BYTES = 512 << 20
-# measure_sheet keeps a sheet's XML up to this size for scan_xml, so it is unpacked once.
+# measure_sheet keeps a sheet's XML up to this size for xml_facts, so it is unpacked once.
 _KEEP_BYTES = 64 << 20
 _PIECE = 1 << 20
 _TAIL = 32  # bytes of one piece carried into the next, so no match is cut in two
@@ -69,7 +69,7 @@ class SheetSize:
     rows: int  # <row> elements
     last_row: int  # highest row number in a reference (0 = none past 999,999)
     last_column: int  # highest column number in a reference (1 = only column A … Z)
-    xml: bytes | None  # the XML when at most _KEEP_BYTES, so scan_xml need not unpack it again
+    xml: bytes | None  # the XML when at most _KEEP_BYTES, so it need not be unpacked again
 
 
 def sheet_part(archive: zipfile.ZipFile, index: int) -> str:
@@ -164,7 +164,7 @@ def measure_sheet(archive: zipfile.ZipFile, part: str, limit: int = MAX_PART_BYT
         if kept is not None:
             kept.append(piece)
             if size > _KEEP_BYTES:
-                kept = None  # unpacked again by scan_xml, so memory stays bounded
+                kept = None  # unpacked again later, so memory stays bounded
         window = tail + piece
         rows += window.count(row_tag) - tail.count(row_tag)
         if _other_spellings(window):
@@ -219,12 +219,10 @@ def _column_number(letters: bytes) -> int:
     return col
 
 
-def scan_xml(
-    archive: zipfile.ZipFile, xml: bytes, columns: list[pa.Array], facts: Facts
-) -> list[pa.Array]:
-    """Record formulas, error cells, hidden rows/columns and scientific-notation cells of
-    a sheet in ``facts``. Returns ``columns`` grown to include formula cells calamine
-    dropped, with error cells showing the text Excel shows."""
+def xml_facts(xml: bytes, facts: Facts) -> None:
+    """Record the formulas, error cells and hidden rows and columns of a sheet in ``facts``:
+    what needs the XML alone, so it runs while calamine parses the same sheet (see
+    :func:`with_xml_facts` for the rest)."""
     if _F_TAG.search(xml):
         for m in _F_TAG.finditer(xml):
             ref = _enclosing_cell(xml, m.start())
@@ -245,6 +243,26 @@ def scan_xml(
             value = _V.search(body)
             if value is not None:
                 facts.errors[(r, c)] = html.unescape(value.group(1).decode("utf-8", "replace"))
+    if b'hidden="' in xml:
+        for m in _ROW_HIDDEN.finditer(xml):
+            row = _ATTR_ROW_R.search(m.group(0))
+            if row:
+                facts.hidden_rows.add(int(row.group(1)) - 1)
+        for m in _COL_TAG.finditer(xml):
+            tag = m.group(0)
+            if re.search(rb'\bhidden="(?:1|true)"', tag):
+                lo = re.search(rb'\bmin="(\d+)"', tag)
+                hi = re.search(rb'\bmax="(\d+)"', tag)
+                if lo and hi:
+                    facts.hidden_cols.update(range(int(lo.group(1)) - 1, int(hi.group(1))))
+
+
+def with_xml_facts(
+    archive: zipfile.ZipFile, xml: bytes, columns: list[pa.Array], facts: Facts
+) -> list[pa.Array]:
+    """Once calamine's values are text (``facts`` holds :func:`xml_facts` and the number
+    cells): ``columns`` grown to include formula cells calamine dropped, with error cells
+    showing the text Excel shows, and the scientific-notation cells recorded."""
     # calamine trims trailing rows and columns that hold no value, which drops a formula
     # that was never calculated; grow the columns so such cells are seen (and reported).
     if facts.formulas or facts.errors:
@@ -261,18 +279,6 @@ def scan_xml(
             if c < len(lists) and r < len(lists[c]):
                 lists[c][r] = text
         columns = [pa.array(column, type=TEXT) for column in lists]
-    if b'hidden="' in xml:
-        for m in _ROW_HIDDEN.finditer(xml):
-            row = _ATTR_ROW_R.search(m.group(0))
-            if row:
-                facts.hidden_rows.add(int(row.group(1)) - 1)
-        for m in _COL_TAG.finditer(xml):
-            tag = m.group(0)
-            if re.search(rb'\bhidden="(?:1|true)"', tag):
-                lo = re.search(rb'\bmin="(\d+)"', tag)
-                hi = re.search(rb'\bmax="(\d+)"', tag)
-                if lo and hi:
-                    facts.hidden_cols.update(range(int(lo.group(1)) - 1, int(hi.group(1))))
     _scan_scientific(archive, xml, facts)
     return columns
 
