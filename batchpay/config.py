@@ -11,7 +11,8 @@ Variables::
     BATCHPAY_SECRET_KEY              DOKU secret key — environment or .env only, never argv
     BATCHPAY_BASE_URL                overrides the environment's URL (e.g. http://127.0.0.1:8765);
                                      scheme://host[:port] only, never user:password@
-    BATCHPAY_LEDGER                  journal path (default <BATCHPAY_HOME>/ledger.sqlite)
+    BATCHPAY_LEDGER                  journal path (default <BATCHPAY_HOME>/ledger.sqlite), or a
+                                     postgresql://user@host:port/db URL (a shared journal)
     BATCHPAY_HOME                    per-user data dir (default ~/.local/share/batchpay)
     BATCHPAY_PAYOUT_LINK_SIGNATURE   snap-hmac-sha512 (default) | hmac-sha256 (doku-api §2.2)
     BATCHPAY_CONNECT_TIMEOUT         seconds, default 5
@@ -28,7 +29,7 @@ import hmac
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal, cast, get_args
 from urllib.parse import urlsplit
@@ -136,13 +137,25 @@ class Settings:
     client_id: str
     secret_key: Secret
     base_url: str | None  # None = the environment's URL (or the in-process emulator)
-    ledger_path: Path
+    # The SQLite journal's file; None when the journal is a database server (ledger_url).
+    ledger_path: Path | None
     payout_link_signature: Scheme
     connect_timeout: float
     read_timeout: float
     home: Path  # per-user data dir: ledger default, emulator state
     # Seconds for one whole request (the read timeout bounds each read, not the answer).
     deadline: float = DEFAULT_REQUEST_DEADLINE
+    # A PostgreSQL journal's URL as given (it may hold a password: show ledger, never this).
+    ledger_url: str | None = field(default=None, repr=False)
+
+    @property
+    def ledger(self) -> str | Path:
+        """Where the journal is, for :func:`batchpay.journal.open_journal`: the file's path,
+        or the server's URL."""
+        if self.ledger_url is not None:
+            return self.ledger_url
+        assert self.ledger_path is not None  # one of the two is always set
+        return self.ledger_path
 
     @property
     def url(self) -> str | None:
@@ -192,7 +205,10 @@ def load_settings(
         url = _check_base_url(url, the_env)
 
     home = Path(source.get("BATCHPAY_HOME") or Path.home() / ".local/share/batchpay").expanduser()
-    ledger_path = Path(ledger or source.get("BATCHPAY_LEDGER") or home / "ledger.sqlite")
+    given = ledger or source.get("BATCHPAY_LEDGER") or home / "ledger.sqlite"
+    # A server's URL is not a path: Path() would fold its "//" and a folder would be made.
+    ledger_url = str(given).strip() if is_database_url(given) else None
+    ledger_path = None if ledger_url else Path(given).expanduser()
 
     scheme = (source.get("BATCHPAY_PAYOUT_LINK_SIGNATURE") or SCHEMES[0]).strip().lower()
     if scheme not in SCHEMES:
@@ -206,7 +222,8 @@ def load_settings(
         client_id=client_id,
         secret_key=Secret(secret),
         base_url=url,
-        ledger_path=ledger_path.expanduser(),
+        ledger_path=ledger_path,
+        ledger_url=ledger_url,
         payout_link_signature=cast("Scheme", scheme),
         connect_timeout=_seconds(source, "BATCHPAY_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT),
         read_timeout=_seconds(source, "BATCHPAY_READ_TIMEOUT", DEFAULT_READ_TIMEOUT),
@@ -247,6 +264,14 @@ CREDENTIALS_IN_URL = (
     "BATCHPAY_BASE_URL / --base-url: the URL contains a user name or password; put "
     "credentials in BATCHPAY_CLIENT_ID / BATCHPAY_SECRET_KEY, not in the URL"
 )
+
+
+def is_database_url(location: object) -> bool:
+    """Whether a journal ``location`` is a PostgreSQL server's URL (``postgresql://`` or
+    ``postgres://``) rather than the path of a SQLite file."""
+    return isinstance(location, str) and location.strip().lower().startswith(
+        ("postgresql://", "postgres://")
+    )
 
 
 def has_userinfo(url: str) -> bool:

@@ -94,14 +94,17 @@ class RunNotFound(RunError):
 
 
 class JournalError(BatchpayError):
-    """The journal cannot be used. ``path`` is the journal's path; the message names it and
-    the cause, the hint says what to do (see :mod:`batchpay.journal.sqlite.faults`)."""
+    """The journal cannot be used. ``path`` is the journal's path and ``location`` its
+    :attr:`~batchpay.journal.protocol.Journal.location` (a server journal's URL without its
+    password, which ``path`` would mangle); the message names it and the cause, the hint says
+    what to do (see :mod:`batchpay.journal.sqlite.faults`)."""
 
     def __init__(
         self, message: str, *, path: str | os.PathLike[str], hint: str | None = None
     ) -> None:
         super().__init__(message, hint=hint)
         self.path = Path(path)
+        self.location = os.fspath(path)
 
 
 class JournalMissing(JournalError):

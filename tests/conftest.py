@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+# A real PostgreSQL server (session) and a fresh database per test (issue 14).
+from tests.helpers.pg import pg_server_fixture, pg_url_fixture  # noqa: F401
+
 if TYPE_CHECKING:
     from batchpay.emulator import EmulatorHandle
     from tests.helpers.runs import Harness

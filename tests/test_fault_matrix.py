@@ -21,11 +21,14 @@ import pytest
 
 from batchpay import runs
 from batchpay.doku.client import DokuClient
+from batchpay.emulator.runtime import EmulatorHandle
+from batchpay.journal.postgres import PostgresJournal
 from batchpay.states import OPEN, PROGRESS, State
 from tests.helpers.proofs import assert_invariants, make_client
 from tests.helpers.runs import (
     FUNDED,
     Harness,
+    open_harness,
     payout_link_rows,
     sac_payout_rows,
 )
@@ -90,11 +93,15 @@ CELLS: dict[str, Cell] = {
 NOT_APPLICABLE = {("status-not-found-then-found", "sub-account-payout")}
 
 MATRIX: dict[tuple[str, str, str], dict[str, str]] = {}
+PG_MATRIX: dict[tuple[str, str, str], dict[str, str]] = {}  # the same cells, journal on PostgreSQL
 
 
 @contextlib.contextmanager
-def _record(fault: str, product: str, position: str, mode: str) -> Iterator[None]:
-    cell = MATRIX.setdefault((fault, product, mode), {})
+def _record(
+    fault: str, product: str, position: str, mode: str, engine: str = "sqlite"
+) -> Iterator[None]:
+    matrix = PG_MATRIX if engine == "postgres" else MATRIX
+    cell = matrix.setdefault((fault, product, mode), {})
     cell[position] = "FAIL"
     yield
     cell[position] = "pass"
@@ -138,6 +145,10 @@ def matrix_lines() -> list[str]:
     passed = sum(v == "pass" for c in MATRIX.values() for v in c.values())
     total = sum(len(c) for c in MATRIX.values())
     lines.append(f"{passed}/{total} cells pass")
+    if PG_MATRIX:
+        passed = sum(v == "pass" for c in PG_MATRIX.values() for v in c.values())
+        total = sum(len(c) for c in PG_MATRIX.values())
+        lines.append(f"journal on PostgreSQL: {passed}/{total} cells pass")
     return lines
 
 
@@ -175,11 +186,23 @@ def _settle(harness: Harness, run_id: str, client: DokuClient, mode: str) -> int
     return resumes
 
 
+@pytest.fixture(name="engine_harness", params=["sqlite", "postgres"])
+def engine_harness_fixture(
+    request: pytest.FixtureRequest, emulator: EmulatorHandle, tmp_path: Path
+) -> Iterator[Harness]:
+    """The harness with its journal on each engine (issue 14: the matrix runs on both)."""
+    at = str(request.getfixturevalue("pg_url")) if request.param == "postgres" else None
+    with open_harness(emulator, tmp_path, at) as harness:
+        yield harness
+
+
 @pytest.mark.parametrize(("fault", "product", "position", "mode"), _cases())
 def test_fault_matrix_fault_at_position_every_invariant_holds(
-    harness: Harness, tmp_path: Path, fault: str, product: str, position: str, mode: str
+    engine_harness: Harness, tmp_path: Path, fault: str, product: str, position: str, mode: str
 ) -> None:
-    with _record(fault, product, position, mode):
+    harness = engine_harness
+    engine = "postgres" if isinstance(harness.ledger, PostgresJournal) else "sqlite"
+    with _record(fault, product, position, mode, engine):
         cell = CELLS[fault]
         op = PRODUCTS[product]
         nth = POSITIONS[position]
@@ -201,7 +224,7 @@ def test_fault_matrix_fault_at_position_every_invariant_holds(
                 runs.refresh_statuses(harness.ledger, client, run.run_id)
             workbook = runs.write_workbook(harness.ledger, run.run_id, tmp_path / "r.xlsx")
             proof = assert_invariants(
-                harness.ledger.path, run.run_id, harness.admin, rows, workbook, client=client
+                harness.ledger.location, run.run_id, harness.admin, rows, workbook, client=client
             )
         finally:
             if client is not harness.client:

@@ -177,3 +177,37 @@ def test_kill9_resume_killed_too_second_resume_pays_each_once(
     assert done.returncode == 0, done.stdout + done.stderr
     proof = assert_invariants(ledger_path, run_id, admin, rows, workbook)
     assert proof.executed == BATCH and proof.states == {"SUCCESS": BATCH}
+
+
+# --- the same proof with the journal on PostgreSQL (issue 14) ---------------------------------
+
+PG_LINK_KS = [1, 150, BATCH]
+
+
+@pytest.mark.parametrize(("k", "concurrency"), [(k, 1) for k in PG_LINK_KS] + [(120, 4)])
+def test_kill9_postgres_journal_payout_link_killed_resume_pays_each_once(
+    gateway: EmulatorHandle,
+    sheets: dict[str, tuple[Path, list[dict[str, str]]]],
+    tmp_path: Path,
+    pg_url: str,
+    k: int,
+    concurrency: int,
+) -> None:
+    """BATCHPAY_LEDGER=postgresql://…: a kill -9 mid-run leaves the same journal as with
+    SQLite (the run's session ends, so its advisory lock frees itself) and resume pays every
+    row once."""
+    sheet, rows = sheets["payout-link"]
+    result = kill9_cycle(
+        admin=gateway.admin,
+        url=gateway.url,
+        workdir=tmp_path,
+        sheet=sheet,
+        input_rows=rows,
+        k=k,
+        op="payout-link",
+        concurrency=concurrency,
+        ledger=pg_url,
+    )
+    assert result.failure is None, result.failure
+    assert result.executed_at_kill >= k and result.resume_exit == 0
+    assert not (tmp_path / "ledger.sqlite").exists()

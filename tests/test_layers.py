@@ -124,6 +124,22 @@ def test_layers_only_journal_knows_sqlite() -> None:
     assert not offenders, f"sqlite3 outside journal/: {offenders}"
 
 
+def test_layers_only_journal_postgres_knows_psycopg() -> None:
+    """psycopg (the PostgreSQL journal's driver, an optional extra) is imported only inside
+    journal/postgres/, so nothing else depends on it being installed."""
+    offenders = [
+        str(p.relative_to(PACKAGE))
+        for p in _modules()
+        if p.relative_to(PACKAGE).parts[:2] != ("journal", "postgres")
+        and any(
+            (isinstance(n, ast.Import) and any(a.name.split(".")[0] == "psycopg" for a in n.names))
+            or (isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "psycopg")
+            for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        )
+    ]
+    assert not offenders, f"psycopg outside journal/postgres/: {offenders}"
+
+
 def test_layers_module_and_function_sizes() -> None:
     too_long: list[str] = []
     for path in _modules():

@@ -30,7 +30,7 @@ from batchpay.doku import make_session
 from batchpay.doku.client import DokuClient
 from batchpay.emulator import EMULATOR_CLIENT_ID, EMULATOR_SECRET_KEY, start_emulator
 from batchpay.emulator.runtime import EmulatorHandle
-from batchpay.journal import WIB, RowChange, RowRecord
+from batchpay.journal import WIB, Journal, RowChange, RowRecord, open_journal
 from batchpay.journal.sqlite import SqliteJournal
 from batchpay.kinds import KINDS
 from batchpay.states import PROGRESS, State
@@ -58,19 +58,28 @@ def gateways_fixture() -> Iterator[dict[str, EmulatorHandle]]:
         slow.stop()
 
 
-def _harness(gateway: EmulatorHandle, tmp_path: Path) -> Harness:
+@pytest.fixture(name="journal_at", params=["sqlite", "postgres"])
+def journal_at_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the seeded journal is: a SQLite file, or a fresh PostgreSQL database (issue 14:
+    the seeded-state suite runs against both engines)."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("pg_url"))
+    return str(tmp_path / "ledger.sqlite")
+
+
+def _harness(gateway: EmulatorHandle, tmp_path: Path, journal_at: str | None = None) -> Harness:
     gateway.admin.reset()
     gateway.admin.clear_faults()
     gateway.admin.fund(FUNDED, 10_000_000)
     return Harness(
         tmp=tmp_path,
         emulator=gateway,
-        ledger=SqliteJournal(tmp_path / "ledger.sqlite", create=True),
+        ledger=open_journal(journal_at or str(tmp_path / "ledger.sqlite"), create=True),  # type: ignore[arg-type]
         client=make_client(gateway.url),
     )
 
 
-def seed(ledger: SqliteJournal, row: RowRecord, state: str) -> None:
+def seed(ledger: Journal, row: RowRecord, state: str) -> None:
     """Leave ``row`` in ``state`` the way a crash there would (legal transitions only)."""
     if state == State.PLANNED:
         return
@@ -158,9 +167,10 @@ def _run_cell(
     state: str,
     truth: str,
     expect: Expect,
+    journal_at: str,
 ) -> None:
     gateway = gateways["slow" if truth == "pending" else "fast"]
-    h = _harness(gateway, tmp_path)
+    h = _harness(gateway, tmp_path, journal_at)
     op = "payout-link" if kind == "payout-link" else "payout"
     rows = payout_link_rows(3) if kind == "payout-link" else sac_payout_rows(3)
     try:
@@ -190,12 +200,14 @@ def _run_cell(
         assert got.request_id == row.request_id  # never a new Request-Id
         workbook = runs.write_workbook(h.ledger, run.run_id, tmp_path / "r.xlsx")
         if expect.consistent:
-            assert_invariants(h.ledger.path, run.run_id, h.admin, rows, workbook, client=h.client)
+            assert_invariants(
+                h.ledger.location, run.run_id, h.admin, rows, workbook, client=h.client
+            )
         else:
             # The journal claims an execution the gateway never saw: the proof says so.
             with pytest.raises(InvariantError, match=r"\(3\) row 3 .* never executed"):
                 assert_invariants(
-                    h.ledger.path, run.run_id, h.admin, rows, workbook, client=h.client
+                    h.ledger.location, run.run_id, h.admin, rows, workbook, client=h.client
                 )
     finally:
         h.client.session.close()
@@ -203,23 +215,25 @@ def _run_cell(
 
 @pytest.mark.parametrize(("state", "truth"), list(LINK_CELLS))
 def test_resume_payout_link_seeded_state_right_disposition_at_most_one_payout(
-    gateways: dict[str, EmulatorHandle], tmp_path: Path, state: str, truth: str
+    gateways: dict[str, EmulatorHandle], tmp_path: Path, state: str, truth: str, journal_at: str
 ) -> None:
-    _run_cell(gateways, tmp_path, "payout-link", state, truth, LINK_CELLS[(state, truth)])
+    cell = LINK_CELLS[(state, truth)]
+    _run_cell(gateways, tmp_path, "payout-link", state, truth, cell, journal_at)
 
 
 @pytest.mark.parametrize(("state", "truth"), list(PAYOUT_CELLS))
 def test_resume_sub_account_payout_seeded_state_right_disposition_at_most_one_payout(
-    gateways: dict[str, EmulatorHandle], tmp_path: Path, state: str, truth: str
+    gateways: dict[str, EmulatorHandle], tmp_path: Path, state: str, truth: str, journal_at: str
 ) -> None:
-    _run_cell(gateways, tmp_path, "sub-account-payout", state, truth, PAYOUT_CELLS[(state, truth)])
+    cell = PAYOUT_CELLS[(state, truth)]
+    _run_cell(gateways, tmp_path, "sub-account-payout", state, truth, cell, journal_at)
 
 
 def test_resume_payout_link_every_state_in_one_run_each_settled_once(
-    gateways: dict[str, EmulatorHandle], tmp_path: Path
+    gateways: dict[str, EmulatorHandle], tmp_path: Path, journal_at: str
 ) -> None:
     """All states side by side in one journal, as a crash of a concurrent run leaves them."""
-    h = _harness(gateways["fast"], tmp_path)
+    h = _harness(gateways["fast"], tmp_path, journal_at)
     rows = payout_link_rows(6)
     plan = {
         2: (State.PLANNED, False),
@@ -244,7 +258,7 @@ def test_resume_payout_link_every_state_in_one_run_each_settled_once(
         assert result.sends == 3  # rows 2 (PLANNED), 4 and 7 (not at DOKU): one send each
         workbook = runs.write_workbook(h.ledger, run.run_id, tmp_path / "r.xlsx")
         proof = assert_invariants(
-            h.ledger.path, run.run_id, h.admin, rows, workbook, client=h.client
+            h.ledger.location, run.run_id, h.admin, rows, workbook, client=h.client
         )
         assert proof.states == {"COMPLETED": 6} and proof.executed == 6
     finally:
@@ -271,7 +285,7 @@ def test_resume_payout_link_unknown_unresolvable_stays_unknown_never_shown_paid(
         workbook = runs.write_workbook(h.ledger, run.run_id, tmp_path / "r.xlsx")
         assert check_workbook(workbook, result.rows) == []
         proof = assert_invariants(
-            h.ledger.path, run.run_id, h.admin, rows, workbook, settled=False, client=h.client
+            h.ledger.location, run.run_id, h.admin, rows, workbook, settled=False, client=h.client
         )
         assert proof.states[State.UNKNOWN] == 1 and proof.executed == 3
     finally:
@@ -329,7 +343,7 @@ def test_resume_payout_link_sending_across_wib_midnight_stays_unknown_never_twic
 
         offset[0] += 600  # the status look-up sees the link now
         result = h.resume(run.run_id)
-        proof = assert_invariants(h.ledger.path, run.run_id, h.admin, rows, client=client)
+        proof = assert_invariants(h.ledger.location, run.run_id, h.admin, rows, client=client)
         assert h.ledger.row(run.run_id, SEEDED).state == "PENDING"
         assert proof.executed == 3 and result.sends == 0
     finally:

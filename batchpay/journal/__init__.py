@@ -2,7 +2,8 @@
 
 Callers hold a :class:`Journal` (:mod:`~batchpay.journal.protocol`) and never the storage
 behind it: :func:`open_journal` picks the engine from the location. SQLite
-(:mod:`~batchpay.journal.sqlite`) is the one engine today; a server database implements the
+(:mod:`~batchpay.journal.sqlite`) is the embedded default; PostgreSQL
+(:mod:`~batchpay.journal.postgres`, a ``postgresql://`` location) is the shared one, with the
 same protocol (its lock is a journal operation too, not a file).
 
 Records (:mod:`~batchpay.journal.records`) and identities (:mod:`~batchpay.journal.identities`)
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import os
 
+from batchpay.config import is_database_url
 from batchpay.journal.identities import (
     REQUEST_ID_NAMESPACE,
     WIB,
@@ -47,13 +49,20 @@ def open_journal(
     read_only: bool = False,
     clock: Clock = utc_now,
 ) -> Journal:
-    """The journal at ``location`` (today: the path of a SQLite file).
+    """The journal at ``location``: a ``postgresql://`` (or ``postgres://``) URL opens the
+    PostgreSQL journal (:mod:`~batchpay.journal.postgres`); anything else is the path of a
+    SQLite file.
 
-    ``create=True`` (only ``batchpay run``) makes a missing or empty journal; otherwise a
-    missing one is :class:`~batchpay.errors.JournalMissing` — a journal that went missing is
-    found, never silently replaced. ``read_only=True`` never writes (a journal on a read-only
-    disk can still be read). Storage faults raise :class:`~batchpay.errors.JournalError`.
+    ``create=True`` (only ``batchpay run``) makes a missing or empty journal (on PostgreSQL:
+    batchpay's tables in an existing database); otherwise a missing one is
+    :class:`~batchpay.errors.JournalMissing` — a journal that went missing is found, never
+    silently replaced. ``read_only=True`` never writes (a journal on a read-only disk can
+    still be read). Storage faults raise :class:`~batchpay.errors.JournalError`.
     """
+    if is_database_url(location):
+        from batchpay.journal.postgres import PostgresJournal
+
+        return PostgresJournal(str(location), create=create, read_only=read_only, clock=clock)
     from batchpay.journal.sqlite import SqliteJournal
 
     return SqliteJournal(location, create=create, read_only=read_only, clock=clock)

@@ -4,8 +4,8 @@ The journal is written *before* the wire (docs/safety.md §1): a run with every 
 its Request-Id and exact body stored; then one :class:`~batchpay.journal.records.RowChange`
 per transition, each checked by :func:`batchpay.states.check_transition` and committed with
 its event. Callers never see the storage: no file path, no connection, no SQL. A message names
-the journal by :attr:`Journal.location` (a path today; a URL without its password for a server
-database).
+the journal by :attr:`Journal.location` (a SQLite file's path, or a PostgreSQL URL without its
+password).
 
 An implementation must keep these promises:
 
@@ -133,8 +133,8 @@ class Journal(Protocol):
     # --- maker–checker (docs/safety.md §9) ------------------------------------------------
 
     def principal(self) -> str:
-        """Who is using the journal: the OS login for SQLite (a database role for a server
-        database). Approvals are recorded under this name."""
+        """Who is using the journal: the OS login for SQLite, the database role
+        (``current_user``) for PostgreSQL. Approvals are recorded under this name."""
         ...
 
     def seal_plan(self, run_id: str, digest: str, manifest: bytes) -> RunRecord:

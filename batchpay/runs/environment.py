@@ -31,7 +31,7 @@ def open_journal_for(
 ) -> Journal:
     """The journal of ``settings``: created only with ``create`` (``run``); ``read_only`` for
     calls that never write it (``runs``, ``report``: they work on a read-only file or disk)."""
-    return open_journal(settings.ledger_path, create=create, read_only=read_only)
+    return open_journal(settings.ledger, create=create, read_only=read_only)
 
 
 def settings_for_run(
@@ -58,7 +58,7 @@ def settings_for_run(
         env=run.env,
         base_url=probe.base_url or stored,
         dotenv_path=target.env_file,
-        ledger=probe.ledger_path,
+        ledger=probe.ledger,
     )
     if probe.base_url is None and stored is not None:
         note(f"Using the DOKU URL stored with the run: {settings.base_url}")

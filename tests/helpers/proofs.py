@@ -31,8 +31,7 @@ from batchpay import runs
 from batchpay.doku import make_session
 from batchpay.doku.client import DokuClient
 from batchpay.emulator import EMULATOR_CLIENT_ID, EMULATOR_SECRET_KEY
-from batchpay.journal import EventRecord, RowRecord
-from batchpay.journal.sqlite import SqliteJournal
+from batchpay.journal import EventRecord, Journal, RowRecord, open_journal
 from batchpay.reconcile import StatusClass, classify, summarise
 from batchpay.runs.options import EngineOptions
 from batchpay.states import OPEN, PROGRESS, State
@@ -139,7 +138,7 @@ def assert_invariants(
        transition is an accepted answer; UNKNOWN/SENDING never count as paid;
     7. the workbook, if given, reads back, has no formula, and equals the journal.
     """
-    ledger = SqliteJournal(ledger_path)
+    ledger = open_journal(ledger_path)  # a SQLite file or a PostgreSQL URL
     run = ledger.run(run_id)
     op = OP_OF_KIND[run.kind]
     rows = ledger.rows(run_id)
@@ -291,7 +290,7 @@ def _paid_only_when_said(
 
 
 def _resume_sends_nothing(
-    ledger: SqliteJournal,
+    ledger: Journal,
     run_id: str,
     admin: Any,
     op: str,
@@ -444,7 +443,7 @@ def _check_summary_sheet(ws: Any, rows: Sequence[RowRecord]) -> list[str]:
 
 def cli_env(
     url: str,
-    ledger_path: Path,
+    ledger_path: Path | str,
     home: Path,
     *,
     secret_key: str | None = None,
@@ -541,6 +540,7 @@ def kill9_cycle(
     fund: Callable[[], None] | None = None,
     concurrency: int = 1,
     timeout: float = 60.0,
+    ledger: str | None = None,
 ) -> Kill9Result:
     """One cycle: reset the emulator, `batchpay run` the sheet (concurrency 1) in a
     subprocess, hold the response to the k-th execution of ``op``, SIGKILL the run as soon as
@@ -548,10 +548,11 @@ def kill9_cycle(
     check every invariant (journal = gateway, workbook = journal, nothing twice, nothing
     lost). With ``concurrency`` > 1 the other workers keep sending while the k-th answer is
     held, so several rows may be caught SENDING. Never raises for a broken invariant: the
-    failure is in the result."""
+    failure is in the result. ``ledger``: a PostgreSQL URL to journal in (default: a
+    SQLite file in ``workdir``)."""
     started = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
-    ledger_path = workdir / "ledger.sqlite"
+    ledger_path: Path | str = ledger or workdir / "ledger.sqlite"
     workbook = workdir / "reconciliation.xlsx"
     env = cli_env(url, ledger_path, workdir / "home")
     admin.reset()
@@ -573,7 +574,7 @@ def kill9_cycle(
         )
         if executed_at_kill < k or (concurrency == 1 and executed_at_kill != k):
             raise InvariantError(f"killed with {executed_at_kill} executed, expected {k}")
-        ledger = SqliteJournal(ledger_path)
+        ledger = open_journal(ledger_path)
         runs = ledger.runs()
         if len(runs) != 1:
             raise InvariantError(f"expected one run in the journal, found {len(runs)}")

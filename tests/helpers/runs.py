@@ -23,7 +23,7 @@ from batchpay.doku import make_session
 from batchpay.doku.client import DokuClient
 from batchpay.emulator import EMULATOR_CLIENT_ID, EMULATOR_SECRET_KEY
 from batchpay.emulator.runtime import EmulatorHandle
-from batchpay.journal import RunRecord
+from batchpay.journal import RunRecord, open_journal
 from batchpay.journal.sqlite import SqliteJournal
 from batchpay.runs import plan as planning
 from batchpay.runs.options import EngineOptions
@@ -184,14 +184,22 @@ class Harness:
 
 
 @contextmanager
-def open_harness(emulator: EmulatorHandle, tmp_path: Path) -> Iterator[Harness]:
-    """A :class:`Harness` on ``emulator`` (reset first; its faults cleared afterwards)."""
+def open_harness(
+    emulator: EmulatorHandle, tmp_path: Path, journal_at: str | None = None
+) -> Iterator[Harness]:
+    """A :class:`Harness` on ``emulator`` (reset first; its faults cleared afterwards); its
+    journal a SQLite file in ``tmp_path``, or the PostgreSQL URL ``journal_at``."""
     emulator.admin.reset()
     client = make_client(emulator.url)
+    ledger = (
+        SqliteJournal(tmp_path / "ledger.sqlite", create=True)
+        if journal_at is None
+        else open_journal(journal_at, create=True)
+    )
     h = Harness(
         tmp=tmp_path,
         emulator=emulator,
-        ledger=SqliteJournal(tmp_path / "ledger.sqlite", create=True),
+        ledger=ledger,  # type: ignore[arg-type]
         client=client,
     )
     try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from batchpay.errors import RunNotFound
 from batchpay.journal.identities import request_id_for
@@ -245,7 +245,14 @@ def insert_event(
     )
 
 
-def run_record(r: sqlite3.Row) -> RunRecord:
+class Columns(Protocol):
+    """One fetched row by column name: a ``sqlite3.Row``, or a dict (the PostgreSQL journal
+    reads the same records, :mod:`batchpay.journal.postgres`)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def run_record(r: Columns) -> RunRecord:
     return RunRecord(
         run_id=r["run_id"],
         created_at=r["created_at"],
@@ -277,7 +284,7 @@ class Strings(dict[str, str]):
         return {self.setdefault(k, k): v for k, v in mapping.items()}
 
 
-def row_record(r: sqlite3.Row, *, data: bool = True, strings: Strings | None = None) -> RowRecord:
+def row_record(r: Columns, *, data: bool = True, strings: Strings | None = None) -> RowRecord:
     """A row as a record. ``data=False`` leaves ``input`` and ``normalised`` empty (the
     query did not select them): the sending engine never looks at them."""
     s = strings if strings is not None else Strings()
@@ -305,23 +312,23 @@ def row_record(r: sqlite3.Row, *, data: bool = True, strings: Strings | None = N
     )
 
 
-def _key_of(r: sqlite3.Row) -> str:
+def _key_of(r: Columns) -> str:
     """The row's stored reference key; lean reads select '' (the engine never needs it), and
     a schema-1 journal opened read-only has none, so it is computed."""
     stored = _column(r, "reference_key", None)
     return reference_key(r["reference"]) if stored is None else stored
 
 
-def _column(r: sqlite3.Row, name: str, default: Any) -> Any:
+def _column(r: Columns, name: str, default: Any) -> Any:
     """A schema-2 column, or ``default`` on a schema-1 journal opened read-only (not
     migrated: read-only commands never write)."""
     try:
         return r[name]
-    except IndexError:
+    except (IndexError, KeyError):  # sqlite3.Row / dict
         return default
 
 
-def event_record(r: sqlite3.Row, *, strings: Strings | None = None) -> EventRecord:
+def event_record(r: Columns, *, strings: Strings | None = None) -> EventRecord:
     s = strings if strings is not None else Strings()
     return EventRecord(
         seq=r["seq"],

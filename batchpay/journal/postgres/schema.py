@@ -1,0 +1,166 @@
+"""The PostgreSQL journal's schema: the tables of SQLite's schema 3
+(:mod:`batchpay.journal.sqlite.schema`) in PostgreSQL types, its version in
+``batchpay_meta``, and the guarantees the database enforces itself: Request-Ids UNIQUE,
+events and approvals append-only, a sealed plan never changes (triggers that raise).
+
+Times stay ISO-8601 UTC text and JSON stays text, exactly as SQLite stores them: records,
+orderings and the month comparisons are then the same on both engines (JSONB would reorder a
+row's input columns).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import psycopg
+
+# One schema for both engines (issue 14): the same number as SQLite's, and a test holds them
+# equal, so whoever changes one schema migrates both.
+SCHEMA_VERSION = 3
+
+# Held while creating the schema: two `batchpay run`s on a new database create it once.
+SCHEMA_LOCK = 0x6261_7463_6870_6179  # "batchpay"
+
+_FUNCTIONS = """
+CREATE OR REPLACE FUNCTION batchpay_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'integrity_constraint_violation';
+END $$;
+"""
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS batchpay_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id        TEXT PRIMARY KEY,
+    created_at    TEXT NOT NULL,
+    finished_at   TEXT,
+    kind          TEXT NOT NULL,
+    env           TEXT NOT NULL,
+    input_path    TEXT NOT NULL,
+    input_name    TEXT NOT NULL,
+    input_sha256  TEXT NOT NULL,
+    operator      TEXT NOT NULL,
+    dry_run       BOOLEAN NOT NULL,
+    parent_run_id TEXT REFERENCES runs(run_id),
+    settings      TEXT NOT NULL,
+    status        TEXT NOT NULL DEFAULT 'OPEN',
+    plan_digest   TEXT,
+    expires_at    TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_created ON runs(created_at, run_id);
+CREATE INDEX IF NOT EXISTS runs_by_parent ON runs(parent_run_id);
+CREATE TABLE IF NOT EXISTS rows (
+    run_id         TEXT NOT NULL REFERENCES runs(run_id),
+    row_number     BIGINT NOT NULL,
+    attempt        BIGINT NOT NULL,
+    kind           TEXT NOT NULL,
+    env            TEXT NOT NULL,
+    reference      TEXT NOT NULL,
+    amount_minor   BIGINT,
+    currency       TEXT NOT NULL,
+    source_account TEXT,
+    input          TEXT NOT NULL,
+    normalised     TEXT NOT NULL,
+    request_id     TEXT NOT NULL UNIQUE,
+    body           BYTEA NOT NULL,
+    state          TEXT NOT NULL,
+    doku_status    TEXT,
+    doku_ids       TEXT NOT NULL DEFAULT '{}',
+    message        TEXT,
+    sends          BIGINT NOT NULL DEFAULT 0,
+    last_seen_at   TEXT,
+    updated_at     TEXT NOT NULL,
+    reference_key  TEXT NOT NULL DEFAULT '',
+    code           TEXT,
+    PRIMARY KEY (run_id, row_number)
+);
+CREATE INDEX IF NOT EXISTS rows_by_reference_key ON rows(kind, env, reference_key);
+CREATE TABLE IF NOT EXISTS events (
+    seq         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    run_id      TEXT NOT NULL,
+    row_number  BIGINT,
+    at          TEXT NOT NULL,
+    type        TEXT NOT NULL,
+    old_state   TEXT,
+    new_state   TEXT,
+    outcome     TEXT,
+    http_status INTEGER,
+    request_id  TEXT,
+    detail      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_run ON events(run_id, seq);
+CREATE TABLE IF NOT EXISTS approvals (
+    seq       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    run_id    TEXT NOT NULL REFERENCES runs(run_id),
+    approver  TEXT NOT NULL,
+    at        TEXT NOT NULL,
+    digest    TEXT NOT NULL,
+    decision  TEXT NOT NULL CHECK (decision IN ('APPROVED', 'REJECTED')),
+    reason    TEXT
+);
+CREATE INDEX IF NOT EXISTS approvals_by_run ON approvals(run_id, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS approvals_once ON approvals(run_id, approver)
+    WHERE decision = 'APPROVED';
+CREATE TABLE IF NOT EXISTS plans (
+    run_id    TEXT PRIMARY KEY REFERENCES runs(run_id),
+    digest    TEXT NOT NULL,
+    manifest  BYTEA NOT NULL
+)
+"""
+
+# (table, message): rows of these tables are never changed or removed once written.
+WRITE_ONCE = (
+    ("events", "events are append-only"),
+    ("approvals", "approvals are append-only"),
+    ("plans", "a submitted plan never changes"),
+)
+
+
+def _triggers() -> list[str]:
+    statements = []
+    for table, message in WRITE_ONCE:
+        statements += [
+            f"DROP TRIGGER IF EXISTS {table}_write_once ON {table}",
+            f"CREATE TRIGGER {table}_write_once BEFORE UPDATE OR DELETE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION batchpay_refuse('{message}')",
+            f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION batchpay_refuse('{message}')",
+        ]
+    return statements
+
+
+def probe(conn: psycopg.Connection[dict[str, object]]) -> tuple[int | None, set[str]]:
+    """The schema version (None: no ``batchpay_meta``) and which journal tables exist,
+    read without writing anything."""
+    names = ["batchpay_meta", "runs", "rows", "events"]
+    found = conn.execute(
+        "SELECT t FROM unnest(%s::text[]) AS t WHERE to_regclass(t) IS NOT NULL", (names,)
+    ).fetchall()
+    tables = {str(r["t"]) for r in found}
+    if "batchpay_meta" not in tables:
+        return None, tables
+    version = conn.execute("SELECT value FROM batchpay_meta WHERE key='schema_version'").fetchone()
+    return (None if version is None else int(str(version["value"]))), tables
+
+
+def write_schema(conn: psycopg.Connection[dict[str, object]]) -> None:
+    """Create the tables of a new journal in one transaction, serialised by an advisory lock
+    (a second creator waits, then finds them there)."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        if probe(conn)[0] is not None:
+            return
+        conn.execute(_FUNCTIONS)
+        for statement in _TABLES.split(";\n"):
+            conn.execute(statement)  # fixed DDL, no values
+        for statement in _triggers():
+            conn.execute(statement)
+        conn.execute(
+            "INSERT INTO batchpay_meta (key, value) VALUES ('schema_version', %s)",
+            (str(SCHEMA_VERSION),),
+        )
