@@ -37,9 +37,19 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from batchpay.cli import approvals, emulator, follow, gateway, profile, reports, runs, sheets
+    from batchpay.cli import (
+        approvals,
+        emulator,
+        follow,
+        gateway,
+        profile,
+        reports,
+        runs,
+        sheets,
+        web,
+    )
 
-    for module in (sheets, profile, gateway, emulator, runs, approvals, follow, reports):
+    for module in (sheets, profile, gateway, emulator, runs, approvals, follow, reports, web):
         module.register(cli)
 
 

@@ -142,13 +142,18 @@ class Decision:
 
 
 def submit(
-    sheet: Path, options: RunOptions, *, progress: Progress, now: datetime | None = None
+    sheet: Path,
+    options: RunOptions,
+    *,
+    progress: Progress,
+    now: datetime | None = None,
+    operator: str | None = None,
 ) -> Submitted:
     """Validate and plan ``sheet`` (:func:`service.prepare`: repeats refused unless
     ``allow_repeat``), check ``expect_total`` and the Sub Account balances, journal the run
     AWAITING_APPROVAL with every row PLANNED, seal its digest, write its plan workbook.
-    Nothing is sent. The maker needs no DOKU credentials (balances are then checked by
-    ``send``)."""
+    Nothing is sent; the maker (``operator``, e.g. a web login; default the journal's
+    principal) needs no DOKU credentials (balances are then checked by ``send``)."""
     now = now or utc_now()
     options = replace(options, for_approval=True, dry_run=False)
     try:
@@ -183,7 +188,7 @@ def submit(
         settings={**o.stored_settings(prepared.settings), "approval": policy.stored()},
         allow_repeat=o.allow_repeat,
         exclude_run_ids=prepared.forgotten,
-        operator=journal.principal(),
+        operator=operator or journal.principal(),
         status=RunStatus.AWAITING_APPROVAL,
         expires_at=iso(now + policy.expires_after),
     )
