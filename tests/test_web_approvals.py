@@ -72,8 +72,15 @@ def test_web_maker_submits_checked_sheet_run_awaits_approval(web: Web, tmp_path:
     assert run.run_id == run_id
     assert run.status == "AWAITING_APPROVAL" and run.operator == "siti"
     assert run.plan_digest
+    # The run carries the sheet's own name (the stored upload's name is random), and its
+    # plan workbook is named after it; the input hash still binds the stored file.
+    assert run.input_name == "bonus.csv"
+    assert Path(run.input_path).name != "bonus.csv"
+    assert Path(run.input_path).parent.name == "uploads"
+    assert any(p.name.startswith(f"bonus-{run_id}") for p in web.home.rglob("*.xlsx"))
     page = siti.get(response.headers["location"])
     assert "AWAITING_APPROVAL" in page.text
+    assert "bonus.csv" in page.text
     # The same check cannot be submitted twice.
     again = siti.post(f"/checks/{_check_id(siti)}/submit", data={"csrf_token": csrf_of(page.text)})
     assert again.status_code == 409

@@ -105,9 +105,12 @@ class Journal(Protocol):
         exclude_run_ids: Iterable[str] = (),
         status: str = "OPEN",
         expires_at: str | None = None,
+        input_name: str | None = None,
     ) -> RunRecord:
         """A new run, every row PLANNED with its Request-Id and exact body, in one commit
-        (``status`` AWAITING_APPROVAL for a submitted run, docs/safety.md §9)."""
+        (``status`` AWAITING_APPROVAL for a submitted run, docs/safety.md §9). ``input_name``:
+        the sheet's name as its user knows it (a web upload is stored under a random name);
+        default the name of ``input_path``."""
         ...
 
     def apply(self, change: RowChange) -> None:

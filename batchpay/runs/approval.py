@@ -183,6 +183,7 @@ def submit(
         product=the_plan.kind.product,
         env=the_plan.env,
         input_path=the_plan.input_path,
+        input_name=o.input_name,
         input_sha256=the_plan.input_sha256,
         rows=the_plan.rows,
         settings={**o.stored_settings(prepared.settings), "approval": policy.stored()},
@@ -196,11 +197,9 @@ def submit(
         journal.add_event(record.run_id, "warning", text)
     record = journal.seal_plan(record.run_id, *seal(journal, record))
     progress.created(record)
-    result = RunResult(run=record, rows=[])  # read by with_workbook
     needed = policy.needed(sum(the_plan.totals.values()))
-    return Submitted(
-        prepared, record, warnings, service.with_workbook(journal, result, None), needed
-    )
+    result = service.with_workbook(journal, RunResult(run=record, rows=[]), None)  # reads rows
+    return Submitted(prepared, record, warnings, result, needed)
 
 
 def _expire_overdue(repeats: list[Repeat], where: Target, now: datetime) -> bool:

@@ -88,6 +88,9 @@ class RunOptions:
     # `batchpay submit` (runs/approval.py): journaled AWAITING_APPROVAL, not sent; the maker
     # needs no DOKU credentials (balances are checked again before the first send).
     for_approval: bool = False
+    # The sheet's name as its user knows it, for the journal and the workbook: a web upload is
+    # stored under a random name (the browser's name is never a path). None: the file's name.
+    input_name: str | None = None
 
     def sheet_options(self) -> SheetOptions:
         """How to read the sheet, as the command line gave it (the profile goes underneath)."""

@@ -102,6 +102,7 @@ async def submit(request: Request, check_id: str) -> Response:
         kind=check.kind,
         profile=config.profile,
         report_dir=config.home / "reports",
+        input_name=check.display,  # the stored file's own name is random
     )
     notes = _Notes()
     try:

@@ -81,6 +81,7 @@ class PostgresJournal(ApprovalStore):
         exclude_run_ids: Iterable[str] = (),
         status: str = "OPEN",
         expires_at: str | None = None,
+        input_name: str | None = None,
     ) -> RunRecord:
         """Create a run with every row PLANNED, its Request-Id and exact body, in one
         transaction; unless ``allow_repeat``, references an earlier run still holds are
@@ -90,6 +91,7 @@ class PostgresJournal(ApprovalStore):
         import psycopg
 
         now, path = self.clock(), Path(input_path)
+        excluded = tuple(exclude_run_ids)  # once: it may be a one-pass iterator
         for _ in range(20):
             run = RunRecord(
                 run_id=run_id or new_run_id(now),
@@ -98,7 +100,7 @@ class PostgresJournal(ApprovalStore):
                 kind=kind,
                 env=env,
                 input_path=str(path.resolve()),
-                input_name=path.name,
+                input_name=input_name or path.name,
                 input_sha256=input_sha256,
                 operator=operator or current_operator(),
                 dry_run=dry_run,
@@ -109,9 +111,8 @@ class PostgresJournal(ApprovalStore):
             )
             try:
                 self._insert_run(
-                    run, product=product, rows=rows, allow_repeat=allow_repeat,
-                    excluded=tuple(exclude_run_ids),
-                )  # fmt: skip
+                    run, product=product, rows=rows, allow_repeat=allow_repeat, excluded=excluded
+                )
                 return self.run(run.run_id)
             except psycopg.errors.UniqueViolation as exc:
                 if run_id is not None or exc.diag.constraint_name != "runs_pkey":

@@ -91,6 +91,7 @@ class SqliteJournal(ApprovalStore):
         exclude_run_ids: Iterable[str] = (),
         status: str = "OPEN",
         expires_at: str | None = None,
+        input_name: str | None = None,
     ) -> RunRecord:
         """Create a run with every row PLANNED, its Request-Id and exact body bytes stored
         (docs/safety.md: stored before the first send), in one transaction.
@@ -102,6 +103,7 @@ class SqliteJournal(ApprovalStore):
         ``status`` AWAITING_APPROVAL (with its ``expires_at``): its rows stay PLANNED until
         its approvers release it (docs/safety.md §9)."""
         now, path = self.clock(), Path(input_path)
+        excluded = tuple(exclude_run_ids)  # once: it may be a one-pass iterator
         for _ in range(20):
             run = RunRecord(
                 run_id=run_id or new_run_id(now),
@@ -110,7 +112,7 @@ class SqliteJournal(ApprovalStore):
                 kind=kind,
                 env=env,
                 input_path=str(path.resolve()),
-                input_name=path.name,
+                input_name=input_name or path.name,
                 input_sha256=input_sha256,
                 operator=operator or current_operator(),
                 dry_run=dry_run,
@@ -121,11 +123,7 @@ class SqliteJournal(ApprovalStore):
             )
             try:
                 self._insert_run(
-                    run,
-                    product=product,
-                    rows=rows,
-                    allow_repeat=allow_repeat,
-                    excluded=tuple(exclude_run_ids),
+                    run, product=product, rows=rows, allow_repeat=allow_repeat, excluded=excluded
                 )
                 return self.run(run.run_id)
             except sqlite3.IntegrityError:
