@@ -1,4 +1,4 @@
-"""Run every benchmark of issues 5 and 12 and print one table with every ratio beside its target.
+"""Run every benchmark of issues 5, 12 and 15; print one table with every ratio beside its target.
 
 Called by ``benchmarks/run_all``; each script runs in its own process, generates its own data
 in a temporary directory and appends its rows to a JSON-lines summary. Exit status 1 when a
@@ -28,6 +28,8 @@ STEPS: list[list[str]] = [
     ["run_memory.py"],
     ["startup.py"],
     ["status_sweep.py"],
+    ["web_upload.py"],
+    ["web_progress.py"],
 ]
 
 

@@ -276,3 +276,34 @@ def test_web_progress_events_at_least_once_a_second(web: Web) -> None:
     assert len(stamps) >= 4
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
     assert max(gaps) < 1.0, gaps
+
+
+def test_web_progress_says_when_rows_are_done_and_workbook_is_being_written(web: Web) -> None:
+    """After the last row the run's workbook is written (seconds for 10,000 rows): the page
+    and its events say so, rather than a count that stopped moving under "sending…"."""
+    from types import SimpleNamespace
+
+    from batchpay.web.sending import SendJob
+
+    job = SendJob("20261205-000000-wxyz", "budi")
+    web.app.state.web.jobs[job.run_id] = job
+    client = web.login("ani")
+
+    def phase() -> str:
+        page = client.get(f"/runs/{job.run_id}/progress").text
+        found = re.search(r'<dd id="phase">(.*?)</dd>', page)
+        assert found
+        return found.group(1)
+
+    assert phase() == job.snapshot()["phase"] == "starting…"
+    job.sending(None, total=2, desc="Sending")
+    job.row_done(SimpleNamespace(amount_minor=150_000, currency="IDR"), "PENDING")
+    assert phase() == job.snapshot()["phase"] == "sending…"
+    job.row_done(SimpleNamespace(amount_minor=150_000, currency="IDR"), "PENDING")
+    job.sent()
+    assert phase() == "writing the run&#39;s workbook…"
+    assert job.snapshot()["phase"] == "writing the run's workbook…"
+    job.finished = True
+    (last,) = _events(client, job.run_id)
+    assert (last["phase"], last["done"], last["total"]) == ("done", 2, 2)
+    assert phase() == "done"

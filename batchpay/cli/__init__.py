@@ -42,6 +42,7 @@ def _register() -> None:
         emulator,
         follow,
         gateway,
+        journal,
         profile,
         reports,
         runs,
@@ -49,7 +50,18 @@ def _register() -> None:
         web,
     )
 
-    for module in (sheets, profile, gateway, emulator, runs, approvals, follow, reports, web):
+    for module in (
+        sheets,
+        profile,
+        gateway,
+        emulator,
+        runs,
+        approvals,
+        follow,
+        reports,
+        journal,
+        web,
+    ):
         module.register(cli)
 
 

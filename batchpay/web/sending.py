@@ -37,6 +37,7 @@ class SendJob:
         self.states: Counter[str] = Counter()
         self.amounts: Counter[str] = Counter()  # currency -> minor units settled in a state
         self.notes: list[str] = []
+        self.phase = "starting…"  # what the page says while not finished
         self.finished = False
         self.error = ""
         self.workbook = ""
@@ -59,6 +60,7 @@ class SendJob:
     def sending(self, run: Any, *, total: int, desc: str) -> None:
         with self._lock:
             self.total = total
+            self.phase = "sending…"
 
     def row_done(self, row: Any, state: str) -> None:
         with self._lock:
@@ -71,7 +73,10 @@ class SendJob:
         pass
 
     def sent(self) -> None:
-        pass
+        # Every row is done; the run's workbook is written next (seconds for a big run), so
+        # the page says so rather than a count that stopped moving.
+        with self._lock:
+            self.phase = "writing the run's workbook…"
 
     # --- the page's view -------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -83,6 +88,7 @@ class SendJob:
                 "states": dict(sorted(self.states.items())),
                 "amount": ", ".join(format_minor(m, c) for c, m in sorted(self.amounts.items())),
                 "notes": list(self.notes[-5:]),
+                "phase": "done" if self.finished else self.phase,
                 "finished": self.finished,
                 "error": self.error,
                 "workbook": self.workbook,

@@ -63,7 +63,8 @@ def missing(location: str, what: str) -> JournalMissing:
         hint="if runs were journaled there, point BATCHPAY_LEDGER at the right database "
         "(or restore it) before anything else; do not pay the sheet again before the old "
         "journal is found: DOKU may already hold its references. Only `batchpay run` "
-        "starts a new journal",
+        "starts a new journal (or, in a new empty database, `batchpay journal migrate` run by "
+        "its owner)",
     )
 
 

@@ -14,7 +14,7 @@
     text("total", s.total);
     text("amount", s.amount || "—");
     text("states", Object.keys(s.states).map(function (k) { return k + " " + s.states[k]; }).join(", "));
-    text("phase", s.finished ? "done" : "sending…");
+    text("phase", s.phase);
     var error = document.getElementById("send-error");
     error.hidden = !s.error;
     error.textContent = s.error;
