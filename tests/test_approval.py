@@ -497,7 +497,7 @@ def test_approval_schema_2_journal_migrated_every_run_open(tmp_path: Path) -> No
     migrated = open_journal(path)
     assert migrated.run(run.run_id).status == RunStatus.OPEN
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
     assert conn.execute("SELECT count(*) FROM approvals").fetchone()[0] == 0
     conn.close()
 

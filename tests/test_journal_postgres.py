@@ -157,6 +157,34 @@ def test_pg_newer_schema_refused_exit_4(
         assert f"schema {SCHEMA_VERSION + 1}" in str(caught.value)
 
 
+def test_pg_schema_3_migrated_to_4_in_place_read_only_reads_as_is(
+    ledger: PostgresJournal, raw: psycopg.Connection[tuple[object, ...]], pg_url: str
+) -> None:
+    run_id = _run(ledger)
+    for column in ("claimed_by", "lease_until", "holds"):
+        raw.execute(f"ALTER TABLE rows DROP COLUMN {column}")
+    raw.execute("UPDATE batchpay_meta SET value='3' WHERE key='schema_version'")
+    reader = open_journal(pg_url, read_only=True)  # read as it stands: nothing written
+    assert reader.run(run_id).run_id == run_id and reader.schema == 3
+    assert _meta_version(raw) == 3
+    migrated = open_journal(pg_url)
+    assert migrated.schema == SCHEMA_VERSION == 4 and _meta_version(raw) == 4
+    columns = {
+        str(r[0])
+        for r in raw.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name='rows'"
+        )
+    }
+    assert {"claimed_by", "lease_until", "holds"} <= columns
+    assert [r.state for r in migrated.rows(run_id)] == ["PLANNED", "PLANNED"]
+
+
+def _meta_version(raw: psycopg.Connection[tuple[object, ...]]) -> int:
+    row = raw.execute("SELECT value FROM batchpay_meta WHERE key='schema_version'").fetchone()
+    assert row is not None
+    return int(str(row[0]))
+
+
 def test_pg_empty_database_journal_missing_nothing_created(
     pg_url: str, raw: psycopg.Connection[tuple[object, ...]]
 ) -> None:

@@ -222,7 +222,7 @@ def test_ledger_v1_journal_migrated_in_place_repeat_variants_refused(tmp_path: P
 
     migrated = SqliteJournal(path)
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     assert conn.execute(
         "SELECT reference, reference_key, state FROM rows ORDER BY row_number"
     ).fetchall() == [("BONUS-NOV-0001", "bonus-nov-0001", "COMPLETED"), ("PL-2", "pl-2", "PLANNED")]

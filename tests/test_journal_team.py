@@ -3,7 +3,7 @@ tells a new user: docs/team-setup.sql run verbatim by psql as the superuser, `ba
 migrate` as the owner, docs/team-grants.sql verbatim as the owner; then ani (maker) submits,
 cannot approve her own run, budi (approver) approves and sends it against the emulator, every
 row paid once; citra (reader) reads and every write of hers is refused with one clean message.
-Also `batchpay journal status` / `migrate` on both engines (SQLite schema 2 → 3, an empty
+Also `batchpay journal status` / `migrate` on both engines (SQLite schema 2 → 4, an empty
 PostgreSQL database → tables, again → "already"), and a newer schema refused."""
 
 from __future__ import annotations
@@ -72,9 +72,9 @@ def team(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Itera
             code, out = cli_as(team.url("ani"), "journal", "migrate", monkeypatch=mp)
             assert code == 4 and "cannot be written by this role" in out, out  # owner's job
             code, out = cli_as(team.url(OWNER), "journal", "migrate", monkeypatch=mp)
-            assert code == 0 and "created batchpay's tables (schema 3)" in out, out
+            assert code == 0 and f"created batchpay's tables (schema {SCHEMA_VERSION})" in out, out
             code, out = cli_as(team.url(OWNER), "journal", "migrate", monkeypatch=mp)
-            assert code == 0 and "already at schema 3" in out, out
+            assert code == 0 and f"already at schema {SCHEMA_VERSION}" in out, out
         psql(pg_server, DOCS / "team-grants.sql", user=OWNER, database=DATABASE)
         yield team
     finally:
@@ -149,7 +149,8 @@ def test_team_reader_reads_every_write_refused_cleanly(
     )
     assert code == 4 and "cannot be written by this role" in out, out
     code, out = cli_as(citra, "journal", "migrate", monkeypatch=monkeypatch)
-    assert code == 0 and "already at schema 3" in out  # nothing to write: nothing refused
+    # nothing to write: nothing refused
+    assert code == 0 and f"already at schema {SCHEMA_VERSION}" in out
     with psycopg.connect(citra, autocommit=True) as conn:
         refused(conn, "UPDATE rows SET state='SENDING' WHERE run_id=%s", run_id)
         refused(conn, "INSERT INTO events (run_id,at,type,detail) VALUES (%s,'t','x','y')", run_id)
@@ -229,35 +230,35 @@ def _schema_2_journal(path: Path) -> None:
     conn.close()
 
 
-def test_journal_status_and_migrate_sqlite_schema_2_to_3_then_already(
+def test_journal_status_and_migrate_sqlite_schema_2_to_4_then_already(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "ledger.sqlite"
     _schema_2_journal(path)
     code, out = cli_as(str(path), "journal", "status", monkeypatch=monkeypatch)
     assert code == 0, out
-    assert str(path) in out and "SQLite" in out and "Schema    2 (this batchpay: 3)" in out
+    assert str(path) in out and "SQLite" in out and "Schema    2 (this batchpay: 4)" in out
     assert "batchpay journal migrate" in out and "Runs      1 (1 OPEN)" in out
     code, out = cli_as(str(path), "journal", "status", "--json", monkeypatch=monkeypatch)
     doc = json.loads(out)
     assert next(iter(doc)) == "schema" and doc["schema"] == "batchpay.journal-status/1"
-    assert doc["journal_schema"] == 2 and doc["program_schema"] == 3 and doc["needs_migration"]
+    assert doc["journal_schema"] == 2 and doc["program_schema"] == 4 and doc["needs_migration"]
     assert doc["runs"] == {"total": 1, "by_status": {"OPEN": 1}}
     with sqlite3.connect(path) as conn:  # status read only: nothing migrated
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     code, out = cli_as(str(path), "journal", "migrate", monkeypatch=monkeypatch)
-    assert code == 0 and "schema 2 → 3" in out, out
+    assert code == 0 and "schema 2 → 4" in out, out
     code, out = cli_as(str(path), "journal", "migrate", "--json", monkeypatch=monkeypatch)
     doc = json.loads(out)
-    assert doc["schema"] == "batchpay.journal-migrate/1" and doc["schema_before"] == 3
+    assert doc["schema"] == "batchpay.journal-migrate/1" and doc["schema_before"] == 4
     assert doc["changed"] is False and doc["created"] is False
     code, out = cli_as(str(path), "journal", "migrate", monkeypatch=monkeypatch)
-    assert code == 0 and "already at schema 3" in out, out
+    assert code == 0 and f"already at schema {SCHEMA_VERSION}" in out, out
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
         assert conn.execute("SELECT status FROM runs").fetchall() == [("OPEN",)]
     code, out = cli_as(str(path), "journal", "status", monkeypatch=monkeypatch)
-    assert "Schema    3 (this batchpay: 3) — current" in out
+    assert "Schema    4 (this batchpay: 4) — current" in out
 
 
 def test_journal_status_migrate_missing_sqlite_journal_exit_4_nothing_created(
@@ -279,7 +280,7 @@ def test_journal_migrate_empty_postgres_database_creates_tables_then_already(
     doc = json.loads(out)
     assert code == 0 and doc["created"] is True and doc["schema_after"] == SCHEMA_VERSION
     code, out = cli_as(pg_url, "journal", "migrate", monkeypatch=monkeypatch)
-    assert code == 0 and "already at schema 3" in out, out
+    assert code == 0 and f"already at schema {SCHEMA_VERSION}" in out, out
     code, out = cli_as(pg_url, "journal", "status", monkeypatch=monkeypatch)
     assert code == 0 and "PostgreSQL" in out and "— current" in out and "Runs      0" in out
 
@@ -289,17 +290,17 @@ def test_journal_status_migrate_newer_schema_refused_on_both_engines(
 ) -> None:
     open_journal(pg_url, create=True)
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute("UPDATE batchpay_meta SET value='4' WHERE key='schema_version'")
+        conn.execute("UPDATE batchpay_meta SET value='5' WHERE key='schema_version'")
     path = tmp_path / "ledger.sqlite"
     open_journal(path, create=True)
     with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA user_version = 4")
+        conn.execute("PRAGMA user_version = 5")
     for location in (pg_url, str(path)):
         for command in ("status", "migrate"):
             code, out = cli_as(location, "journal", command, monkeypatch=monkeypatch)
-            assert code == 4 and "newer batchpay (schema 4)" in out, out
+            assert code == 4 and "newer batchpay (schema 5)" in out, out
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
 
 
 def test_journal_status_never_shows_a_password(

@@ -1,14 +1,15 @@
 """The journal's own upkeep, for ``batchpay journal status`` and ``batchpay journal migrate``
 (issue 14): which schema a journal has, and bringing an older one to this program's.
 
-* SQLite: schemas 1 and 2 are migrated to 3 in one transaction
+* SQLite: schemas 1, 2 and 3 are migrated to 4 in one transaction
   (:func:`batchpay.journal.sqlite.schema.migrate` — the same migration every writing command
   runs when it opens an older journal). A missing or empty file stays
   :class:`~batchpay.errors.JournalMissing`: only ``batchpay run`` (or ``submit``) starts a
   SQLite journal.
-* PostgreSQL: schema 3 is the first, so "migrate" creates batchpay's tables in an existing,
-  empty database (the database owner prepares a shared journal before anyone runs a batch),
-  or finds them current. It never creates the database.
+* PostgreSQL: "migrate" creates batchpay's tables in an existing, empty database (the
+  database owner prepares a shared journal before anyone runs a batch), brings schema 3 (the
+  first PostgreSQL schema) to 4 in one transaction, or finds them current. It never creates
+  the database.
 
 A journal written by a newer batchpay is refused by both, as every command refuses it.
 """
@@ -121,7 +122,7 @@ def migrate_journal(location: str | os.PathLike[str]) -> Migration:
     if is_database_url(location):
         from batchpay.journal.postgres import PostgresJournal
 
-        opened = PostgresJournal(str(location))  # PostgreSQL schema 3 is the first
+        opened = PostgresJournal(str(location))  # opening for writing migrates (one transaction)
         return Migration(opened.location, "postgresql", before, opened.schema)
     from batchpay.journal.sqlite import SqliteJournal
 

@@ -93,7 +93,12 @@ class Database:
                     return
                 if version > schema.SCHEMA_VERSION:
                     raise faults.newer_schema(self.location, version)
-                # Older PostgreSQL journals do not exist yet: schema 3 is the first.
+                if version < schema.SCHEMA_VERSION:
+                    if self._read_only:
+                        self.schema = version  # read as it is: read-only commands never write
+                        return
+                    conn.autocommit = True
+                    schema.migrate(conn)
         finally:
             conn.close()
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 # One schema for both engines (issue 14): the same number as SQLite's, and a test holds them
 # equal, so whoever changes one schema migrates both.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: workers' claims and reference holds (issue 14)
 
 # Held while creating the schema: two `batchpay run`s on a new database create it once.
 SCHEMA_LOCK = 0x6261_7463_6870_6179  # "batchpay"
@@ -76,6 +76,9 @@ CREATE TABLE IF NOT EXISTS rows (
     updated_at     TEXT NOT NULL,
     reference_key  TEXT NOT NULL DEFAULT '',
     code           TEXT,
+    claimed_by     TEXT,
+    lease_until    TEXT,
+    holds          INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (run_id, row_number)
 );
 CREATE INDEX IF NOT EXISTS rows_by_reference_key ON rows(kind, env, reference_key);
@@ -163,4 +166,28 @@ def write_schema(conn: psycopg.Connection[dict[str, object]]) -> None:
         conn.execute(
             "INSERT INTO batchpay_meta (key, value) VALUES ('schema_version', %s)",
             (str(SCHEMA_VERSION),),
+        )
+
+
+# Schema 4 (issue 14), as SQLite's: a worker's claim on a row and whether it holds its
+# reference. Schema 3 (the first PostgreSQL schema) gains them in place.
+_TO_4 = (
+    "ALTER TABLE rows ADD COLUMN IF NOT EXISTS claimed_by TEXT",
+    "ALTER TABLE rows ADD COLUMN IF NOT EXISTS lease_until TEXT",
+    "ALTER TABLE rows ADD COLUMN IF NOT EXISTS holds INTEGER NOT NULL DEFAULT 0",
+)
+
+
+def migrate(conn: psycopg.Connection[dict[str, object]]) -> None:
+    """Schema 3 → 4 in one transaction, serialised like :func:`write_schema` (a crash or a
+    second migrator leaves the old schema or finds the new one)."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        version = probe(conn)[0]
+        if version is None or version >= SCHEMA_VERSION:
+            return
+        for statement in _TO_4:
+            conn.execute(statement)  # fixed DDL, no values
+        conn.execute(
+            "UPDATE batchpay_meta SET value=%s WHERE key='schema_version'", (str(SCHEMA_VERSION),)
         )

@@ -1,7 +1,9 @@
 """The journal file's schema, its creation (0600 in 0700 directories, or group-shared:
 :mod:`~batchpay.journal.sqlite.perms`) and the migrations: schema 1 → 2 (issue 8:
 ``rows.reference_key`` and ``rows.code``), 2 → 3 (issue 13, maker–checker: ``runs.status``,
-``runs.plan_digest``, ``runs.expires_at``, the ``approvals`` and ``plans`` tables)."""
+``runs.plan_digest``, ``runs.expires_at``, the ``approvals`` and ``plans`` tables), 3 → 4
+(issue 14: ``rows.claimed_by`` and ``rows.lease_until``, a worker's claim on a row, and
+``rows.holds``, whether the row holds its reference for the live-reference constraint)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from pathlib import Path
 from batchpay.journal.sqlite import perms
 from batchpay.references import reference_key
 
-SCHEMA_VERSION = 3  # 2: rows.reference_key and rows.code (issue 8); 3: approvals (issue 13)
+SCHEMA_VERSION = 4  # 2: rows.reference_key and rows.code (issue 8); 3: approvals (issue 13);
+# 4: workers' claims and reference holds (issue 14)
 
 # The tables every journal has (a file without them is not a journal).
 TABLES = frozenset({"runs", "rows", "events"})
@@ -61,6 +64,9 @@ CREATE TABLE IF NOT EXISTS rows (
     updated_at     TEXT NOT NULL,
     reference_key  TEXT NOT NULL DEFAULT '',
     code           TEXT,
+    claimed_by     TEXT,
+    lease_until    TEXT,
+    holds          INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (run_id, row_number)
 );
 {key_index};
@@ -154,12 +160,13 @@ def write_schema(conn: sqlite3.Connection) -> None:
 
 
 def migrate(conn: sqlite3.Connection) -> None:
-    """Schema 1 or 2 → 3 in place, in one transaction (a crash leaves the old schema).
+    """Schema 1, 2 or 3 → 4 in place, in one transaction (a crash leaves the old schema).
 
     1 → 2: ``rows.reference_key`` (backfilled with :func:`~batchpay.references.reference_key`,
     so earlier runs block every spelling of their references) and ``rows.code``.
     2 → 3: ``runs.status`` (every earlier run is OPEN: it was released when it started),
-    ``runs.plan_digest``, ``runs.expires_at``, the ``approvals`` and ``plans`` tables."""
+    ``runs.plan_digest``, ``runs.expires_at``, the ``approvals`` and ``plans`` tables.
+    3 → 4: ``rows.claimed_by``, ``rows.lease_until`` (no row is claimed) and ``rows.holds``."""
     try:
         conn.create_function("batchpay_reference_key", 1, reference_key, deterministic=True)
         conn.execute("BEGIN IMMEDIATE")
@@ -168,6 +175,8 @@ def migrate(conn: sqlite3.Connection) -> None:
             _to_2(conn)
         if version < 3:
             _to_3(conn)
+        if version < 4:
+            _to_4(conn)
         if version < SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
@@ -199,3 +208,19 @@ def _to_3(conn: sqlite3.Connection) -> None:
     for statement in _APPROVALS.split(";\n"):
         if statement.strip():
             conn.execute(statement)
+
+
+# Schema 4 (issue 14): a worker's claim on a row (who, and until when, ISO-8601 UTC) and
+# whether the row holds its reference (the live-reference constraint).
+CLAIM_COLUMNS = (
+    ("claimed_by", "TEXT"),
+    ("lease_until", "TEXT"),
+    ("holds", "INTEGER NOT NULL DEFAULT 0"),
+)
+
+
+def _to_4(conn: sqlite3.Connection) -> None:
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(rows)")}
+    for name, decl in CLAIM_COLUMNS:
+        if name not in columns:
+            conn.execute(f"ALTER TABLE rows ADD COLUMN {name} {decl}")
