@@ -19,10 +19,13 @@ GRANT SELECT ON batchpay_meta, runs, rows, events, approvals, plans
 -- Makers: `batchpay submit` journals the run, its rows (every one PLANNED, with its
 -- Request-Id) and its events, and seals the plan (plans, runs.plan_digest). Submitting a
 -- sheet again whose earlier submission is overdue journals that one EXPIRED (runs.status).
--- A maker still cannot release a run: that takes approvals (approvers only) and sending
--- takes UPDATE on rows (approvers only).
+-- An expired (or, after `batchpay emulator reset`, forgotten) run's rows give their
+-- references back (rows.holds, the live-reference index). A maker still cannot release a
+-- run: that takes approvals (approvers only) and sending takes UPDATE on rows' states
+-- (approvers only).
 GRANT INSERT ON runs, rows, events, plans TO batchpay_maker;
 GRANT UPDATE (plan_digest, status) ON runs TO batchpay_maker;
+GRANT UPDATE (holds) ON rows TO batchpay_maker;
 
 -- Approvers: `batchpay approve` / `reject` record the decision (approvals), change the run's
 -- status and journal an event; `batchpay send` moves each row through its states (UPDATE on

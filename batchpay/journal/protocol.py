@@ -14,7 +14,10 @@ An implementation must keep these promises:
   is on disk (it survives kill -9 and a power cut).
 * **Repeats checked inside the write**: ``create_run`` refuses references an earlier run still
   holds (:class:`~batchpay.journal.records.RepeatedReferences`) in the same transaction that
-  inserts the run, so two operators starting the same sheet cannot both pass.
+  inserts the run, so two operators starting the same sheet cannot both pass; and a partial
+  UNIQUE index on the rows that hold their reference live (``rows.holds``) refuses a second
+  holder even if both read it free — that too is :class:`RepeatedReferences`, naming the
+  holder, with nothing of the refused run journaled.
 * **One process per run**: :meth:`Journal.lock` raises :class:`~batchpay.errors.RunLocked`
   while another process holds the run; a holder that dies frees it without clean-up.
 * **Storage faults are JournalErrors** (:class:`~batchpay.errors.JournalMissing`,
@@ -123,6 +126,11 @@ class Journal(Protocol):
 
     def finish_run(self, run_id: str) -> None:
         """Mark the run finished (no row left to send or resolve); idempotent."""
+        ...
+
+    def release_references(self, run_id: str, type_: str, detail: str) -> None:
+        """The run's rows stop holding their references live (the unique index), with the
+        event ``type_`` in the same transaction: ``batchpay emulator reset`` forgot the run."""
         ...
 
     def writer(self) -> AbstractContextManager[JournalWriter]:

@@ -10,9 +10,11 @@ reset they no longer block a new run — in the built-in emulator environment on
 * runs against sandbox, production or a separately started emulator (a base URL stored
   with the run) are never touched, and keep blocking their references as before;
 * nothing is deleted from the journal (it is append-only): each forgotten run gets an
-  ``emulator-reset`` event saying why its references stopped blocking, and the reset time
-  is kept in ``$BATCHPAY_HOME/emulator-reset.json``; ``batchpay runs`` and the reports still
-  list those runs;
+  ``emulator-reset`` event saying why its references stopped blocking, in the transaction
+  that makes its rows give their live slots back (``Journal.release_references``: the
+  journal's unique index on live references), and the reset time is kept in
+  ``$BATCHPAY_HOME/emulator-reset.json``; ``batchpay runs`` and the reports still list those
+  runs;
 * a reset refuses while any built-in emulator run is held by another process.
 """
 
@@ -143,7 +145,8 @@ def reset_builtin_emulator(plan: ResetPlan, *, clock: datetime | None = None) ->
         _write_marker(plan.settings.home, now)
         for run in plan.runs:
             assert plan.journal is not None
-            plan.journal.add_event(
+            # Its rows give their references back (the live-reference index) with the event.
+            plan.journal.release_references(
                 run.run_id,
                 RESET_EVENT,
                 f"the built-in emulator was reset at {now.isoformat(timespec='seconds')} "

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 from batchpay.errors import NotAwaitingApproval, RunNotFound
 from batchpay.journal.identities import iso
 from batchpay.journal.postgres.database import Database
-from batchpay.journal.postgres.sql import insert_event
+from batchpay.journal.postgres.sql import insert_event, release_run
 from batchpay.journal.records import ApprovalRecord, RunRecord, StatusChange
-from batchpay.states import State, check_run_transition
+from batchpay.states import CLOSED, State, check_run_transition
 
 if TYPE_CHECKING:
     import psycopg
@@ -107,8 +107,19 @@ class ApprovalStore(Database):
                 "UPDATE runs SET status=%s WHERE run_id=%s",
                 (str(change.new_status), change.run_id),
             )
+            if change.new_status in CLOSED:  # never sent: its rows hold no reference (§4)
+                release_run(conn, change.run_id)
             insert_event(conn, change.run_id, None, at, change.event, change.detail)
         return self.run(change.run_id)
+
+    def release_references(self, run_id: str, type_: str, detail: str) -> None:
+        """The run's rows stop holding their references live, journaled with the event
+        ``type_`` in the same transaction (the rules of SQLite's ``release_references``)."""
+        with self.transaction(
+            doing=f"journaling the {type_} event of run {run_id}", then="run the command again"
+        ) as conn:
+            release_run(conn, run_id)
+            insert_event(conn, run_id, None, iso(self.clock()), type_, detail)
 
     def approvals(self, run_id: str) -> list[ApprovalRecord]:
         """Every decision on ``run_id``, oldest first."""

@@ -10,6 +10,8 @@ row's input columns).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -82,6 +84,7 @@ CREATE TABLE IF NOT EXISTS rows (
     PRIMARY KEY (run_id, row_number)
 );
 CREATE INDEX IF NOT EXISTS rows_by_reference_key ON rows(kind, env, reference_key);
+{live_index};
 CREATE TABLE IF NOT EXISTS events (
     seq         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     run_id      TEXT NOT NULL,
@@ -114,6 +117,14 @@ CREATE TABLE IF NOT EXISTS plans (
     manifest  BYTEA NOT NULL
 )
 """
+
+# Schema 4 (issue 14): at most one live holder of a reference per (kind, environment)
+# (batchpay.journal.sqlite.holds says who holds).
+_LIVE_INDEX = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS rows_live_reference ON rows(kind, env, reference_key) "
+    "WHERE holds = 1"
+)
+_TABLES = _TABLES.replace("{live_index}", _LIVE_INDEX)
 
 # (table, message): rows of these tables are never changed or removed once written.
 WRITE_ONCE = (
@@ -151,11 +162,26 @@ def probe(conn: psycopg.Connection[dict[str, object]]) -> tuple[int | None, set[
     return (None if version is None else int(str(version["value"]))), tables
 
 
+@contextlib.contextmanager
+def _schema_locked(conn: psycopg.Connection[dict[str, object]]) -> Iterator[None]:
+    """Hold the schema lock (an autocommit connection), then one transaction. The lock is
+    taken *before* the transaction: a transaction that waited on an advisory lock would
+    still see the catalog as it was when it began (an advisory lock does not make a session
+    take in other sessions' DDL, a new transaction does), so two `batchpay run`s starting
+    on an empty database at one instant would both find no tables and both create them."""
+    conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+    try:
+        with conn.transaction():
+            yield
+    finally:
+        if not conn.closed:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
+
+
 def write_schema(conn: psycopg.Connection[dict[str, object]]) -> None:
     """Create the tables of a new journal in one transaction, serialised by an advisory lock
     (a second creator waits, then finds them there)."""
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+    with _schema_locked(conn):
         if probe(conn)[0] is not None:
             return
         conn.execute(_FUNCTIONS)
@@ -181,13 +207,54 @@ _TO_4 = (
 def migrate(conn: psycopg.Connection[dict[str, object]]) -> None:
     """Schema 3 → 4 in one transaction, serialised like :func:`write_schema` (a crash or a
     second migrator leaves the old schema or finds the new one)."""
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+    with _schema_locked(conn):
         version = probe(conn)[0]
         if version is None or version >= SCHEMA_VERSION:
             return
         for statement in _TO_4:
             conn.execute(statement)  # fixed DDL, no values
+        _backfill_holds(conn)
+        conn.execute(_LIVE_INDEX)
         conn.execute(
             "UPDATE batchpay_meta SET value=%s WHERE key='schema_version'", (str(SCHEMA_VERSION),)
         )
+
+
+def _backfill_holds(conn: psycopg.Connection[dict[str, object]]) -> None:
+    """``holds`` = 1 on the rows the read check counts as holding, the newest only where
+    earlier ``--allow-repeat`` runs left several (the rule of SQLite's ``_backfill_holds``).
+    Whether a REJECTED row's rejection proves nothing executed is decided in Python
+    (:func:`~batchpay.journal.sqlite.holds.rejection_frees_reference`), for the REJECTED rows
+    only."""
+    from batchpay.journal.sqlite.holds import rejection_frees_reference
+    from batchpay.journal.sqlite.schema import FORGOTTEN_EVENT
+    from batchpay.states import CLOSED, REFERENCE_FREE, State
+
+    freed = [
+        (str(r["run_id"]), int(str(r["row_number"])))
+        for r in conn.execute(
+            "SELECT run_id, row_number, code, message FROM rows WHERE state = %s",
+            (str(State.REJECTED),),
+        )
+        if rejection_frees_reference(r["code"], r["message"])  # type: ignore[arg-type]
+    ]
+    conn.execute("UPDATE rows SET holds = 0 WHERE holds <> 0")
+    conn.execute(
+        "UPDATE rows SET holds = 1 FROM ("
+        " SELECT DISTINCT ON (r.kind, r.env, r.reference_key) r.run_id, r.row_number"
+        " FROM rows r JOIN runs u ON u.run_id = r.run_id"
+        " WHERE r.state <> ALL(%s) AND u.status <> ALL(%s) AND NOT u.dry_run"
+        "  AND NOT EXISTS (SELECT 1 FROM events e WHERE e.run_id = r.run_id AND e.type = %s)"
+        "  AND (r.run_id, r.row_number) NOT IN"
+        "   (SELECT * FROM unnest(%s::text[], %s::bigint[]))"
+        " ORDER BY r.kind, r.env, r.reference_key, u.created_at DESC, r.run_id DESC,"
+        "  r.row_number"
+        ") AS h WHERE rows.run_id = h.run_id AND rows.row_number = h.row_number",
+        (
+            sorted(str(s) for s in REFERENCE_FREE - {State.REJECTED}),
+            sorted(str(s) for s in CLOSED),
+            FORGOTTEN_EVENT,
+            [run_id for run_id, _ in freed],
+            [number for _, number in freed],
+        ),
+    )

@@ -18,8 +18,21 @@ from typing import TYPE_CHECKING, Any
 
 from batchpay.errors import RunNotFound
 from batchpay.journal.identities import request_id_for
-from batchpay.journal.records import NewRow, Repeat, RowChange, RunRecord, SeenReference
-from batchpay.journal.sqlite.sql import _event_detail, rejection_frees_reference
+from batchpay.journal.records import (
+    NewRow,
+    Repeat,
+    RepeatedReferences,
+    RowChange,
+    RunRecord,
+    SeenReference,
+)
+from batchpay.journal.sqlite.holds import (
+    frees_reference,
+    holding_flags,
+    plan_references,
+    rejection_frees_reference,
+)
+from batchpay.journal.sqlite.sql import _event_detail
 from batchpay.references import reference_key
 from batchpay.states import CLOSED, REFERENCE_FREE, State, check_release, check_transition
 
@@ -31,7 +44,7 @@ if TYPE_CHECKING:
 _ROW_COLUMNS = (
     "run_id", "row_number", "attempt", "kind", "env", "reference", "amount_minor", "currency",
     "source_account", "input", "normalised", "request_id", "body", "state", "updated_at",
-    "reference_key",
+    "reference_key", "holds",
 )  # fmt: skip
 
 
@@ -41,12 +54,7 @@ def advisory_key(*parts: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def insert_run(
-    conn: Conn, run: RunRecord, *, product: str, rows: Sequence[NewRow], detail: str
-) -> None:
-    """Insert ``run`` and its rows, every row PLANNED with its Request-Id and exact body, and
-    the run-created event (inside the caller's transaction). The rows stream through ``COPY``
-    one at a time: a 100,000-row plan is never held as one statement."""
+def _insert_run_row(conn: Conn, run: RunRecord) -> None:
     conn.execute(
         "INSERT INTO runs (run_id,created_at,finished_at,kind,env,input_path,input_name,"
         "input_sha256,operator,dry_run,parent_run_id,settings,status,plan_digest,expires_at) "
@@ -69,9 +77,27 @@ def insert_run(
             run.expires_at,
         ),
     )
+
+
+def insert_run(
+    conn: Conn,
+    run: RunRecord,
+    *,
+    product: str,
+    rows: Sequence[NewRow],
+    detail: str,
+    holds: bool = False,
+) -> None:
+    """Insert ``run`` and its rows, every row PLANNED with its Request-Id and exact body, and
+    the run-created event (inside the caller's transaction). The rows stream through ``COPY``
+    one at a time: a 100,000-row plan is never held as one statement. ``holds``: the rows
+    take their references' live slots (:mod:`batchpay.journal.sqlite.holds`)."""
+    flags = holding_flags(holds)
+    _insert_run_row(conn, run)
     statement = f"COPY rows ({','.join(_ROW_COLUMNS)}) FROM STDIN"
     with conn.cursor() as cur, cur.copy(statement) as copy:
         for r in rows:
+            key = reference_key(r.reference)
             copy.write_row(
                 (
                     run.run_id,
@@ -89,7 +115,8 @@ def insert_run(
                     r.body,
                     State.PLANNED.value,
                     run.created_at,
-                    reference_key(r.reference),
+                    key,
+                    flags(key),
                 )
             )
     insert_event(conn, run.run_id, None, run.created_at, "run-created", detail)
@@ -104,12 +131,7 @@ def lock_references(conn: Conn, kind: str, env: str) -> None:
 def repeats_in(
     conn: Conn, kind: str, env: str, rows: Sequence[NewRow], excluded: tuple[str, ...]
 ) -> list[Repeat]:
-    # As in SQLite's repeats_in: a plan lists its references without building every row.
-    references: list[str] | None = getattr(rows, "references", None)
-    numbers: list[int] | None = getattr(rows, "row_numbers", None)
-    if references is None or numbers is None:
-        references = [r.reference for r in rows]
-        numbers = [r.row_number for r in rows]
+    references, numbers = plan_references(rows)
     seen = references_seen_in(conn, kind, env, references, excluded)
     return [
         Repeat(number, reference, seen[reference][0])
@@ -153,7 +175,7 @@ def apply_change(conn: Conn, change: RowChange, at: str) -> None:
     """Apply ``change`` inside the caller's transaction: lock the row, check the transition
     and the run's release, update the row, append the event (as SQLite's apply_change)."""
     current = conn.execute(
-        "SELECT r.state, r.request_id, r.doku_ids, u.status FROM rows r "
+        "SELECT r.state, r.request_id, r.doku_ids, r.code, r.message, u.status FROM rows r "
         "JOIN runs u ON u.run_id = r.run_id WHERE r.run_id=%s AND r.row_number=%s "
         "FOR UPDATE OF r FOR SHARE OF u",
         (change.run_id, change.row_number),
@@ -165,6 +187,12 @@ def apply_change(conn: Conn, change: RowChange, at: str) -> None:
     # Nothing leaves PLANNED in a run its approvers have not released (docs/safety.md §9).
     check_release(current["status"], old, change.new_state)
     sets, args = _row_updates(change, current["doku_ids"], at)
+    if frees_reference(
+        str(change.new_state),
+        current["code"] if change.code is None else change.code,
+        current["message"] if change.message is None else change.message,
+    ):
+        sets.append("holds=0")  # the live-reference slot (sqlite.holds): given back
     # Column names are fixed literals (_row_updates); values are bound parameters.
     conn.execute(
         f"UPDATE rows SET {', '.join(sets)} WHERE run_id=%s AND row_number=%s",  # noqa: S608
@@ -210,6 +238,58 @@ def _row_updates(change: RowChange, stored_ids: str, at: str) -> tuple[list[str]
     if change.count_send:
         sets.append("sends=sends+1")
     return sets, args
+
+
+# --- the live-reference constraint: the rules of batchpay.journal.sqlite.holds -----------------
+
+# The unique index PostgreSQL names when it refuses a second live holder of a reference.
+LIVE_INDEX = "rows_live_reference"
+
+
+def take_over(
+    conn: Conn, kind: str, env: str, rows: Sequence[NewRow], excluded: tuple[str, ...]
+) -> None:
+    """The rows of ``excluded`` runs give the new run's references back before it takes
+    them (:func:`batchpay.journal.sqlite.holds.take_over`)."""
+    if not excluded:
+        return
+    keys = sorted({reference_key(r) for r in plan_references(rows)[0]})
+    for i in range(0, len(keys), 5000):
+        conn.execute(
+            "UPDATE rows SET holds=0 WHERE holds=1 AND kind=%s AND env=%s "
+            "AND run_id = ANY(%s) AND reference_key = ANY(%s)",
+            (kind, env, list(excluded), keys[i : i + 5000]),
+        )
+
+
+def refuse_live(conn: Conn, kind: str, env: str, rows: Sequence[NewRow]) -> None:
+    """After the index refused a new run (rolled back), raise :class:`RepeatedReferences`
+    naming the runs that hold its references live; return if none does any more."""
+    references, numbers = plan_references(rows)
+    by_key: dict[str, SeenReference] = {}
+    keys = sorted({reference_key(r) for r in references})
+    for i in range(0, len(keys), 5000):
+        for r in conn.execute(
+            "SELECT r.reference, r.reference_key, r.run_id, r.row_number, r.state, "
+            "u.created_at FROM rows r JOIN runs u ON u.run_id = r.run_id WHERE r.holds=1 "
+            "AND r.kind=%s AND r.env=%s AND r.reference_key = ANY(%s)",
+            (kind, env, keys[i : i + 5000]),
+        ).fetchall():
+            by_key[r["reference_key"]] = SeenReference(
+                r["run_id"], r["row_number"], r["state"], r["created_at"], r["reference"]
+            )
+    holders = [
+        Repeat(number, reference, by_key[key])
+        for number, reference in zip(numbers, references, strict=True)
+        if (key := reference_key(reference)) in by_key
+    ]
+    if holders:
+        raise RepeatedReferences(holders)
+
+
+def release_run(conn: Conn, run_id: str) -> None:
+    """Every row of ``run_id`` gives its reference back (the run is closed or forgotten)."""
+    conn.execute("UPDATE rows SET holds=0 WHERE run_id=%s AND holds=1", (run_id,))
 
 
 def insert_event(

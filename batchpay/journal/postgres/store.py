@@ -21,12 +21,15 @@ from batchpay.journal.postgres import reads
 from batchpay.journal.postgres.approvals import ApprovalStore, with_approvals
 from batchpay.journal.postgres.lock import RunLock
 from batchpay.journal.postgres.sql import (
+    LIVE_INDEX,
     apply_change,
     insert_event,
     insert_run,
     lock_references,
     references_seen_in,
+    refuse_live,
     repeats_in,
+    take_over,
 )
 from batchpay.journal.postgres.writer import PostgresJournalWriter
 from batchpay.journal.records import (
@@ -115,10 +118,24 @@ class PostgresJournal(ApprovalStore):
                 )
                 return self.run(run.run_id)
             except psycopg.errors.UniqueViolation as exc:
+                if self._live_refusal(exc.diag.constraint_name, run, rows):
+                    continue  # the holder gave the reference back meanwhile: check again
                 if run_id is not None or exc.diag.constraint_name != "runs_pkey":
                     raise
                 # Same second as another run: the next loop draws a fresh random suffix.
         raise RunError("could not allocate a unique run id")  # pragma: no cover
+
+    def _live_refusal(self, constraint: str | None, run: RunRecord, rows: Sequence[NewRow]) -> bool:
+        """Whether the violated ``constraint`` is the live-reference index refusing ``run``
+        (a run took one of its references since the check read it free: READ COMMITTED lets
+        two transactions read, the advisory lock aside): then :class:`RepeatedReferences`
+        naming the holder, like the check (nothing of ``run`` was journaled), or True if
+        none holds it any more."""
+        if constraint != LIVE_INDEX:
+            return False
+        with self._reading() as conn:
+            refuse_live(conn, run.kind, run.env, rows)
+        return True
 
     def _insert_run(
         self,
@@ -145,7 +162,10 @@ class PostgresJournal(ApprovalStore):
                 repeats = repeats_in(conn, run.kind, run.env, rows, excluded)
                 if repeats:
                     raise RepeatedReferences(repeats)
-            insert_run(conn, run, product=product, rows=rows, detail=detail)
+            # A real run's rows hold their references live; an allowed repeat's never do.
+            if holds := not (allow_repeat or run.dry_run):
+                take_over(conn, run.kind, run.env, rows, excluded)
+            insert_run(conn, run, product=product, rows=rows, detail=detail, holds=holds)
 
     def apply(self, change: RowChange) -> None:
         """Journal one change durably (its own transaction); refused like the writer's

@@ -18,8 +18,9 @@ from batchpay.errors import NotAwaitingApproval, RunNotFound
 from batchpay.journal.identities import iso
 from batchpay.journal.records import ApprovalRecord, RunRecord, StatusChange
 from batchpay.journal.sqlite.file import JournalFile
+from batchpay.journal.sqlite.holds import release_run
 from batchpay.journal.sqlite.sql import insert_event
-from batchpay.states import State, check_run_transition
+from batchpay.states import CLOSED, State, check_run_transition
 
 
 def os_login() -> str:
@@ -114,8 +115,20 @@ class ApprovalStore(JournalFile):
             conn.execute(
                 "UPDATE runs SET status=? WHERE run_id=?", (change.new_status, change.run_id)
             )
+            if change.new_status in CLOSED:  # never sent: its rows hold no reference (§4)
+                release_run(conn, change.run_id)
             insert_event(conn, change.run_id, None, at, change.event, change.detail)
         return self.run(change.run_id)
+
+    def release_references(self, run_id: str, type_: str, detail: str) -> None:
+        """The run's rows stop holding their references live (the live-reference index,
+        :mod:`~batchpay.journal.sqlite.holds`), journaled with the event ``type_`` in the
+        same transaction: the run was forgotten by ``batchpay emulator reset``."""
+        with self.transaction(
+            doing=f"journaling the {type_} event of run {run_id}", then="run the command again"
+        ) as conn:
+            release_run(conn, run_id)
+            insert_event(conn, run_id, None, iso(self.clock()), type_, detail)
 
     def approvals(self, run_id: str) -> list[ApprovalRecord]:
         """Every decision on ``run_id``, oldest first."""

@@ -12,7 +12,9 @@ import sqlite3
 from pathlib import Path
 
 from batchpay.journal.sqlite import perms
+from batchpay.journal.sqlite.holds import LIVE_INDEX, rejection_frees_reference
 from batchpay.references import reference_key
+from batchpay.states import CLOSED, REFERENCE_FREE, State
 
 SCHEMA_VERSION = 4  # 2: rows.reference_key and rows.code (issue 8); 3: approvals (issue 13);
 # 4: workers' claims and reference holds (issue 14)
@@ -22,6 +24,13 @@ TABLES = frozenset({"runs", "rows", "events"})
 
 # Cross-run repeat checks look rows up by the normalised reference (issue 8 finding 2).
 _KEY_INDEX = "CREATE INDEX IF NOT EXISTS rows_by_reference_key ON rows(kind, env, reference_key)"
+
+# Schema 4 (issue 14): at most one live holder of a reference per (kind, environment); see
+# batchpay.journal.sqlite.holds for who holds.
+_LIVE_INDEX = (
+    f"CREATE UNIQUE INDEX IF NOT EXISTS {LIVE_INDEX} ON rows(kind, env, reference_key) "
+    "WHERE holds = 1"
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -70,6 +79,7 @@ CREATE TABLE IF NOT EXISTS rows (
     PRIMARY KEY (run_id, row_number)
 );
 {key_index};
+{live_index};
 CREATE TABLE IF NOT EXISTS events (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id      TEXT NOT NULL,
@@ -122,7 +132,11 @@ BEGIN SELECT RAISE(ABORT, 'a submitted plan never changes'); END;
 CREATE TRIGGER IF NOT EXISTS plans_no_delete BEFORE DELETE ON plans
 BEGIN SELECT RAISE(ABORT, 'a submitted plan never changes'); END;
 """
-_SCHEMA = _SCHEMA.replace("{key_index}", _KEY_INDEX).replace("{approvals}", _APPROVALS)
+_SCHEMA = (
+    _SCHEMA.replace("{key_index}", _KEY_INDEX)
+    .replace("{live_index}", _LIVE_INDEX)
+    .replace("{approvals}", _APPROVALS)
+)
 
 
 def rollback(conn: sqlite3.Connection) -> None:
@@ -166,9 +180,13 @@ def migrate(conn: sqlite3.Connection) -> None:
     so earlier runs block every spelling of their references) and ``rows.code``.
     2 → 3: ``runs.status`` (every earlier run is OPEN: it was released when it started),
     ``runs.plan_digest``, ``runs.expires_at``, the ``approvals`` and ``plans`` tables.
-    3 → 4: ``rows.claimed_by``, ``rows.lease_until`` (no row is claimed) and ``rows.holds``."""
+    3 → 4: ``rows.claimed_by``, ``rows.lease_until`` (no row is claimed) and ``rows.holds``,
+    backfilled (:func:`_backfill_holds`) before the live-reference index is made."""
     try:
         conn.create_function("batchpay_reference_key", 1, reference_key, deterministic=True)
+        conn.create_function(
+            "batchpay_rejection_frees", 2, rejection_frees_reference, deterministic=True
+        )
         conn.execute("BEGIN IMMEDIATE")
         version = conn.execute("PRAGMA user_version").fetchone()[0]  # maybe done meanwhile
         if version < 2:
@@ -224,3 +242,33 @@ def _to_4(conn: sqlite3.Connection) -> None:
     for name, decl in CLAIM_COLUMNS:
         if name not in columns:
             conn.execute(f"ALTER TABLE rows ADD COLUMN {name} {decl}")
+    _backfill_holds(conn)
+    conn.execute(_LIVE_INDEX)
+
+
+# The event `batchpay emulator reset` journals on each run it forgets
+# (batchpay.runs.reset.RESET_EVENT): such a run's rows no longer hold their references.
+FORGOTTEN_EVENT = "emulator-reset"
+
+
+def _backfill_holds(conn: sqlite3.Connection) -> None:
+    """``holds`` = 1 on the rows the read check counts as holding (state not free, a REJECTED
+    row only without proof that nothing executed, run not rejected or expired, not a dry
+    run, not forgotten by an emulator reset) — and where earlier ``--allow-repeat`` runs left
+    several holders of one reference, on the newest only, so the unique index can be made."""
+    free = sorted(REFERENCE_FREE - {State.REJECTED})
+    closed = sorted(CLOSED)
+    # Only "?" placeholders are interpolated; every value is a bound parameter.
+    conn.execute("UPDATE rows SET holds = 0 WHERE holds <> 0")
+    conn.execute(
+        "UPDATE rows SET holds = 1 WHERE rowid IN (SELECT id FROM ("  # noqa: S608
+        " SELECT r.rowid AS id, ROW_NUMBER() OVER (PARTITION BY r.kind, r.env, r.reference_key"
+        "  ORDER BY u.created_at DESC, r.run_id DESC, r.row_number) AS n"
+        " FROM rows r JOIN runs u ON u.run_id = r.run_id"
+        f" WHERE r.state NOT IN ({','.join('?' * len(free))})"
+        "  AND (r.state <> ? OR NOT batchpay_rejection_frees(r.code, r.message))"
+        f"  AND u.status NOT IN ({','.join('?' * len(closed))}) AND u.dry_run = 0"
+        "  AND NOT EXISTS (SELECT 1 FROM events e WHERE e.run_id = r.run_id AND e.type = ?)"
+        ") WHERE n = 1)",
+        [*free, State.REJECTED, *closed, FORGOTTEN_EVENT],
+    )

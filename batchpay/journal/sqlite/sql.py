@@ -20,15 +20,17 @@ from batchpay.journal.records import (
     RunRecord,
     SeenReference,
 )
+from batchpay.journal.sqlite.holds import (
+    frees_reference,
+    holding_flags,
+    plan_references,
+    rejection_frees_reference,
+)
 from batchpay.references import reference_key
 from batchpay.states import CLOSED, REFERENCE_FREE, State, check_release, check_transition
 
 
-def insert_run(
-    conn: sqlite3.Connection, run: RunRecord, *, product: str, rows: Sequence[NewRow], detail: str
-) -> None:
-    """Insert ``run`` and its rows, every row PLANNED with its Request-Id and exact body, and
-    the run-created event (inside the caller's transaction)."""
+def _insert_run_row(conn: sqlite3.Connection, run: RunRecord) -> None:
     conn.execute(
         "INSERT INTO runs (run_id,created_at,finished_at,kind,env,input_path,input_name,"
         "input_sha256,operator,dry_run,parent_run_id,settings,status,plan_digest,expires_at) "
@@ -51,11 +53,27 @@ def insert_run(
             run.expires_at,
         ),
     )
+
+
+def insert_run(
+    conn: sqlite3.Connection,
+    run: RunRecord,
+    *,
+    product: str,
+    rows: Sequence[NewRow],
+    detail: str,
+    holds: bool = False,
+) -> None:
+    """Insert ``run`` and its rows, every row PLANNED with its Request-Id and exact body, and
+    the run-created event (inside the caller's transaction). ``holds``: the rows take their
+    references' live slots (:func:`holding_flags`)."""
+    flags = holding_flags(holds)
+    _insert_run_row(conn, run)
     conn.executemany(
         "INSERT INTO rows (run_id,row_number,attempt,kind,env,reference,"
         "amount_minor,currency,source_account,input,normalised,request_id,body,"
-        "state,updated_at,reference_key) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "state,updated_at,reference_key,holds) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         # A generator: the rows stream into the table (a plan builds each row's body as it
         # is read), never all of them at once in memory.
         (
@@ -75,9 +93,11 @@ def insert_run(
                 r.body,
                 State.PLANNED,
                 run.created_at,
-                reference_key(r.reference),
+                key,
+                flags(key),
             )
             for r in rows
+            for key in (reference_key(r.reference),)
         ),
     )
     insert_event(conn, run.run_id, None, run.created_at, "run-created", detail)
@@ -86,13 +106,7 @@ def insert_run(
 def repeats_in(
     conn: sqlite3.Connection, kind: str, env: str, rows: Sequence[NewRow], excluded: tuple[str, ...]
 ) -> list[Repeat]:
-    # A plan's rows (batchpay.runs.plan.PlannedRows) list their references and row numbers, so
-    # checking them does not build every row.
-    references: list[str] | None = getattr(rows, "references", None)
-    numbers: list[int] | None = getattr(rows, "row_numbers", None)
-    if references is None or numbers is None:
-        references = [r.reference for r in rows]
-        numbers = [r.row_number for r in rows]
+    references, numbers = plan_references(rows)
     seen = references_seen_in(conn, kind, env, references, excluded)
     return [
         Repeat(number, reference, seen[reference][0])
@@ -146,24 +160,12 @@ def references_seen_in(
     return found
 
 
-def rejection_frees_reference(code: str | None, message: str | None) -> bool:
-    """Whether a REJECTED row no longer holds its reference: its rejection proves DOKU
-    executed nothing (docs/safety.md section 2). Rows journaled before schema 2 have no code;
-    their message names DOKU's code, and one naming an "exists" code keeps holding it."""
-    from batchpay.doku.codes import proves_not_executed_code, reference_exists_code
-
-    if code is not None:
-        return proves_not_executed_code(code)
-    text = message or ""
-    return not (reference_exists_code(text) or "REUSED" in text)
-
-
 def apply_change(conn: sqlite3.Connection, change: RowChange, at: str) -> None:
     """Apply ``change`` inside the caller's transaction: check the transition, update the
     row, append the event (old→new, outcome class, http status, Request-Id — never headers,
     never the secret, docs/safety.md invariant 6)."""
     current = conn.execute(
-        "SELECT r.state, r.request_id, r.doku_ids, u.status FROM rows r "
+        "SELECT r.state, r.request_id, r.doku_ids, r.code, r.message, u.status FROM rows r "
         "JOIN runs u ON u.run_id = r.run_id WHERE r.run_id=? AND r.row_number=?",
         (change.run_id, change.row_number),
     ).fetchone()
@@ -174,6 +176,12 @@ def apply_change(conn: sqlite3.Connection, change: RowChange, at: str) -> None:
     # Nothing leaves PLANNED in a run its approvers have not released (docs/safety.md §9).
     check_release(current["status"], old, change.new_state)
     sets, args = _row_updates(change, current["doku_ids"], at)
+    if frees_reference(
+        change.new_state,
+        current["code"] if change.code is None else change.code,
+        current["message"] if change.message is None else change.message,
+    ):
+        sets.append("holds=0")
     # Column names are fixed literals (_row_updates); values are bound parameters.
     conn.execute(
         f"UPDATE rows SET {', '.join(sets)} WHERE run_id=? AND row_number=?",  # noqa: S608

@@ -30,6 +30,7 @@ from batchpay.journal.records import (
 )
 from batchpay.journal.sqlite import reads
 from batchpay.journal.sqlite.approvals import ApprovalStore, with_approvals
+from batchpay.journal.sqlite.holds import is_live_violation, refuse_live, take_over
 from batchpay.journal.sqlite.lock import RunLock
 from batchpay.journal.sqlite.sql import (
     Strings,
@@ -126,11 +127,22 @@ class SqliteJournal(ApprovalStore):
                     run, product=product, rows=rows, allow_repeat=allow_repeat, excluded=excluded
                 )
                 return self.run(run.run_id)
-            except sqlite3.IntegrityError:
+            except sqlite3.IntegrityError as exc:
+                if self._live_refusal(exc, run, rows):
+                    continue  # the holder gave the reference back meanwhile: check again
                 if run_id is not None:
                     raise
                 # Same second as another run: the next loop draws a fresh random suffix.
         raise RunError("could not allocate a unique run id")  # pragma: no cover
+
+    def _live_refusal(self, exc: Exception, run: RunRecord, rows: Sequence[NewRow]) -> bool:
+        """Whether the live-reference index (backing the check) refused ``run``: then
+        RepeatedReferences naming the holder, or True if none holds it any more."""
+        if not is_live_violation(exc):
+            return False
+        with self._reading() as conn:
+            refuse_live(conn, run.kind, run.env, rows)
+        return True
 
     def _insert_run(
         self,
@@ -156,7 +168,10 @@ class SqliteJournal(ApprovalStore):
                 repeats = repeats_in(conn, run.kind, run.env, rows, excluded)
                 if repeats:
                     raise RepeatedReferences(repeats)
-            insert_run(conn, run, product=product, rows=rows, detail=detail)
+            # A real run's rows hold their references live; an allowed repeat's never do.
+            if holds := not (allow_repeat or run.dry_run):
+                take_over(conn, run.kind, run.env, rows, excluded)
+            insert_run(conn, run, product=product, rows=rows, detail=detail, holds=holds)
 
     def apply(self, change: RowChange) -> None:
         """Journal one change durably (its own transaction). Workers of a batch use
