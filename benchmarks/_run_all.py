@@ -1,4 +1,4 @@
-"""Run every benchmark of issues 5, 12 and 15; print one table with every ratio beside its target.
+"""Run every benchmark of issues 5, 12, 14 and 15; one table, every ratio beside its target.
 
 Called by ``benchmarks/run_all``; each script runs in its own process, generates its own data
 in a temporary directory and appends its rows to a JSON-lines summary. Exit status 1 when a
@@ -23,6 +23,7 @@ STEPS: list[list[str]] = [
     ["emulator_capacity.py"],
     ["validation_speed.py"],
     ["batch_throughput.py"],
+    ["workers.py"],
     ["client_overhead.py"],
     ["report_speed.py", "--quick"],
     ["run_memory.py"],

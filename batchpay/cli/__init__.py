@@ -48,6 +48,7 @@ def _register() -> None:
         runs,
         sheets,
         web,
+        work,
     )
 
     for module in (
@@ -61,6 +62,7 @@ def _register() -> None:
         reports,
         journal,
         web,
+        work,
     ):
         module.register(cli)
 

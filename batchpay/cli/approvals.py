@@ -24,6 +24,7 @@ from batchpay.cli.common import (
     sheet_options,
     target,
 )
+from batchpay.cli.work import MAX_WORKERS, lease_option, worker_options
 from batchpay.kinds import KINDS
 
 if TYPE_CHECKING:
@@ -270,6 +271,14 @@ def reject_cmd(
 @click.argument("run_id")
 @settings_options
 @sending_options
+@click.option(
+    "--workers",
+    type=click.IntRange(1, MAX_WORKERS),
+    default=1,
+    show_default=True,
+    help="Worker processes, each with --concurrency requests in flight.",
+)
+@lease_option
 @click.pass_context
 def send_cmd(
     ctx: click.Context,
@@ -280,15 +289,18 @@ def send_cmd(
     rate: float | None,
     report_path: Path | None,
     quiet: bool,
+    workers: int,
+    lease: float | None,
 ) -> None:
     """Pay an approved RUN_ID through DOKU, exactly like `run` would.
 
     Before the first request the plan's digest is recomputed from the journal: if anything
     changed since it was approved, nothing is sent. Progress bar, Ctrl-C and the workbook
     are those of `run`; after an interruption `batchpay send RUN_ID` again continues it,
-    never paying a row twice.
+    never paying a row twice. With --workers N, N processes share the rows (more can join
+    from other machines with `batchpay work RUN_ID`); --rate is then per worker.
 
-    Example: batchpay send 20261205-041500-ab12
+    Example: batchpay send 20261205-041500-ab12 --workers 4 --concurrency 8
     """
     from batchpay.cli.progress import CliProgress
     from batchpay.cli.signals import StopRequest
@@ -301,7 +313,14 @@ def send_cmd(
     stop = StopRequest()
     with contextlib.ExitStack() as stack:
         progress = CliProgress(stack, stop, quiet=quiet, banner_on_open=True)
-        result = approval.send(run_id, options, progress=progress, stop=stop)
+        result = approval.send(
+            run_id,
+            options,
+            progress=progress,
+            stop=stop,
+            workers=workers,
+            worker=worker_options(lease),
+        )
     finish(ctx, result, stop, command="send")
 
 

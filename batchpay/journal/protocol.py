@@ -19,7 +19,8 @@ An implementation must keep these promises:
   holder even if both read it free — that too is :class:`RepeatedReferences`, naming the
   holder, with nothing of the refused run journaled.
 * **One process per run**: :meth:`Journal.lock` raises :class:`~batchpay.errors.RunLocked`
-  while another process holds the run; a holder that dies frees it without clean-up.
+  while another process holds the run; a holder that dies frees it without clean-up. Workers
+  hold it shared and divide the rows by claims with leases (:meth:`Journal.claim_rows`).
 * **Storage faults are JournalErrors** (:class:`~batchpay.errors.JournalMissing`,
   ``JournalFull``, ``JournalReadOnly``, ``JournalCorrupt``) naming the journal and what to do.
 * **Never created by accident**: opening a missing journal is ``JournalMissing`` unless the
@@ -137,8 +138,37 @@ class Journal(Protocol):
         """The group-commit writer; closing it commits what is still queued."""
         ...
 
-    def lock(self, run_id: str) -> AbstractContextManager[None]:
-        """Hold ``run_id`` for this process (:class:`~batchpay.errors.RunLocked` if held)."""
+    def lock(self, run_id: str, *, shared: bool = False) -> AbstractContextManager[None]:
+        """Hold ``run_id`` for this process (:class:`~batchpay.errors.RunLocked` if held).
+        ``shared``: workers of one run hold it together; an exclusive holder (``run``,
+        ``resume``, a single-process ``send``) never runs beside them."""
+        ...
+
+    # --- workers' claims (issue 14, docs/safety.md §10) -----------------------------------
+
+    def claim_rows(
+        self, run_id: str, worker: str, *, limit: int, lease_seconds: float
+    ) -> list[RowRecord]:
+        """Atomically claim up to ``limit`` open rows nobody holds (or whose lease ran out)
+        for ``worker`` until now + ``lease_seconds``: SENDING/UNKNOWN first, then PLANNED in
+        row order. Two claimers never get the same row. Lean records (``data=False``)."""
+        ...
+
+    def renew_claims(self, run_id: str, worker: str, lease_seconds: float) -> int:
+        """Extend ``worker``'s live leases on open rows; how many. An expired lease is never
+        extended (the row may be someone else's now)."""
+        ...
+
+    def release_claims(self, run_id: str, worker: str) -> int:
+        """Give back all of ``worker``'s claims on the run; how many."""
+        ...
+
+    def held_by_others(self, run_id: str, worker: str) -> int:
+        """Open rows of the run another worker holds under a live lease."""
+        ...
+
+    def state_counts(self, run_id: str) -> dict[str, int]:
+        """Rows of the run per state (a cheap count for progress)."""
         ...
 
     # --- maker–checker (docs/safety.md §9) ------------------------------------------------

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from batchpay.doku import open_gateway
 from batchpay.errors import InsufficientBalance
-from batchpay.journal import RowRecord, RunRecord, StatusChange, utc_now
+from batchpay.journal import Journal, RowRecord, RunRecord, StatusChange, utc_now
 from batchpay.runs import service
 from batchpay.runs.checks import preflight_balances
 from batchpay.runs.engine import Sleep
@@ -24,6 +24,7 @@ from batchpay.runs.options import SendOptions
 from batchpay.runs.plan import Plan
 from batchpay.runs.progress import Progress
 from batchpay.runs.release import check_release, journal_for, valid_approvals
+from batchpay.runs.workers import WorkerOptions
 from batchpay.states import OPEN, RunStatus, State
 
 if TYPE_CHECKING:
@@ -40,10 +41,13 @@ def send(
     sleep: Sleep | None = None,
     now: datetime | None = None,
     policy: ApprovalPolicy | None = None,
+    workers: int = 1,
+    worker: WorkerOptions | None = None,
 ) -> RunResult:
     """Send an APPROVED run (or continue it after Ctrl-C or a crash): refuse unless
     :func:`check_release` passes — the digest recomputed from the journal before the first
-    request — then check balances (first send), journal ``send`` and run the engine."""
+    request — then check balances (first send), journal ``send`` and run the engine; with
+    ``workers`` > 1, in that many worker processes (:mod:`batchpay.runs.team`)."""
     # Released first, with no credentials loaded: a run whose environment was changed in the
     # journal is refused for its digest, not for a missing key.
     journal = journal_for(options.target)
@@ -59,19 +63,17 @@ def send(
     with open_gateway(settings) as gateway:
         if first:
             _send_balances(gateway.client, run, rows)
-        approvers = ", ".join(a.approver for a in valid_approvals(run, run.plan_digest or ""))
-        journal.change_status(
-            StatusChange(
-                run_id,
-                RunStatus.APPROVED,
-                RunStatus.APPROVED,
-                "send",
-                ("sending" if first else "sending resumed")
-                + f" by {journal.principal()}; approved by {approvers}; plan digest "
-                + f"{run.plan_digest} verified",
-            )
-        )
+        _journal_send(journal, run, first)
         progress.sending(run, total=todo, desc="Sending" if first else "Resuming")
+        if workers > 1:
+            from batchpay.runs.team import send_with_workers
+
+            result = send_with_workers(
+                journal, run, settings, gateway.base_url, options, workers=workers,
+                worker=worker or WorkerOptions(), progress=progress, stop=stop or threading.Event(),
+            )  # fmt: skip
+            progress.sent()
+            return service.with_workbook(journal, result, options.sending.report_path)
         result = execute(
             journal,
             gateway.client,
@@ -84,6 +86,22 @@ def send(
         )
         progress.sent()
     return service.with_workbook(journal, result, options.sending.report_path)
+
+
+def _journal_send(journal: Journal, run: RunRecord, first: bool) -> None:
+    """The run's ``send`` event: who sends, who approved, the digest verified."""
+    approvers = ", ".join(a.approver for a in valid_approvals(run, run.plan_digest or ""))
+    journal.change_status(
+        StatusChange(
+            run.run_id,
+            RunStatus.APPROVED,
+            RunStatus.APPROVED,
+            "send",
+            ("sending" if first else "sending resumed")
+            + f" by {journal.principal()}; approved by {approvers}; plan digest "
+            + f"{run.plan_digest} verified",
+        )
+    )
 
 
 def _send_balances(client: DokuClient, run: RunRecord, rows: list[RowRecord]) -> None:

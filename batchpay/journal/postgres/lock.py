@@ -3,6 +3,10 @@ connection of its own for the ``with`` block. The server drops it when that sess
 process exits, is killed, or its machine vanishes (once the server notices the dead TCP
 connection) — so a crashed run never needs a manual unlock, as with SQLite's ``flock``.
 
+Workers of one run (``batchpay work``, ``send --workers``) hold it *shared*
+(``pg_advisory_lock_shared``): any number of them together, never beside an exclusive holder
+(``run``, ``resume``, a single-process ``send``).
+
 Who holds it is read from ``pg_stat_activity``: every batchpay connection names its process
 and host in ``application_name``.
 """
@@ -28,8 +32,9 @@ class RunLock:
     """An exclusive lock on ``run_id`` (:class:`~batchpay.errors.RunLocked` when another
     session holds it; docs/safety.md: a second process exits before sending anything)."""
 
-    def __init__(self, database: Database, run_id: str) -> None:
+    def __init__(self, database: Database, run_id: str, *, shared: bool = False) -> None:
         self.database = database
+        self.shared = shared
         self.run_id = run_id
         self.key = advisory_key("run", run_id)
         self._conn: psycopg.Connection[dict[str, Any]] | None = None
@@ -40,7 +45,8 @@ class RunLock:
         try:
             with storage_faults(self.database.location, f"locking run {self.run_id}"):
                 conn.autocommit = True
-                got = conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (self.key,))
+                how = "pg_try_advisory_lock_shared" if self.shared else "pg_try_advisory_lock"
+                got = conn.execute(f"SELECT {how}(%s) AS got", (self.key,))
                 row = got.fetchone()
                 if row is None or not row["got"]:
                     holder = _holder(conn, self.key)
@@ -89,7 +95,8 @@ class RunLock:
             try:
                 with contextlib.suppress(Exception):
                     if not conn.broken:
-                        conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+                        how = "pg_advisory_unlock_shared" if self.shared else "pg_advisory_unlock"
+                        conn.execute(f"SELECT {how}(%s)", (self.key,))
             finally:
                 conn.close()
 

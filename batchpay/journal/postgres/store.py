@@ -19,6 +19,7 @@ from batchpay.errors import RunError, RunNotFound
 from batchpay.journal.identities import WIB, current_operator, iso, new_run_id
 from batchpay.journal.postgres import reads
 from batchpay.journal.postgres.approvals import ApprovalStore, with_approvals
+from batchpay.journal.postgres.claims import ClaimStore
 from batchpay.journal.postgres.lock import RunLock
 from batchpay.journal.postgres.sql import (
     LIVE_INDEX,
@@ -52,7 +53,7 @@ def _resume_hint(run_id: str) -> str:
     )
 
 
-class PostgresJournal(ApprovalStore):
+class PostgresJournal(ApprovalStore, ClaimStore):
     """The journal in the PostgreSQL database at ``url`` (a
     :class:`~batchpay.journal.protocol.Journal`). Cheap to construct after the first open;
     every call opens its own connection, except the group-commit writer's and a held lock's.
@@ -205,10 +206,10 @@ class PostgresJournal(ApprovalStore):
         return PostgresJournalWriter(self, max_batch=max_batch)
 
     @contextlib.contextmanager
-    def lock(self, run_id: str) -> Iterator[None]:
+    def lock(self, run_id: str, *, shared: bool = False) -> Iterator[None]:
         """Hold ``run_id`` for this process: :class:`~batchpay.errors.RunLocked` if another
-        session holds it."""
-        with RunLock(self, run_id) as held:
+        session holds it; ``shared``: beside other workers, never beside an exclusive holder."""
+        with RunLock(self, run_id, shared=shared) as held:
             # The writer checks the lock's session before committing this run's changes.
             self.held[run_id] = held
             try:

@@ -1,5 +1,7 @@
-"""One process per run: an exclusive ``flock`` that the kernel drops when the process dies
-(``flock`` is POSIX only and not reliable on NFS — keep the journal on local disk)."""
+"""One holder per run: an exclusive ``flock`` that the kernel drops when the process dies
+(``flock`` is POSIX only and not reliable on NFS — keep the journal on local disk). Workers of
+one run (``batchpay work``, ``send --workers``) hold it *shared*: any number of them together,
+never beside an exclusive holder (``run``, ``resume``, a single-process ``send``)."""
 
 from __future__ import annotations
 
@@ -22,13 +24,19 @@ class RunLock:
     exits before sending anything)."""
 
     def __init__(
-        self, journal_path: str | os.PathLike[str], run_id: str, *, clock: Clock = utc_now
+        self,
+        journal_path: str | os.PathLike[str],
+        run_id: str,
+        *,
+        clock: Clock = utc_now,
+        shared: bool = False,
     ) -> None:
         base = Path(journal_path)
         self.journal_path = base
         self.path = base.with_name(base.name + ".locks") / f"{run_id}.lock"
         self.run_id = run_id
         self.clock = clock
+        self.shared = shared
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -38,7 +46,7 @@ class RunLock:
             perms.ensure_dir(self.path.parent)
             fd = perms.open_lock_file(self.path)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _read_holder(fd)
             os.close(fd)
@@ -58,6 +66,7 @@ class RunLock:
                             "pid": os.getpid(),
                             "host": socket.gethostname(),
                             "since": iso(self.clock()),
+                            "mode": "workers" if self.shared else "exclusive",
                         }
                     ).encode(),
                 )
@@ -82,6 +91,7 @@ class RunLock:
 def _read_holder(fd: int) -> str:
     try:
         data = json.loads(os.pread(fd, 4096, 0) or b"{}")
-        return f"pid {data.get('pid')} on {data.get('host')} since {data.get('since')}"
+        who = f"pid {data.get('pid')} on {data.get('host')} since {data.get('since')}"
+        return f"workers, e.g. {who}" if data.get("mode") == "workers" else who
     except (OSError, ValueError):
         return "holder unknown"

@@ -30,6 +30,7 @@ from batchpay.journal.records import (
 )
 from batchpay.journal.sqlite import reads
 from batchpay.journal.sqlite.approvals import ApprovalStore, with_approvals
+from batchpay.journal.sqlite.claims import ClaimStore
 from batchpay.journal.sqlite.holds import is_live_violation, refuse_live, take_over
 from batchpay.journal.sqlite.lock import RunLock
 from batchpay.journal.sqlite.sql import (
@@ -53,7 +54,7 @@ def _resume_hint(run_id: str) -> str:
     )
 
 
-class SqliteJournal(ApprovalStore):
+class SqliteJournal(ApprovalStore, ClaimStore):
     """The journal at ``path`` (a :class:`~batchpay.journal.protocol.Journal`). Cheap to
     construct; every call opens its own connection (so threads never share one), except the
     group-commit writer's.
@@ -212,10 +213,11 @@ class SqliteJournal(ApprovalStore):
         return SqliteJournalWriter(self, max_batch=max_batch)
 
     @contextlib.contextmanager
-    def lock(self, run_id: str) -> Iterator[None]:
+    def lock(self, run_id: str, *, shared: bool = False) -> Iterator[None]:
         """Hold ``run_id`` for this process: :class:`~batchpay.errors.RunLocked` if another
-        process holds it (docs/safety.md: it exits before sending anything)."""
-        with RunLock(self.path, run_id, clock=self.clock):
+        process holds it (docs/safety.md: it exits before sending anything); ``shared``:
+        beside other workers of the run, never beside an exclusive holder."""
+        with RunLock(self.path, run_id, clock=self.clock, shared=shared):
             yield
 
     # read side --------------------------------------------------------------------------
