@@ -4,6 +4,7 @@ approve / reject`. Roles and CSRF are enforced on the server; nobody approves th
 
 from __future__ import annotations
 
+import html
 import itertools
 import os
 import re
@@ -251,31 +252,64 @@ def test_web_approver_sends_progress_by_events_until_done(web: Web, tmp_path: Pa
     assert ani.get(f"/runs/{run_id}/workbook").content[:2] == b"PK"
 
 
-def test_web_progress_events_at_least_once_a_second(web: Web) -> None:
-    """While a send runs, the page gets a fresh count at least every second (issue 15)."""
-    import threading
-    import time
+def test_web_progress_events_at_least_once_a_second(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """While a send runs, the page gets a fresh count at least every second (issue 15): the
+    events route sends a snapshot at once, then one after every wait, and each wait it asks
+    for is at most a second. The app's sleep is a fake that returns at once, so nothing is
+    timed here (the real-time cadence is measured by benchmarks/web_progress.py)."""
+    from types import SimpleNamespace
 
     from batchpay.web.sending import SendJob
 
     job = SendJob("20261205-000000-abcd", "budi")
-    job.total = 10_000
+    job.sending(None, total=10_000, desc="Sending")
+    waits: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        for _ in range(1_000):  # the engine settles rows while the page waits
+            job.row_done(SimpleNamespace(amount_minor=100, currency="IDR"), "PENDING")
+        if job.done == job.total:
+            job.finished = True
+
+    monkeypatch.chdir(tmp_path)
+    web = make_web(Path(os.environ["BATCHPAY_HOME"]), sleep=fake_sleep)
     web.app.state.web.jobs[job.run_id] = job
-    stamps: list[float] = []
+    seen = _events(web.login("ani"), job.run_id)
+    assert [e["done"] for e in seen] == list(range(0, 10_001, 1_000))
+    assert len(waits) == len(seen) - 1  # exactly one wait between two events, none after
+    assert waits and all(0 < w <= 1.0 for w in waits), waits
+    assert seen[-1]["finished"] and seen[-1]["amount"] == "IDR 10,000"
 
-    def finish_later() -> None:
-        time.sleep(2.2)
-        job.finished = True
 
-    threading.Thread(target=finish_later, daemon=True).start()
-    client = web.login("ani")
-    with client.stream("GET", f"/runs/{job.run_id}/events") as response:
-        for line in response.iter_lines():
-            if line.startswith("data: "):
-                stamps.append(time.monotonic())
-    assert len(stamps) >= 4
-    gaps = [b - a for a, b in itertools.pairwise(stamps)]
-    assert max(gaps) < 1.0, gaps
+def test_web_progress_events_stop_when_the_page_goes() -> None:
+    """A closed page ends its event stream at the next wait: no generator outlives it."""
+    import asyncio
+
+    from batchpay.web.routes_progress import EVERY_SECONDS, _events
+    from batchpay.web.sending import SendJob
+
+    job = SendJob("20261205-000000-efgh", "budi")
+    waits: list[float] = []
+
+    class Page:
+        asked = 0
+
+        async def is_disconnected(self) -> bool:
+            self.asked += 1
+            return self.asked > 2
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    async def collect() -> list[str]:
+        return [e async for e in _events(Page(), job, sleep=fake_sleep)]  # type: ignore[arg-type]
+
+    events = asyncio.run(collect())
+    assert len(events) == 3 and waits == [EVERY_SECONDS, EVERY_SECONDS]
+    assert EVERY_SECONDS <= 1.0
 
 
 def test_web_progress_says_when_rows_are_done_and_workbook_is_being_written(web: Web) -> None:
@@ -307,3 +341,44 @@ def test_web_progress_says_when_rows_are_done_and_workbook_is_being_written(web:
     (last,) = _events(client, job.run_id)
     assert (last["phase"], last["done"], last["total"]) == ("done", 2, 2)
     assert phase() == "done"
+
+
+def test_web_plan_shows_totals_per_account_warnings_and_repeats_like_the_library(
+    web: Web, tmp_path: Path
+) -> None:
+    """The approver's plan: totals per source account, the plan's warnings and the
+    references an earlier run already used, with who prepared it — the values of
+    approval.plan_view (what `batchpay approve` shows), not a second computation."""
+    from batchpay.money import format_minor
+    from batchpay.runs import approval
+    from tests.helpers.runs import FUNDED, sac_payout_rows
+    from tests.helpers.web import table_rows
+
+    sheet = write_csv(tmp_path / "sac.csv", sac_payout_rows(2))
+    funded = CliRunner().invoke(_Main(), ["emulator", "fund", FUNDED, "1000000"])  # type: ignore[arg-type]
+    assert funded.exit_code == 0, funded.output
+    siti = web.login("siti")
+    check = upload(siti, "sac.csv", sheet.read_bytes())
+    url = str(check.url).replace("http://127.0.0.1", "")
+    done = siti.post(url + "/submit", data={"csrf_token": csrf_of(check.text)})
+    assert done.status_code == 200 and "/runs/" in str(done.url), page_error(done.text)
+    # The same sheet again, from the terminal, repeats allowed: its plan lists the repeats.
+    again = CliRunner().invoke(_Main(), ["submit", str(sheet), "--allow-repeat"])  # type: ignore[arg-type]
+    assert again.exit_code == 0, again.output
+    (run_id,) = {r.run_id for r in _runs()} - {str(done.url).rsplit("/", 1)[1]}
+    view = approval.plan_view(run_id, target=Target())
+    assert view.repeats, "the second run repeats the first one's references"
+    page = web.login("budi").get(f"/approvals/{run_id}").text
+    accounts = re.search(r"<h2>Totals per source account</h2>\s*<table.*?</table>", page, re.S)
+    assert accounts is not None
+    shown = re.findall(r"<td><code>(.*?)</code></td><td class=\"num\">(.*?)</td>", accounts[0])
+    assert shown == [(a, format_minor(m)) for a, m in sorted(view.by_source.items())]
+    assert table_rows(page, "repeats") == [
+        [str(r.row_number), r.reference, r.earlier.run_id, str(r.earlier.state)]
+        for r in view.repeats
+    ]
+    assert view.warnings, "an allowed repeat is a warning"
+    warnings = re.findall(r"<li>(.*?)</li>", page.split('<ul class="warnings">')[-1])
+    assert [html.unescape(w) for w in warnings[: len(view.warnings)]] == view.warnings
+    prepared = re.search(r'<dd id="prepared-by">(.*?)</dd>', page)
+    assert prepared is not None and html.unescape(prepared[1]) == view.run.prepared_by

@@ -185,8 +185,12 @@ def test_web_browser_bad_sheet_red_then_fixed_sheet_approved_and_sent(
     assert page.locator("#plan-status").inner_text() == "APPROVED"
 
     # Send: the progress page follows the send by server-sent events until it is done.
+    concurrency = page.locator("form.send input[name=concurrency]")
+    assert concurrency.input_value() == "4"  # `batchpay send --concurrency`'s default
+    concurrency.fill("8")
     page.click("form.send button[type=submit]")
     page.wait_for_url(f"{server}/runs/{run_id}/progress")
+    assert page.locator("#in-flight").inner_text() == "at most 8"
     from playwright.sync_api import expect
 
     expect(page.locator("#phase")).to_have_text("done", timeout=30_000)
@@ -235,3 +239,16 @@ def test_web_browser_too_large_upload_says_so(server: str, page: Any, tmp_path: 
         .startswith("error: the file is larger than 20 MB")
     )
     assert not list((Path(os.environ["BATCHPAY_HOME"]) / "uploads").glob("*"))
+
+
+def test_web_browser_missing_chromium_fails_under_ci_never_skips(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CI=true with no browser is a failure (the E2E proof must run there); elsewhere a skip."""
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true: they must run"):
+        _chromium()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        _chromium()

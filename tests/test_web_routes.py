@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import os
 import re
 import shutil
@@ -375,8 +376,9 @@ def test_web_runs_without_journal_says_so(web: Web) -> None:
 
 
 def test_web_secret_key_never_in_any_response(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     canary = "SK-CANARY-never-shown-0123456789"
     monkeypatch.setenv("BATCHPAY_SECRET_KEY", canary)
     monkeypatch.setenv("BATCHPAY_CLIENT_ID", "MCH-0001-CANARY")
@@ -397,6 +399,7 @@ def test_web_secret_key_never_in_any_response(
     seen.append(upload(siti, "bonus.csv", GOOD_CSV).text)
     seen.append(upload(siti, "empty.csv", b"").text)
     assert all(canary not in text for text in seen)
+    assert canary not in caplog.text  # nor in any log record of the app or the library
 
 
 def test_web_pages_carry_security_headers(web: Web) -> None:
@@ -436,3 +439,60 @@ def test_web_login_throttled_after_five_failures_per_name(web: Web) -> None:
     assert login(web.client(), "budi", "approver-pw-2").status_code == 303  # other names not
     web.clock.now += 601
     assert login(web.client(), "siti", "maker-pw-1").status_code == 303
+
+
+def test_web_viewer_filters_runs_by_month_kind_and_status(web: Web) -> None:
+    """The accountant's list: each filter alone and together keeps the run or drops it, as
+    `batchpay runs --month` does; a month with no runs says so; its report still downloads."""
+    assert run_cli("run", str(SAMPLES / "bonus-payout-link.csv")).exit_code == 0
+    ani = web.login("ani")
+    run_id = re.search(r'href="/runs/([^"]+)"', ani.get("/runs").text).group(1)  # type: ignore[union-attr]
+    page = ani.get(f"/runs/{run_id}").text
+    month = re.search(r"<dt>created</dt><dd>(\d{4}-\d{2})", page).group(1)  # type: ignore[union-attr]
+    status = re.search(r'<dd id="run-status">([A-Z_]+)</dd>', page).group(1)  # type: ignore[union-attr]
+    other_status = next(s for s in ("OPEN", "CLOSED", "REJECTED") if s != status)
+
+    def listed(query: str) -> bool:
+        response = ani.get(f"/runs?{query}")
+        assert response.status_code == 200
+        return f'href="/runs/{run_id}"' in response.text
+
+    assert listed(f"month={month}")
+    assert listed(f"month={month}&kind=payout-link&status={status}")
+    assert not listed("month=2001-01")
+    assert "No runs match." in ani.get("/runs?month=2001-01").text
+    assert not listed(f"month={month}&kind=sub-account-payout")
+    assert not listed(f"month={month}&status={other_status}")
+    assert not listed(f"kind=payout-link&status={other_status}")
+    cli = run_cli("runs", "--month", month)
+    assert run_id in cli.output
+    report = ani.get("/reports/month?month=2001-01")
+    assert report.status_code == 404
+    expected = run_cli("report", "--month", "2001-01").output.strip().splitlines()[-1]
+    assert (
+        page_error(report.text)
+        == expected
+        == ("error: no run in 2001-01 in the journal — list runs with `batchpay runs`")
+    )
+    book = ani.get(f"/reports/month?month={month}")
+    assert book.status_code == 200 and book.content[:2] == b"PK"
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    assert load_workbook(BytesIO(book.content), read_only=True).sheetnames
+
+
+def test_web_chosen_kind_gives_the_clis_answer(web: Web, tmp_path: Path) -> None:
+    """Choosing the kind on the form is `validate --kind`: a payout-link sheet read as a Sub
+    Account payout gets the CLI's own one-line refusal; read as payout-link, its verdict."""
+    shutil.copy(SAMPLES / "bonus-payout-link.csv", tmp_path / "bonus.csv")
+    cli = run_cli("validate", "bonus.csv", "--kind", "sub-account-payout", "--no-report")
+    assert cli.exit_code == 2, cli.output
+    siti = web.login("siti")
+    wrong = upload(siti, "bonus.csv", GOOD_CSV, kind="sub-account-payout")
+    assert wrong.status_code == 400
+    assert page_error(wrong.text) == cli.output.strip().splitlines()[-1]
+    right = upload(siti, "bonus.csv", GOOD_CSV, kind="payout-link")
+    head = run_cli("validate", "bonus.csv", "--kind", "payout-link", "--no-report").output
+    assert head.splitlines()[0] in html.unescape(right.text)

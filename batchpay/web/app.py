@@ -10,6 +10,7 @@ journal (tests/test_web_layers.py).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -44,6 +45,9 @@ class WebConfig:
     max_upload: int = MAX_UPLOAD_BYTES
     idle_seconds: float = IDLE_SECONDS
     clock: Callable[[], float] = time.monotonic
+    # The wait between two progress events (routes_progress): tests pass a fake that returns
+    # at once, so the cadence is proven without timing anything.
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     env_file: str | None = None  # the .env the service calls read (None = ./.env)
     # Host headers answered (None: any). `serve` on loopback allows only loopback names, so a
     # web page that DNS-rebinds its own name to 127.0.0.1 gets no answer.

@@ -22,6 +22,7 @@ from batchpay.runs import approval, service
 from batchpay.runs.options import RunOptions, Target
 from batchpay.runs.progress import NullProgress
 from batchpay.states import RunStatus
+from batchpay.web import sending
 from batchpay.web.app import state_of
 from batchpay.web.auth import check_csrf, error_page, render, require
 from batchpay.web.checking import error_line
@@ -151,6 +152,11 @@ def _plan_context(view: Any, message: str = "", error: str = "") -> dict[str, An
         "fmt": lambda m, c="": "" if m is None else format_minor(m, c),
         "message": message,
         "error": redact(error),
+        "concurrency": {
+            "min": sending.MIN_CONCURRENCY,
+            "max": sending.MAX_CONCURRENCY,
+            "default": sending.DEFAULT_CONCURRENCY,
+        },
     }
 
 

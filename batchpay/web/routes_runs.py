@@ -159,8 +159,10 @@ async def _download(
         path = await run_in_threadpool(
             lambda: write(_target(request), run_id=run_id, month=month, output=target)
         )
-    except (RunNotFound, JournalMissing):
-        return error_page(request, "Nothing to report", f"There is no run {run_id}.", 404)
+    except (RunNotFound, JournalMissing) as exc:
+        # A month without runs: the CLI's own line (`batchpay report --month`).
+        text = f"There is no run {run_id}." if run_id else error_line(exc)
+        return error_page(request, "Nothing to report", text, 404)
     except BatchpayError as exc:
         return error_page(request, "Cannot write the file", error_line(exc), 500)
     media = XLSX if suffix == ".xlsx" else "text/csv; charset=utf-8"

@@ -17,8 +17,14 @@ from batchpay.config import redact
 from batchpay.errors import BatchpayError
 from batchpay.money import format_minor
 from batchpay.runs import approval
-from batchpay.runs.options import SendOptions, Target
+from batchpay.runs.options import Sending, SendOptions, Target
 from batchpay.states import ACCEPTED
+
+# `batchpay send --concurrency`'s bounds and default (cli/common.py MAX_CONCURRENCY, the
+# Sending default); tests/test_web_send_options.py keeps the two surfaces equal.
+MIN_CONCURRENCY = 1
+MAX_CONCURRENCY = 32
+DEFAULT_CONCURRENCY = Sending().concurrency
 
 # Every state DOKU answered with: the request reached DOKU and was taken (the amount sent).
 _TAKEN = frozenset(str(s) for s in ACCEPTED)
@@ -27,9 +33,10 @@ _TAKEN = frozenset(str(s) for s in ACCEPTED)
 class SendJob:
     """One web-started send of a run, and its Progress."""
 
-    def __init__(self, run_id: str, by: str) -> None:
+    def __init__(self, run_id: str, by: str, options: SendOptions | None = None) -> None:
         self.run_id = run_id
         self.by = by
+        self.options = options or SendOptions()
         self.stop = threading.Event()
         self._lock = threading.Lock()
         self.total = 0
@@ -92,14 +99,14 @@ class SendJob:
                 "finished": self.finished,
                 "error": self.error,
                 "workbook": self.workbook,
+                "in_flight": self.options.sending.concurrency,
             }
 
-    def run(self, target: Target, policy: Any) -> None:
+    def run(self, policy: Any) -> None:
         try:
             result = approval.send(
-                self.run_id, SendOptions(target=target), progress=self, stop=self.stop,
-                policy=policy,
-            )  # fmt: skip
+                self.run_id, self.options, progress=self, stop=self.stop, policy=policy
+            )
             with self._lock:
                 self.workbook = "written" if result.workbook else (result.workbook_error or "")
         except BatchpayError as exc:
@@ -114,15 +121,40 @@ class SendJob:
                 self.finished = True
 
 
-def start(jobs: dict[str, SendJob], run_id: str, by: str, target: Target, policy: Any) -> SendJob:
-    """The run's send in progress, or a new one started now."""
+def concurrency(raw: str) -> int | str:
+    """The send form's concurrency (blank: the CLI's default), or why it is refused — the
+    same bounds as ``batchpay send --concurrency``."""
+    text = raw.strip()
+    if not text:
+        return DEFAULT_CONCURRENCY
+    if len(text) <= 3 and text.isdecimal() and MIN_CONCURRENCY <= int(text) <= MAX_CONCURRENCY:
+        return int(text)
+    shown = text if len(text) <= 12 else text[:12] + "…"
+    return (
+        f"error: concurrency {shown!r} is not a whole number from {MIN_CONCURRENCY} to "
+        f"{MAX_CONCURRENCY} — the requests in flight at once, as `batchpay send --concurrency`"
+    )
+
+
+def start(
+    jobs: dict[str, SendJob],
+    run_id: str,
+    by: str,
+    target: Target,
+    policy: Any,
+    *,
+    in_flight: int = DEFAULT_CONCURRENCY,
+) -> SendJob:
+    """The run's send in progress, or a new one started now with ``in_flight`` requests at
+    once."""
     job = jobs.get(run_id)
     if job is not None and not job.finished:
         return job
-    job = SendJob(run_id, by)
+    options = SendOptions(target=target, sending=Sending(concurrency=in_flight))
+    job = SendJob(run_id, by, options)
     jobs[run_id] = job
     job.thread = threading.Thread(
-        target=job.run, args=(target, policy), name=f"batchpay-send-{run_id}", daemon=False
+        target=job.run, args=(policy,), name=f"batchpay-send-{run_id}", daemon=False
     )
     job.thread.start()
     return job
