@@ -33,22 +33,11 @@ from batchpay.journal import (
 from batchpay.journal.identities import Clock
 from batchpay.journal.sqlite import SqliteJournal
 from batchpay.states import FINAL, State, check_transition
+from tests.helpers.journal import new_rows
 
 
 def _rows(n: int, prefix: str = "REF") -> list[NewRow]:
-    return [
-        NewRow(
-            row_number=i + 2,
-            reference=f"{prefix}-{i}",
-            amount_minor=150_000_000,
-            currency="IDR",
-            source_account=None,
-            input={"Ref": f"{prefix}-{i}"},
-            normalised={"reference_id": f"{prefix}-{i}"},
-            body=f'{{"reference_id":"{prefix}-{i}","amount":1500000}}'.encode(),
-        )
-        for i in range(n)
-    ]
+    return new_rows(n, prefix)
 
 
 def _run(

@@ -35,25 +35,14 @@ from batchpay.journal.records import ApprovalRecord
 from batchpay.journal.sqlite import SCHEMA_VERSION as SQLITE_SCHEMA_VERSION
 from batchpay.states import State
 from tests.helpers import pg
+from tests.helpers.journal import new_rows
 from tests.helpers.mounts import tmpfs
 from tests.helpers.pg import PASSWORD, PASSWORD_ROLE, PgServer
 from tests.helpers.runs import payout_link_rows, run_cli, write_csv
 
 
 def _rows(n: int, prefix: str = "REF") -> list[NewRow]:
-    return [
-        NewRow(
-            row_number=i + 2,
-            reference=f"{prefix}-{i}",
-            amount_minor=150_000_000,
-            currency="IDR",
-            source_account=None,
-            input={"Ref": f"{prefix}-{i}", "Name": "Budi"},
-            normalised={"reference_id": f"{prefix}-{i}"},
-            body=f'{{"reference_id":"{prefix}-{i}","amount":1500000}}'.encode(),
-        )
-        for i in range(n)
-    ]
+    return new_rows(n, prefix, Name="Budi")
 
 
 def _run(ledger: PostgresJournal, n: int = 2, **kw: object) -> str:

@@ -16,6 +16,7 @@ from batchpay.journal import Journal, NewRow, RowChange, open_journal, utc_now
 from batchpay.runs.options import EngineOptions
 from batchpay.runs.workers import FencedWriter, Lease, LeaseLost, WorkerOptions, work
 from batchpay.states import State
+from tests.helpers.journal import new_rows
 from tests.helpers.proofs import ACCEPTED_STATES
 from tests.helpers.runs import Harness, payout_link_rows
 
@@ -23,19 +24,7 @@ OpenLedger = Callable[..., Journal]
 
 
 def _rows(n: int, prefix: str = "W") -> list[NewRow]:
-    return [
-        NewRow(
-            row_number=i + 2,
-            reference=f"{prefix}-{i}",
-            amount_minor=150_000_000,
-            currency="IDR",
-            source_account=None,
-            input={"Ref": f"{prefix}-{i}"},
-            normalised={"reference_id": f"{prefix}-{i}"},
-            body=f'{{"reference_id":"{prefix}-{i}","amount":1500000}}'.encode(),
-        )
-        for i in range(n)
-    ]
+    return new_rows(n, prefix)
 
 
 def _run(ledger: Journal, n: int = 6) -> str:

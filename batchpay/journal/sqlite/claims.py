@@ -31,111 +31,89 @@ def _then(run_id: str) -> str:
     return f"run `batchpay work {run_id}` again (nothing was claimed or sent)"
 
 
-def claim_rows(
-    journal: JournalFile, run_id: str, worker: str, *, limit: int, lease_seconds: float
-) -> list[RowRecord]:
-    """Claim up to ``limit`` open rows of ``run_id`` for ``worker`` until now +
-    ``lease_seconds``: in-doubt rows first, then PLANNED in row order (lean records, as
-    ``rows(data=False)``)."""
-    now = journal.clock()
-    at, until = iso(now), iso(now + timedelta(seconds=lease_seconds))
-    with journal.transaction(doing=f"claiming rows of run {run_id}", then=_then(run_id)) as conn:
-        numbers = [
-            r[0]
-            for r in conn.execute(
-                f"SELECT row_number FROM rows WHERE run_id=? AND state IN (?,?) AND {_FREE} "  # noqa: S608
-                "ORDER BY row_number LIMIT ?",
-                (run_id, *_IN_DOUBT, at, limit),
-            )
-        ]
-        if len(numbers) < limit:
-            numbers += [
-                r[0]
-                for r in conn.execute(
-                    f"SELECT row_number FROM rows WHERE run_id=? AND state=? AND {_FREE} "  # noqa: S608
-                    "ORDER BY row_number LIMIT ?",
-                    (run_id, str(State.PLANNED), at, limit - len(numbers)),
-                )
-            ]
-        if not numbers:
-            return []
-        conn.executemany(
-            "UPDATE rows SET claimed_by=?, lease_until=? WHERE run_id=? AND row_number=?",
-            [(worker, until, run_id, n) for n in numbers],
-        )
-        marks = ",".join("?" * len(numbers))
-        found = conn.execute(
-            f"SELECT {reads.columns(False, journal.schema)} FROM rows "  # noqa: S608
-            f"WHERE run_id=? AND row_number IN ({marks})",
-            (run_id, *numbers),
-        ).fetchall()
-    strings = Strings()
-    records = {r["row_number"]: row_record(r, data=False, strings=strings) for r in found}
-    return [records[n] for n in numbers]
-
-
-def renew_claims(journal: JournalFile, run_id: str, worker: str, lease_seconds: float) -> int:
-    """Extend ``worker``'s live leases on the run's open rows; how many were extended. A lease
-    that has already run out is never extended: the row may be someone else's by now."""
-    now = journal.clock()
-    at, until = iso(now), iso(now + timedelta(seconds=lease_seconds))
-    with journal.transaction(doing=f"renewing the claims on run {run_id}") as conn:
-        cur = conn.execute(
-            "UPDATE rows SET lease_until=? WHERE run_id=? AND claimed_by=? "  # noqa: S608
-            f"AND lease_until > ? AND {_IS_OPEN}",
-            (until, run_id, worker, at, *_OPEN),
-        )
-        return cur.rowcount
-
-
-def release_claims(journal: JournalFile, run_id: str, worker: str) -> int:
-    """Give back every claim of ``worker`` on the run (its rows are claimable at once)."""
-    with journal.transaction(doing=f"releasing the claims on run {run_id}") as conn:
-        cur = conn.execute(
-            "UPDATE rows SET claimed_by=NULL, lease_until=NULL WHERE run_id=? AND claimed_by=?",
-            (run_id, worker),
-        )
-        return cur.rowcount
-
-
-def held_by_others(journal: JournalFile, run_id: str, worker: str) -> int:
-    """Open rows of the run that another worker holds under a live lease."""
-    with journal._reading() as conn:
-        found = conn.execute(
-            "SELECT COUNT(*) FROM rows WHERE run_id=? AND claimed_by IS NOT NULL "  # noqa: S608
-            f"AND claimed_by != ? AND lease_until > ? AND {_IS_OPEN}",
-            (run_id, worker, iso(journal.clock()), *_OPEN),
-        ).fetchone()
-    return int(found[0])
-
-
-def state_counts(journal: JournalFile, run_id: str) -> dict[str, int]:
-    """How many rows of the run are in each state (one indexed pass, no row data)."""
-    with journal._reading() as conn:
-        return {
-            r[0]: r[1]
-            for r in conn.execute(
-                "SELECT state, COUNT(*) FROM rows WHERE run_id=? GROUP BY state", (run_id,)
-            )
-        }
-
-
 class ClaimStore(JournalFile):
     """The workers' claims as journal methods (:class:`~batchpay.journal.protocol.Journal`)."""
 
     def claim_rows(
         self, run_id: str, worker: str, *, limit: int, lease_seconds: float
     ) -> list[RowRecord]:
-        return claim_rows(self, run_id, worker, limit=limit, lease_seconds=lease_seconds)
+        """Claim up to ``limit`` open rows of ``run_id`` for ``worker`` until now +
+        ``lease_seconds``: in-doubt rows first, then PLANNED in row order (lean records, as
+        ``rows(data=False)``)."""
+        now = self.clock()
+        at, until = iso(now), iso(now + timedelta(seconds=lease_seconds))
+        with self.transaction(doing=f"claiming rows of run {run_id}", then=_then(run_id)) as conn:
+            numbers = [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT row_number FROM rows WHERE run_id=? AND state IN (?,?) AND {_FREE} "  # noqa: S608
+                    "ORDER BY row_number LIMIT ?",
+                    (run_id, *_IN_DOUBT, at, limit),
+                )
+            ]
+            if len(numbers) < limit:
+                numbers += [
+                    r[0]
+                    for r in conn.execute(
+                        f"SELECT row_number FROM rows WHERE run_id=? AND state=? AND {_FREE} "  # noqa: S608
+                        "ORDER BY row_number LIMIT ?",
+                        (run_id, str(State.PLANNED), at, limit - len(numbers)),
+                    )
+                ]
+            if not numbers:
+                return []
+            conn.executemany(
+                "UPDATE rows SET claimed_by=?, lease_until=? WHERE run_id=? AND row_number=?",
+                [(worker, until, run_id, n) for n in numbers],
+            )
+            marks = ",".join("?" * len(numbers))
+            found = conn.execute(
+                f"SELECT {reads.columns(False, self.schema)} FROM rows "  # noqa: S608
+                f"WHERE run_id=? AND row_number IN ({marks})",
+                (run_id, *numbers),
+            ).fetchall()
+        strings = Strings()
+        records = {r["row_number"]: row_record(r, data=False, strings=strings) for r in found}
+        return [records[n] for n in numbers]
 
     def renew_claims(self, run_id: str, worker: str, lease_seconds: float) -> int:
-        return renew_claims(self, run_id, worker, lease_seconds)
+        """Extend ``worker``'s live leases on the run's open rows; how many were extended. A lease
+        that has already run out is never extended: the row may be someone else's by now."""
+        now = self.clock()
+        at, until = iso(now), iso(now + timedelta(seconds=lease_seconds))
+        with self.transaction(doing=f"renewing the claims on run {run_id}") as conn:
+            cur = conn.execute(
+                "UPDATE rows SET lease_until=? WHERE run_id=? AND claimed_by=? "  # noqa: S608
+                f"AND lease_until > ? AND {_IS_OPEN}",
+                (until, run_id, worker, at, *_OPEN),
+            )
+            return cur.rowcount
 
     def release_claims(self, run_id: str, worker: str) -> int:
-        return release_claims(self, run_id, worker)
+        """Give back every claim of ``worker`` on the run (its rows are claimable at once)."""
+        with self.transaction(doing=f"releasing the claims on run {run_id}") as conn:
+            cur = conn.execute(
+                "UPDATE rows SET claimed_by=NULL, lease_until=NULL WHERE run_id=? AND claimed_by=?",
+                (run_id, worker),
+            )
+            return cur.rowcount
 
     def held_by_others(self, run_id: str, worker: str) -> int:
-        return held_by_others(self, run_id, worker)
+        """Open rows of the run that another worker holds under a live lease."""
+        with self._reading() as conn:
+            found = conn.execute(
+                "SELECT COUNT(*) FROM rows WHERE run_id=? AND claimed_by IS NOT NULL "  # noqa: S608
+                f"AND claimed_by != ? AND lease_until > ? AND {_IS_OPEN}",
+                (run_id, worker, iso(self.clock()), *_OPEN),
+            ).fetchone()
+        return int(found[0])
 
     def state_counts(self, run_id: str) -> dict[str, int]:
-        return state_counts(self, run_id)
+        """How many rows of the run are in each state (one indexed pass, no row data)."""
+        with self._reading() as conn:
+            return {
+                r[0]: r[1]
+                for r in conn.execute(
+                    "SELECT state, COUNT(*) FROM rows WHERE run_id=? GROUP BY state", (run_id,)
+                )
+            }
