@@ -496,3 +496,22 @@ def test_web_chosen_kind_gives_the_clis_answer(web: Web, tmp_path: Path) -> None
     right = upload(siti, "bonus.csv", GOOD_CSV, kind="payout-link")
     head = run_cli("validate", "bonus.csv", "--kind", "payout-link", "--no-report").output
     assert head.splitlines()[0] in html.unescape(right.text)
+
+
+def test_web_runs_filters_reach_past_the_newest_runs(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a month the list stops at the newest RUNS_SHOWN runs, and says so; a kind or
+    status filter is applied before that cap, so an older matching run is still listed."""
+    from batchpay.web import routes_runs
+
+    monkeypatch.setattr(routes_runs, "RUNS_SHOWN", 1)
+    assert run_cli("run", str(SAMPLES / "bonus-payout-link.csv")).exit_code == 0
+    assert run_cli("run", str(SAMPLES / "new-sub-accounts.csv"), "--dry-run").exit_code == 0
+    ani = web.login("ani")
+    newest = ani.get("/runs").text
+    assert newest.count('href="/runs/2') == 1 and "new-sub-accounts.csv" in newest
+    assert "The newest 1 matching runs are shown; choose a month" in newest
+    older = ani.get("/runs?kind=payout-link").text
+    assert older.count('href="/runs/2') == 1 and "bonus-payout-link.csv" in older
+    assert ani.get("/runs?kind=sub-account-payout").text.count('href="/runs/2') == 0

@@ -6,7 +6,8 @@
     retry_failed(run_id, options, *, confirm, progress, stop, sleep) -> RetryOutcome
     follow(run_id, options, *, progress, stop, wait, clock)         -> RunResult
     report(target, *, run_id=None, month=None, output=None)        -> Path
-    list_runs(target, *, month=None, limit=30) -> list[tuple[RunRecord, list[RowRecord]]]
+    list_runs(target, *, month=None, limit=30, kind=None, status=None)
+        -> list[tuple[RunRecord, list[RowRecord]]]
 
 Every call opens the journal and DOKU it needs and closes DOKU before it returns; each ends
 by writing the run's workbook (:mod:`batchpay.runs.paths`). The safety rules live here, not
@@ -25,10 +26,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from batchpay.config import load_settings
 from batchpay.doku import open_gateway
-from batchpay.errors import InsufficientBalance, RunError, UsageError
-from batchpay.journal import Journal, Repeat, RowRecord, RunRecord, utc_now
+from batchpay.errors import InsufficientBalance, RunError
+from batchpay.journal import Journal, Repeat, RunRecord, utc_now
 from batchpay.runs.checks import (
     balance_snapshots,
     check_input,
@@ -47,10 +47,12 @@ from batchpay.runs.export import export_csv as export_csv
 from batchpay.runs.export import report_runs as report_runs
 from batchpay.runs.follow import poll
 from batchpay.runs.memory import release_freed_memory
-from batchpay.runs.options import FollowOptions, ResumeOptions, RetryOptions, RunOptions, Target
-from batchpay.runs.paths import write_month_workbook, write_workbook
+from batchpay.runs.options import FollowOptions, ResumeOptions, RetryOptions, RunOptions
+from batchpay.runs.paths import write_workbook
 from batchpay.runs.plan import Plan, plan
 from batchpay.runs.progress import Progress
+from batchpay.runs.reading import list_runs as list_runs
+from batchpay.runs.reading import report as report
 from batchpay.runs.release import check_release, prepare_settings, refuse_unapproved_retry
 from batchpay.runs.reset import forgotten_runs, refuse_repeats
 from batchpay.runs.reset import plan_reset as plan_reset
@@ -364,37 +366,3 @@ def with_workbook(journal: Journal, result: RunResult, path: Path | None) -> Run
         result.workbook_error = f"{type(exc).__name__}: {exc}"
     result.rows = list(journal.iter_rows(result.run.run_id, data=False, body=False))
     return result
-
-
-def report(
-    target: Target,
-    *,
-    run_id: str | None = None,
-    month: str | None = None,
-    output: Path | None = None,
-) -> Path:
-    """Write the reconciliation workbook of one run (its own file, :mod:`batchpay.runs.
-    paths`) or of every run of ``month``. Read-only: works on a read-only journal; a
-    missing or empty one is JournalMissing (exit 4), and nothing is created."""
-    if (run_id is None) == (month is None):
-        raise UsageError(
-            "give a RUN_ID or --month YYYY-MM (one of them)",
-            hint="e.g. `batchpay report 20261101-090000-ab12` or `batchpay report --month 2026-11`",
-        )
-    settings = load_settings(dotenv_path=target.env_file, require_credentials=False)
-    journal = open_journal_for(settings, read_only=True)
-    if month is not None:
-        return write_month_workbook(journal, month, output)
-    return write_workbook(journal, str(run_id), output)
-
-
-def list_runs(
-    target: Target, *, month: str | None = None, limit: int = 30
-) -> list[tuple[RunRecord, list[RowRecord]]]:
-    """Runs (newest first, at most ``limit``; or every run of ``month``) with their rows."""
-    settings = load_settings(
-        base_url=target.base_url, dotenv_path=target.env_file, require_credentials=False
-    )
-    journal = open_journal_for(settings, read_only=True)
-    records = journal.runs_for_month(month) if month else journal.runs(limit=limit)
-    return [(run, journal.rows(run.run_id)) for run in records]

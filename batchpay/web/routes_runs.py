@@ -59,6 +59,10 @@ def _summary(run: Any, rows: list[Any]) -> dict[str, Any]:
     }
 
 
+# Runs listed without a month (newest first, after the kind and status filters).
+RUNS_SHOWN = 100
+
+
 @router.get("/runs")
 async def runs_page(request: Request) -> Response:
     require(request, "runs")
@@ -71,23 +75,28 @@ async def runs_page(request: Request) -> Response:
     runs: list[dict[str, Any]] = []
     try:
         found = await run_in_threadpool(
-            service.list_runs, _target(request), month=month or None, limit=100
+            lambda: service.list_runs(
+                _target(request),
+                month=month or None,
+                limit=RUNS_SHOWN,
+                kind=kind or None,
+                status=status or None,
+            )
         )
-        runs = [
-            _summary(run, rows)
-            for run, rows in found
-            if (not kind or run.kind == kind) and (not status or run.status == status)
-        ]
+        runs = [_summary(run, rows) for run, rows in found]
     except JournalMissing:
         error = error or "No runs yet: the journal is empty."
     except BatchpayError as exc:
         error = error_line(exc)
     filters = {"month": month, "kind": kind, "status": status}
+    # Without a month the list stops at the newest RUNS_SHOWN matches: say so.
+    capped = RUNS_SHOWN if not month and len(runs) >= RUNS_SHOWN else 0
     return render(
         request,
         "runs.html",
         {
             "runs": runs,
+            "capped": capped,
             "error": redact(error),
             "filters": filters,
             "kinds": list(KINDS),
