@@ -75,13 +75,12 @@ async def runs_page(request: Request) -> Response:
     runs: list[dict[str, Any]] = []
     try:
         found = await run_in_threadpool(
-            lambda: service.list_runs(
-                _target(request),
-                month=month or None,
-                limit=RUNS_SHOWN,
-                kind=kind or None,
-                status=status or None,
-            )
+            service.list_runs,
+            _target(request),
+            month=month or None,
+            limit=RUNS_SHOWN,
+            kind=kind or None,
+            status=status or None,
         )
         runs = [_summary(run, rows) for run, rows in found]
     except JournalMissing:
