@@ -23,13 +23,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
-from pandera.typing import Series
 
 from batchpay.kinds import KINDS, Field, Kind, RowCheck
 from batchpay.normalize import as_arrow
+from batchpay.pandera_lib import Series, pa
 from batchpay.problems import Severity
 from batchpay.references import reference_key
 

@@ -42,6 +42,7 @@ LAYERS: dict[str, int] = {
     "header_match": 1,
     "normalize": 1,
     "schemas": 1,
+    "pandera_lib": 1,
     "validate": 1,
     "banks": 1,
     "templates": 1,

@@ -59,6 +59,33 @@ def test_validate_with_report_does_not_import_openpyxl(tmp_path: Path) -> None:
     assert "OPENPYXL False" in done.stdout
 
 
+def test_validate_does_not_import_hypothesis_yet_a_later_import_works(tmp_path: Path) -> None:
+    """pandera would import hypothesis (0.13 s) for strategies batchpay never uses; it is
+    hidden only while pandera loads, so the rows are still checked by the model (a repeated
+    reference is found) and hypothesis imports normally afterwards."""
+    pytest.importorskip("hypothesis")  # the test environment has it; the check needs it
+    sheet = _csv(tmp_path / "bonus.csv", 5)
+    sheet.write_text(sheet.read_text() + sheet.read_text().splitlines()[1] + "\n")
+    code = (
+        "import sys\n"
+        "from batchpay.cli import main\n"
+        "try:\n"
+        f"    main(['validate', {str(sheet)!r}, '--report', {str(tmp_path / 'r.xlsx')!r}])\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 1, exc.code\n"
+        "print('HYPOTHESIS', 'hypothesis' in sys.modules)\n"
+        "import hypothesis.strategies\n"
+        "print('LATER', hypothesis.strategies.integers() is not None)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "reference-duplicate" in done.stdout or "duplicate" in done.stdout, done.stdout
+    assert "HYPOTHESIS False" in done.stdout
+    assert "LATER True" in done.stdout
+
+
 def test_openpyxl_fills_are_made_on_first_use() -> None:
     assert workbook.PROBLEM_FILL.fgColor.rgb.endswith(workbook.PROBLEM_COLOUR)
     assert workbook.WARNING_FILL.fgColor.rgb.endswith(workbook.WARNING_COLOUR)

@@ -16,8 +16,7 @@ import click
 # while they parse, so `validate` imports them on another thread meanwhile.
 VALIDATION_LIBRARIES = (
     "pandas",
-    "pandera.pandas",
-    "pandera.backends.pandas.builtin_checks",
+    "batchpay.pandera_lib",  # pandera, without hypothesis
     "batchpay.validate.derived",
     "batchpay.workbook.validation",
     "xlsxwriter",

@@ -10,12 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.config import ValidationDepth, config_context
-from pandera.errors import SchemaErrors
 
 from batchpay import schemas
 from batchpay.kinds import Kind
+from batchpay.pandera_lib import SchemaErrors, ValidationDepth, config_context, pa
 from batchpay.problems import Problem
 from batchpay.references import reference_key
 from batchpay.validate.sanity import ambiguity_hint
