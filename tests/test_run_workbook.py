@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import time
 import zipfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -201,3 +202,33 @@ def test_run_workbook_print_setup_landscape_header_row_and_title(tmp_path: Path)
         assert ws.page_setup.orientation == "landscape"
         assert ws.print_title_rows == "$1:$1"
         assert "batchpay reconciliation" in (ws.oddHeader.left.text or "")
+
+
+def test_a_small_runs_records_are_read_once_a_big_runs_on_every_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The run report's passes replay a whole first pass of at most _HELD records from
+    memory; a bigger one, or a pass given up half-way, is read again (memory stays bounded)."""
+    from batchpay.workbook.reconciliation import from_journal
+
+    monkeypatch.setattr(from_journal, "_HELD", 3)
+    reads: list[bool] = []
+
+    def read(n: int) -> Callable[[bool], list[int]]:
+        def go(key: bool) -> list[int]:
+            reads.append(key)
+            return list(range(n))
+
+        return go
+
+    small = from_journal._Held(read(3))
+    assert [list(small(True)) for _ in range(3)] == [[0, 1, 2]] * 3
+    assert reads == [True]
+    half = from_journal._Held(read(3))
+    next(iter(half(True)))  # given up after one record
+    assert list(half(True)) == [0, 1, 2] and list(half(True)) == [0, 1, 2]
+    assert reads == [True, True, True]
+    reads.clear()
+    big = from_journal._Held(read(4))
+    assert [list(big(False)) for _ in range(3)] == [[0, 1, 2, 3]] * 3
+    assert reads == [False, False, False]
