@@ -1,3 +1,3 @@
-from batchpay.cli import main
+from batchpay.cli import entry
 
-main()
+entry()

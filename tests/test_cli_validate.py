@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -350,6 +351,95 @@ def test_validate_first_line_reaches_a_terminal_before_pandas_is_imported(
     pandas = next(i for i, line in enumerate(lines) if re.search(r"\|\s+pandas\b", line))
     assert checking < pandas
     assert json.loads(stdout)["ok"] is True
+
+
+def _child(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` in ``tmp_path``, with no BATCHPAY_ setting of this environment."""
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHPAY_")}
+    env["BATCHPAY_HOME"] = str(tmp_path / "home")
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_validate_process_leaves_quickly_with_its_verdict_report_and_exit_code(
+    tmp_path: Path,
+) -> None:
+    """``python -m batchpay validate`` (the console script's path) skips the interpreter's
+    teardown, yet the verdict is all on stdout, the report is complete and the exit status
+    is the command's: 1 for a sheet with a problem, 0 for a clean one."""
+    bad = write_csv(tmp_path, pl_row(1) + pl_row(2, amount="abc"))
+    report = tmp_path / "r.xlsx"
+    done = _child(
+        tmp_path, "-m", "batchpay", "validate", str(bad), "--report", str(report), "--json"
+    )
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout)["ok"] is False
+    assert openpyxl.load_workbook(report).sheetnames[:3] == ["Summary", "Rows", "Problems"]
+    good = write_csv(tmp_path, pl_row(1), name="good.csv")
+    done = _child(tmp_path, "-m", "batchpay", "validate", str(good), "--no-report")
+    assert done.returncode == 0 and done.stdout.startswith("valid: 1 row"), done.stdout
+
+
+def test_quick_exit_waits_for_a_running_thread_and_needs_to_be_allowed(tmp_path: Path) -> None:
+    """With a non-daemon thread still running, leaving is the ordinary exit (the thread
+    finishes its file); a command that did not allow it exits the ordinary way too; an
+    allowed one runs the exit handlers and flushes its output, and skips the teardown."""
+    done = _child(
+        tmp_path,
+        "-c",
+        "import threading, time\n"
+        "from batchpay.cli.startup import QuickExit\n"
+        "def late():\n"
+        "    time.sleep(0.3)\n"
+        "    open('late.txt', 'w').write('finished')\n"
+        "threading.Thread(target=late).start()\n"
+        "QuickExit.allow()\n"
+        "QuickExit.leave(3)\n",
+    )
+    assert done.returncode == 3, done.stderr
+    assert (tmp_path / "late.txt").read_text() == "finished"
+    done = _child(
+        tmp_path,
+        "-c",
+        "import atexit, sys\n"
+        "from batchpay.cli.startup import QuickExit\n"
+        "class Kept:\n"
+        "    def __del__(self):\n"
+        "        print('teardown')\n"
+        "kept = Kept()\n"
+        "atexit.register(lambda: print('handler ran'))\n"
+        "try:\n"
+        "    QuickExit.leave(4)\n"
+        "except SystemExit as exc:\n"
+        "    print('ordinary exit', exc.code)\n"
+        "QuickExit.allow()\n"
+        "sys.stdout.write('unflushed ')\n"
+        "QuickExit.leave(5)\n",
+    )
+    assert done.returncode == 5, done.stderr
+    # The exit handler ran and the output was flushed; the teardown (which would free
+    # `kept`) did not run.
+    assert done.stdout == "ordinary exit 4\nunflushed handler ran\n"
+    ordinary = _child(
+        tmp_path,
+        "-c",
+        "class Kept:\n"
+        "    def __del__(self):\n"
+        "        print('teardown')\n"
+        "kept = Kept()\n"
+        "raise SystemExit(5)\n",
+    )
+    assert (ordinary.returncode, ordinary.stdout) == (5, "teardown\n")
 
 
 # --- report workbook ------------------------------------------------------------------------

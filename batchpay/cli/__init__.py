@@ -92,8 +92,21 @@ def _fail(exc: BaseException, text: str, code: int) -> None:
     sys.exit(code)
 
 
+def entry() -> None:
+    """The console script (and ``python -m batchpay``): :func:`main`, then a quick exit for
+    a command that allowed it (:class:`~batchpay.cli.startup.QuickExit`)."""
+    from batchpay.cli.startup import QuickExit
+
+    try:
+        main()
+    except SystemExit as exc:
+        if isinstance(exc.code, int) or exc.code is None:
+            QuickExit.leave(exc.code or 0)
+        raise
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: run the CLI and map every error to an exit code."""
+    """Run the CLI and map every error to an exit code (always ends in ``SystemExit``)."""
     from batchpay.cli import jsonout
 
     _register()

@@ -18,7 +18,12 @@ import click
 
 from batchpay.cli.common import sheet_choice, sheet_options
 from batchpay.cli.skipped import structure_lines
-from batchpay.cli.startup import VALIDATION_LIBRARIES, BackgroundImports, announce
+from batchpay.cli.startup import (
+    VALIDATION_LIBRARIES,
+    BackgroundImports,
+    QuickExit,
+    announce,
+)
 from batchpay.errors import UsageError
 from batchpay.kinds import KINDS, get_kind
 from batchpay.problems import Problem
@@ -236,6 +241,7 @@ def validate(
     """
     if no_report and report_path is not None:
         raise UsageError("--report and --no-report contradict each other", hint="use one")
+    QuickExit.allow()  # no journal, no connection; the report is closed before the verdict
     announce(sheet, sheet_name)
     options, profile = sheet_choice(
         profile_path,

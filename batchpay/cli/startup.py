@@ -3,11 +3,14 @@ a terminal sees, and the imports run on another thread while the sheet is parsed
 
 from __future__ import annotations
 
+import atexit
 import importlib
+import os
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -49,6 +52,43 @@ class BackgroundImports:
     def join(self) -> None:
         if self.thread is not None:
             self.thread.join()
+
+
+class QuickExit:
+    """Leaving a command's process without the interpreter's teardown.
+
+    Once ``validate`` has printed its verdict and closed its report, freeing pandas,
+    pyarrow and pandera module by module costs the user another 0.15-0.35 s (measured:
+    0.16 s for the imports alone, 0.25-0.38 s after a big sheet). A command that holds no
+    journal, no connection and no open file once it returns calls :meth:`allow`; the
+    console script (:func:`batchpay.cli.entry`) then leaves with ``os._exit``
+    after running the exit handlers and flushing the output. Any other command, a test
+    calling :func:`batchpay.cli.main`, or a process with another non-daemon thread still
+    running exits the ordinary way.
+    """
+
+    allowed = False
+
+    @classmethod
+    def allow(cls) -> None:
+        cls.allowed = True
+
+    @classmethod
+    def leave(cls, code: int) -> NoReturn:
+        main = threading.main_thread()
+        if not cls.allowed or any(
+            t is not main and t.is_alive() and not t.daemon for t in threading.enumerate()
+        ):
+            raise SystemExit(code)
+        try:
+            atexit._run_exitfuncs()  # logging's flush and any other exit handler, as usual
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:
+                    stream.flush()
+        except Exception:
+            # A closed pipe or a full disk: the ordinary exit reports it as Python does.
+            raise SystemExit(code) from None
+        os._exit(code)
 
 
 def stderr_is_terminal() -> bool:
