@@ -251,6 +251,35 @@ def test_cell_text_values_render_as_excel_shows_them(value: object, text: str) -
     assert cell_text(value) == text  # type: ignore[arg-type]
 
 
+def test_texts_of_a_column_of_text_and_numbers_agree_with_cell_text() -> None:
+    """The vectorised path of a mixed column (whole floats to digits in one pyarrow call)
+    shows every number as cell_text does, and notes which cells were numbers and which
+    Excel would show in scientific notation."""
+    from batchpay.sheet.model import Facts
+    from batchpay.sheet.xlsxfile import texts
+
+    numbers: list[object] = [
+        816291271826.0,
+        1500000.5,
+        1e-05,
+        -0.0,
+        12345678901234567.0,
+        999999999999999.0,
+        7,
+        -2500000.0,
+        float("nan"),
+        float("inf"),
+    ]
+    column: list[object] = ["Amount", *numbers, "Rp 1.500.000"]
+    rows = [[v, "x"] for v in column]
+    facts = Facts()
+    shown = texts(rows, facts)[0].to_pylist()  # type: ignore[arg-type]
+    assert shown == ["Amount", *(cell_text(v) for v in numbers), "Rp 1.500.000"]  # type: ignore[arg-type]
+    assert shown[4] == "0" and shown[5] == "12345678901234600" and shown[8] == "-2500000"
+    assert facts.numeric == {0: set(range(1, len(numbers) + 1))}
+    assert facts.large_numbers == {0: {1, 5, 6, 10}}
+
+
 def test_load_sheet_xlsx_scientific_display_is_recorded(tmp_path: Path) -> None:
     # 12 digits in General format and any number in a scientific format (built-in 0.00E+00
     # or a custom one) display as 8.16E+11; "0" shows every digit and a quoted "E-" is text.

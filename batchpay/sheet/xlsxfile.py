@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from python_calamine import (
     CalamineWorkbook,
     PasswordError,
@@ -297,15 +298,16 @@ def texts(values: list[list[_CellValue]], facts: Facts) -> list[pa.Array]:
     """Turn calamine values (rows) into the text Excel shows, as string columns, noting which
     cells were numbers. Column by column: a column of text cells (most of them) goes to
     pyarrow as it is, a column of text and numbers (amounts; phones Excel stored as numbers)
-    is converted with numpy, and only dates, booleans and the like cell by cell."""
+    is converted with numpy and pyarrow, and only dates, booleans and the like cell by
+    cell."""
     widths = set(map(len, values))
     width = max(widths, default=0)
-    columns: list[Sequence[Any]]
+    columns: list[Any]  # per column: an object ndarray, or a list when rows are ragged
     if width and len(widths) == 1:
         # numpy transposes a grid of Python objects several times faster than zip(*rows).
         grid = np.empty((len(values), width), dtype=object)
         grid[:] = values
-        columns = [list(np.ascontiguousarray(grid[:, c])) for c in range(width)]
+        columns = [np.ascontiguousarray(grid[:, c]) for c in range(width)]
         del grid
     else:
         columns = [[row[c] if c < len(row) else "" for row in values] for c in range(width)]
@@ -318,21 +320,21 @@ def texts(values: list[list[_CellValue]], facts: Facts) -> list[pa.Array]:
         if arr is not None and not arr.null_count:
             out.append(arr)
             continue
+        if set(map(type, cells)) <= {str, float, int}:
+            out.append(_numbers_to_text(c, cells, facts))
+            continue
         column = list(cells)
-        if set(map(type, column)) <= {str, float, int}:
-            _numbers_to_text(c, column, facts)
-        else:
-            numeric: set[int] = set()
-            large: set[int] = set()
-            for r, v in enumerate(column):
-                if type(v) is str:
-                    continue
-                if isinstance(v, int | float) and not isinstance(v, bool):
-                    numeric.add(r)
-                    if abs(v) >= _GENERAL_SCIENTIFIC_FROM:
-                        large.add(r)
-                column[r] = cell_text(v)
-            _note_numbers(facts, c, numeric, large)
+        numeric: set[int] = set()
+        large: set[int] = set()
+        for r, v in enumerate(column):
+            if type(v) is str:
+                continue
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                numeric.add(r)
+                if abs(v) >= _GENERAL_SCIENTIFIC_FROM:
+                    large.add(r)
+            column[r] = cell_text(v)
+        _note_numbers(facts, c, numeric, large)
         out.append(pa.array(column, type=TEXT))
     return out
 
@@ -341,22 +343,30 @@ def texts(values: list[list[_CellValue]], facts: Facts) -> list[pa.Array]:
 _GENERAL_SCIENTIFIC_FROM = 1e11
 
 
-def _numbers_to_text(c: int, column: list[Any], facts: Facts) -> None:
-    """The number cells of a column of text and numbers, as Excel shows them."""
+def _numbers_to_text(c: int, cells: Sequence[Any], facts: Facts) -> pa.Array:
+    """A column of text and numbers as Excel shows them. Whole numbers (the common case:
+    amounts, phones Excel stored as numbers) are turned into digits by pyarrow in one call;
+    below 1e15 a whole float is exact and has at most 15 digits, as Excel shows it. Any
+    other number goes through :func:`cell_text`."""
+    column = np.array(cells, dtype=object)
     kinds = list(map(type, column))
     positions = np.flatnonzero(np.fromiter((k is not str for k in kinds), bool, len(kinds)))
-    numbers = np.array([column[r] for r in positions.tolist()], dtype=object)
+    numbers = column[positions]
     as_float = numbers.astype(np.float64)
-    # The common case (whole numbers) without the Decimal round trip; below 1e15 a whole
-    # float is exact and has at most 15 digits, as Excel shows it. An int is its digits.
     floats = np.fromiter((kinds[r] is float for r in positions.tolist()), bool, len(positions))
     whole = floats & np.isfinite(as_float)
     whole[whole] = (as_float[whole] == np.trunc(as_float[whole])) & (np.abs(as_float[whole]) < 1e15)
-    for r, v, is_whole in zip(positions.tolist(), numbers.tolist(), whole.tolist(), strict=True):
-        column[r] = str(int(v)) if is_whole else cell_text(v)
+    shown = np.empty(len(positions), dtype=object)
+    if whole.any():
+        digits = pc.cast(pa.array(as_float[whole].astype(np.int64)), pa.string())
+        shown[whole] = digits.to_numpy(zero_copy_only=False)
+    for i in np.flatnonzero(~whole).tolist():
+        shown[i] = cell_text(numbers[i])
+    column[positions] = shown
     with np.errstate(invalid="ignore"):
         large = positions[np.abs(as_float) >= _GENERAL_SCIENTIFIC_FROM]
     _note_numbers(facts, c, set(positions.tolist()), set(large.tolist()))
+    return pa.array(column, type=TEXT)
 
 
 def _note_numbers(facts: Facts, c: int, numeric: set[int], large: set[int]) -> None:

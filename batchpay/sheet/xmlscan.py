@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from batchpay.sheet.cells import column_letter
 from batchpay.sheet.grid import TEXT
@@ -170,7 +171,7 @@ def measure_sheet(archive: zipfile.ZipFile, part: str, limit: int = MAX_PART_BYT
         if _other_spellings(window):
             # Other (valid) spellings of the attribute, made to match the fast pattern.
             window = window.replace(b"r='", b'r="').translate(_BLANKS_TO_SPACE)
-        for m in _FAR_REF.finditer(window):
+        for m in _FAR_REF.finditer(window) if _far_ref_in(window) else ():
             if m.group(1):
                 last_column = max(last_column, _column_number(m.group(1)))
             else:
@@ -182,6 +183,16 @@ def measure_sheet(archive: zipfile.ZipFile, part: str, limit: int = MAX_PART_BYT
 
 
 _BLANKS_TO_SPACE = bytes.maketrans(b"\t\n\r", b"   ")
+_FAR_REF_TEXT = _FAR_REF.pattern.decode()
+
+
+def _far_ref_in(window: bytes) -> bool:
+    """Whether ``window`` has a match of :data:`_FAR_REF`: pyarrow's RE2 answers in half the
+    time of Python's ``re`` and without the GIL, so Python's regex only runs where one is.
+    The pattern is ASCII, so the replacement of a character cut at the window's edge never
+    hides a match."""
+    text = pa.array([window.decode("utf-8", "replace")])
+    return bool(pc.match_substring_regex(text, _FAR_REF_TEXT)[0].as_py())
 
 
 def _other_spellings(window: bytes) -> bool:
