@@ -236,3 +236,27 @@ def test_load_sheet_normal_sheet_under_the_limits_read(tmp_path: Path) -> None:
     path = write_workbook(tmp_path / "fine.xlsx", _sheet_data(rows))
     sheet = load_sheet(path)
     assert len(sheet.frame) == 2000
+
+
+def test_measure_sheet_finds_far_cells_across_pieces_without_importing_pandas(
+    tmp_path: Path,
+) -> None:
+    """The size scan's RE2 pre-check: a column past Z and a seven-digit row, both in the last
+    of several 1 MiB pieces, found in a fresh interpreter that never imports pandas for it
+    (pandas loads on another thread while calamine parses)."""
+    filler = b"".join(
+        b'<row r="%d"><c r="A%d"><v>%d</v></c></row>' % (i, i, i) for i in range(2, 60_000)
+    )
+    assert len(filler) > 1 << 21  # the scan reads 1 MiB pieces: this spans three or more
+    far = b'<row r="999999"><c r="AF999999"><v>1</v></c><c r="C1000001"><v>2</v></c></row>'
+    path = write_workbook(tmp_path / "far.xlsx", _sheet_data([HEADER, filler, far]))
+    code = (
+        "import sys, zipfile\n"
+        "from batchpay.sheet import xmlscan\n"
+        f"archive = zipfile.ZipFile({str(path)!r})\n"
+        "size = xmlscan.measure_sheet(archive, xmlscan.sheet_part(archive, 0))\n"
+        "print(size.last_column, size.last_row, 'pandas' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["32", "1000001", "False"]
