@@ -255,8 +255,8 @@ def test_texts_of_a_column_of_text_and_numbers_agree_with_cell_text() -> None:
     """The vectorised path of a mixed column (whole floats to digits in one pyarrow call)
     shows every number as cell_text does, and notes which cells were numbers and which
     Excel would show in scientific notation."""
+    from batchpay.sheet.celltext import texts
     from batchpay.sheet.model import Facts
-    from batchpay.sheet.xlsxfile import texts
 
     numbers: list[object] = [
         816291271826.0,

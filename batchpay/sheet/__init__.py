@@ -28,6 +28,7 @@ from pathlib import Path
 
 from batchpay.problems import Problem
 from batchpay.sheet.cells import column_letter
+from batchpay.sheet.celltext import cell_text
 from batchpay.sheet.files import read_bytes, unsupported
 from batchpay.sheet.grid import build
 from batchpay.sheet.model import (
@@ -38,7 +39,6 @@ from batchpay.sheet.model import (
     RawSheet,
     SkippedRow,
 )
-from batchpay.sheet.xlsxfile import cell_text
 
 __all__ = [
     "CSV_SUFFIXES",
