@@ -15,7 +15,6 @@ import re
 import resource
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,6 +123,28 @@ class ChildRun:
     stderr: str
 
 
+# Children are started from this small interpreter, not from the benchmark: Linux carries
+# the high-water RSS of the process that forks into the child's peak (the ``exec`` keeps it),
+# so a child forked from a benchmark holding a million rows would report the benchmark's
+# memory, not its own. The wrapper times the child from fork to exit and reports its
+# ``wait4`` rusage and exit status in a file.
+_SPAWN = """\
+import os, sys, time
+out, args = sys.argv[1], sys.argv[2:]
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(args[0], args)
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - started
+with open(out, "w") as fh:
+    fh.write(f"{seconds} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+"""
+
+
 def run_child(
     args: Sequence[str],
     *,
@@ -132,32 +153,43 @@ def run_child(
     timeout: float = 600.0,
 ) -> ChildRun:
     """Run a command, measuring its wall time (from fork to exit, as a user waits for it)
-    and *its own* peak RSS (``wait4`` rusage of that one child, not of all children)."""
+    and *its own* peak RSS (``wait4`` rusage of that one child, started from a small
+    interpreter so it does not inherit this process's peak)."""
+    import signal
+    import tempfile
+
     with (
         open(os.devnull, "rb") as stdin,
         _temp_output() as out,
         _temp_output() as err,
+        tempfile.TemporaryDirectory() as tmp,
     ):
-        started = time.perf_counter()
-        proc = subprocess.Popen(list(args), cwd=cwd, env=env, stdin=stdin, stdout=out, stderr=err)
-        deadline = started + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.005)
-        seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        report = Path(tmp) / "rusage"
+        proc = subprocess.Popen(
+            [sys.executable, "-S", "-c", _SPAWN, str(report), *args],
+            cwd=cwd,
+            env=env,
+            stdin=stdin,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        if report.exists():
+            seconds_text, maxrss_kb, code = report.read_text().split()
+            seconds, maxrss, returncode = float(seconds_text), int(maxrss_kb), int(code)
+        else:  # killed at the timeout
+            seconds, maxrss, returncode = timeout, 0, -9
         out.seek(0)
         err.seek(0)
         return ChildRun(
             seconds,
-            usage.ru_maxrss / 1024,
-            proc.returncode,
+            maxrss / 1024,
+            returncode,
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace"),
         )
