@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -40,7 +41,7 @@ STEPS: list[list[str]] = [
 ]
 
 
-def one_round(number: int, rounds: int) -> tuple[list[dict[str, object]], list[str]]:
+def one_round(number: int, rounds: int) -> tuple[list[dict[str, Any]], list[str]]:
     """Every step once; the rows they reported and the steps that failed to run."""
     failed: list[str] = []
     with tempfile.TemporaryDirectory(prefix="batchpay-bench-") as tmp:
@@ -64,47 +65,50 @@ def one_round(number: int, rounds: int) -> tuple[list[dict[str, object]], list[s
     return records, failed
 
 
-def _row(r: dict[str, object], value: float | None, note: str) -> Row:
+def _row(r: dict[str, Any], value: float | None, note: str) -> Row:
     return Row(
-        str(r["measure"]),
-        value,
-        str(r.get("unit", "")),
-        r.get("target"),  # type: ignore[arg-type]
-        str(r.get("direction", "<=")),
-        note,
+        r["measure"], value, r.get("unit", ""), r.get("target"), r.get("direction", "<="), note
     )
 
 
-def _groups(records: list[dict[str, object]]) -> dict[str, list[dict[str, object]]]:
-    groups: dict[str, list[dict[str, object]]] = {}
+def _groups(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
     for r in records:
-        groups.setdefault(str(r["benchmark"]), []).append(r)
+        groups.setdefault(r["benchmark"], []).append(r)
     return groups
 
 
-def combine(rounds: list[list[dict[str, object]]]) -> tuple[list[tuple[str, list[Row]]], int]:
+def combine(
+    rounds: list[list[dict[str, Any]]],
+) -> tuple[list[tuple[str, list[Row]]], list[tuple[Row, int]]]:
     """Per benchmark, its rows with the median over the rounds (matched by position: a
-    measure's label may carry a count), each round's value in the note; and how many
-    (measure, round) pairs missed their target."""
+    measure's label may carry a count), each round's value in the note; and each row with a
+    target missed in some round, with the number of rounds it missed (a round that did not
+    report the measure counts as missed)."""
     tables: list[tuple[str, list[Row]]] = []
-    misses = 0
+    missed_rows: list[tuple[Row, int]] = []
     per_round = [_groups(records) for records in rounds]
     for title, first in per_round[0].items():
         rows: list[Row] = []
         for i, r in enumerate(first):
             found = [g[title][i] for g in per_round if title in g and len(g[title]) > i]
             values = [v["value"] for v in found if v["value"] is not None]
-            checks = [_row(v, v["value"], "").ok for v in found]  # type: ignore[arg-type]
-            missed = sum(c is False for c in checks)
-            misses += missed + (len(rounds) - len(found)) * (r.get("target") is not None)
-            median = statistics.median(values) if values else None  # type: ignore[type-var]
-            shown = " / ".join(fmt(v["value"], str(r.get("unit", ""))) for v in found)  # type: ignore[arg-type]
-            note = f"rounds: {shown}" if len(rounds) > 1 else str(r.get("note", ""))
-            if len(rounds) > 1 and r.get("target") is not None:
-                note += f"; met in {len(found) - missed} of {len(rounds)}"
-            rows.append(_row(r, median, note))  # type: ignore[arg-type]
+            missed = sum(_row(v, v["value"], "").ok is False for v in found)
+            if r.get("target") is not None:
+                missed += len(rounds) - len(found)
+            median = statistics.median(values) if values else None
+            unit = r.get("unit", "")
+            note = r.get("note", "")
+            if len(rounds) > 1:
+                note = "rounds: " + " / ".join(fmt(v["value"], unit) for v in found)
+                if r.get("target") is not None:
+                    note += f"; met in {len(rounds) - missed} of {len(rounds)}"
+            row = _row(r, median, note)
+            rows.append(row)
+            if missed:
+                missed_rows.append((row, missed))
         tables.append((title, rows))
-    return tables, misses
+    return tables, missed_rows
 
 
 def main() -> int:
@@ -112,7 +116,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1, help="run everything N times (median)")
     args = parser.parse_args()
     started = time.perf_counter()
-    rounds: list[list[dict[str, object]]] = []
+    rounds: list[list[dict[str, Any]]] = []
     failed: list[str] = []
     for n in range(1, args.rounds + 1):
         records, failures = one_round(n, args.rounds)
@@ -121,7 +125,7 @@ def main() -> int:
     elapsed = time.perf_counter() - started
     what = f"median of {args.rounds} rounds, " if args.rounds > 1 else ""
     print(f"\n\nbatchpay benchmarks — all results ({what}{elapsed / 60:.1f} min)\n")
-    tables, misses = combine(rounds)
+    tables, missed_rows = combine(rounds)
     all_rows: list[Row] = []
     for title, rows in tables:
         print(title)
@@ -130,11 +134,9 @@ def main() -> int:
         all_rows += rows
     for name in failed:
         print(f"FAILED to run: {name}")
-    for row in all_rows:
-        if "met in" in row.note and not row.note.endswith(f"met in {args.rounds} of {args.rounds}"):
-            print(f"MISSED in some round: {row.measure.strip()} ({row.note})")
-        elif args.rounds == 1 and row.ok is False:
-            print(f"MISSED: {row.measure.strip()}")
+    for row, _missed in missed_rows:
+        print(f"MISSED: {row.measure.strip()}" + (f" ({row.note})" if args.rounds > 1 else ""))
+    misses = sum(count for _row, count in missed_rows)
     met = sum(r.ok is True for r in all_rows)
     print(
         f"{met} targets met by the median, {sum(r.ok is False for r in all_rows)} missed; "

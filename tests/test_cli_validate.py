@@ -309,6 +309,15 @@ def test_size_text(size: int, text: str) -> None:
     assert size_text(size) == text
 
 
+def _child_env(tmp_path: Path) -> dict[str, str]:
+    """This environment without its BATCHPAY_ settings, with a home of its own."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHPAY_")}
+    env["BATCHPAY_HOME"] = str(tmp_path / "home")
+    return env
+
+
 def test_validate_first_line_reaches_a_terminal_before_pandas_is_imported(
     tmp_path: Path,
 ) -> None:
@@ -318,17 +327,14 @@ def test_validate_first_line_reaches_a_terminal_before_pandas_is_imported(
     one document."""
     import os
     import pty
-    import subprocess
     import sys
 
     path = write_csv(tmp_path, pl_row(1))
     master, slave = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHPAY_")}
-    env["BATCHPAY_HOME"] = str(tmp_path / "home")
     proc = subprocess.Popen(
         [sys.executable, "-X", "importtime", "-m", "batchpay", "validate", str(path), "--json"],
         cwd=tmp_path,
-        env=env,
+        env=_child_env(tmp_path),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=slave,
@@ -354,16 +360,13 @@ def test_validate_first_line_reaches_a_terminal_before_pandas_is_imported(
 
 
 def _child(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``python ARGS`` in ``tmp_path``, with no BATCHPAY_ setting of this environment."""
-    import os
+    """``python ARGS`` in ``tmp_path``, in :func:`_child_env`."""
     import sys
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHPAY_")}
-    env["BATCHPAY_HOME"] = str(tmp_path / "home")
     return subprocess.run(
         [sys.executable, *args],
         cwd=tmp_path,
-        env=env,
+        env=_child_env(tmp_path),
         capture_output=True,
         text=True,
         timeout=120,
